@@ -1,0 +1,24 @@
+# Autoencoder defences against Carlini-Wagner attacks (Hlihor, Volpi, Malago 2020), rebuilt.
+# README.md says how to run it; config.yaml holds every setting.
+
+import os
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        expand(
+            "results/{dataset}/data/{split}.pt",
+            dataset=config["datasets"],
+            split=["train", "test"],
+        ),

@@ -1,0 +1,1 @@
+"""Autoencoder defences against Carlini-Wagner attacks: the library behind the workflow."""

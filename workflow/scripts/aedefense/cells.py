@@ -1,0 +1,66 @@
+"""Autoencoder cells: (family, denoising, stp, alpha) and their names, e.g. vae_d1_stp0.4_a0."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FAMILIES = ("ae", "vae")
+CELL_PATTERN = re.compile(
+    r"^(?P<family>ae|vae)_d(?P<denoising>[01])_stp(?P<stp>[0-9]+(\.[0-9]+)?)"
+    r"_a(?P<alpha>[0-9]+(\.[0-9]+)?(e-?[0-9]+)?)$"
+)
+NO_DEFENCE = "none"  # the cell name of the undefended classifier
+
+
+def format_number(value: float) -> str:
+    """The shortest text that reads back as the same float: 0.4 -> '0.4', 1.0 -> '1'."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True)
+class Cell:
+    family: str
+    denoising: bool
+    stp: float
+    alpha: float
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown autoencoder family {self.family!r}; allowed: ae, vae")
+        if self.stp < 0:
+            raise ValueError(f"stp must be >= 0, got {self.stp}")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+
+    @property
+    def name(self) -> str:
+        return (
+            f"{self.family}_d{int(self.denoising)}_stp{format_number(self.stp)}"
+            f"_a{format_number(self.alpha)}"
+        )
+
+    def canonical(self) -> "Cell":
+        """With no input noise, denoising changes nothing: one model serves both."""
+        if self.denoising and self.stp == 0:
+            return Cell(self.family, False, self.stp, self.alpha)
+        return self
+
+
+def cell_from_name(name: str) -> Cell:
+    match = CELL_PATTERN.match(name)
+    if not match:
+        raise ValueError(
+            f"{name!r} is not a cell name; expected <family>_d<0|1>_stp<std>_a<alpha>, "
+            "e.g. vae_d1_stp0.4_a0 (family ae or vae)"
+        )
+    cell = Cell(
+        family=match["family"],
+        denoising=match["denoising"] == "1",
+        stp=float(match["stp"]),
+        alpha=float(match["alpha"]),
+    )
+    if cell.name != name:
+        raise ValueError(f"{name!r} is not written canonically; write it as {cell.name!r}")
+    return cell

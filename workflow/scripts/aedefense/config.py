@@ -1,0 +1,179 @@
+"""Validation of config.yaml, with messages that name the key and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The config does not satisfy the schema or the workflow's own rules."""
+
+
+def load_schema(path: str | Path) -> dict:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def key_path(parts) -> str:
+    """['data', 'mnist', 'eps', 2] -> 'data.mnist.eps[2]'."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _allowed(schema: dict) -> str:
+    """A short description of what a sub-schema accepts."""
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    if "const" in schema:
+        return repr(schema["const"])
+    if "$ref" in schema:
+        return ""
+    kinds = schema.get("type")
+    if isinstance(kinds, list):
+        kinds = " or ".join(kinds)
+    bounds = []
+    if "minimum" in schema:
+        bounds.append(f">= {schema['minimum']}")
+    if "exclusiveMinimum" in schema:
+        bounds.append(f"> {schema['exclusiveMinimum']}")
+    if "maximum" in schema:
+        bounds.append(f"<= {schema['maximum']}")
+    if "exclusiveMaximum" in schema:
+        bounds.append(f"< {schema['exclusiveMaximum']}")
+    text = f"{kinds}" if kinds else ""
+    if bounds:
+        text += (" " if text else "") + " and ".join(bounds)
+    return text
+
+
+def _property_names(schema: dict, root: dict) -> list[str]:
+    """The keys a (possibly $ref-composed) object schema declares."""
+    names = set(schema.get("properties", {}))
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        names |= set(_property_names(root["$defs"][ref.split("/")[-1]], root))
+    return sorted(names)
+
+
+def _describe(error: jsonschema.ValidationError, root: dict) -> str:
+    where = key_path(error.absolute_path)
+    kind = error.validator
+    if kind in ("additionalProperties", "unevaluatedProperties"):
+        allowed = _property_names(error.schema, root)
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        prefix = f"{where}." if error.absolute_path else ""
+        keys = ", ".join(f"'{prefix}{k}'" for k in unknown)
+        return f"unknown key {keys}; allowed keys here: {', '.join(allowed)}"
+    if kind == "enum":
+        return f"{where}: {error.instance!r} is not allowed; allowed: " + ", ".join(
+            repr(v) for v in error.validator_value
+        )
+    if "propertyNames" in error.absolute_schema_path:
+        expected = error.schema.get("description", f"matching {error.schema.get('pattern')}")
+        return f"{where}: the key {error.instance!r} is not allowed; expected {expected}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "type", "const"):
+        allowed = _allowed(error.schema)
+        hint = f" ({error.schema['description']})" if "description" in error.schema else ""
+        return f"{where}: {error.instance!r} is not allowed; allowed: {allowed}{hint}"
+    if kind == "pattern":
+        return f"{where}: {error.instance!r} does not match the pattern {error.validator_value}"
+    return f"{where}: {error.message}"
+
+
+def _leaf_errors(errors):
+    """Unfold allOf/if-then groups so each message points at the offending key."""
+    for error in errors:
+        if error.context:
+            yield from _leaf_errors(error.context)
+        else:
+            yield error
+
+
+def schema_errors(config: dict, schema: dict) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(
+        _leaf_errors(validator.iter_errors(config)),
+        key=lambda e: [str(p) for p in e.absolute_path],
+    )
+    messages = []
+    for error in errors:
+        text = _describe(error, schema)
+        if text not in messages:
+            messages.append(text)
+    return messages
+
+
+def rule_errors(config: dict) -> list[str]:
+    """Rules that JSON Schema cannot express: cross-references between keys."""
+    from aedefense.cells import cell_from_name
+
+    from aedefense.data.download import DownloadError, parse_mirror
+
+    messages = []
+    if config["mirror"]:
+        try:
+            parse_mirror(config["mirror"])
+        except DownloadError as error:
+            messages.append(f"mirror: {error}")
+    for dataset in config["datasets"]:
+        settings = config["data"][dataset]
+        if settings["latent_eps"] not in settings["eps"]:
+            messages.append(
+                f"data.{dataset}.latent_eps: {settings['latent_eps']} is not in "
+                f"data.{dataset}.eps {settings['eps']}; Fig. 5 needs an attacked eps"
+            )
+    for name in (config["figure_attack"], config["reference_attack"]["attack"]):
+        if name not in config["attacks"]:
+            messages.append(
+                f"attack {name!r} (figure_attack / reference_attack.attack) is not defined "
+                f"under attacks; defined: {', '.join(sorted(config['attacks']))}"
+            )
+    for key in config["cell_overrides"]:
+        try:
+            cell_from_name(key.split("/", 1)[1])
+        except ValueError as error:
+            messages.append(f"cell_overrides.{key}: {error}")
+    for name in config["reference_attack"]["cells"]:
+        try:
+            cell_from_name(name)
+        except ValueError as error:
+            messages.append(f"reference_attack.cells: {error}")
+    return messages
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Raise ConfigError listing every problem, or return the config unchanged."""
+    messages = schema_errors(config, load_schema(schema_path))
+    if not messages:
+        messages = rule_errors(config)
+    if messages:
+        raise ConfigError(
+            "the config (config.yaml with any --configfile / --config on top) is not valid "
+            "(schema: workflow/schemas/config.schema.yaml):\n  - "
+            + "\n  - ".join(messages)
+        )
+    return config
+
+
+def resolve_path(path: str, base: str | Path) -> Path:
+    """A config path: absolute as given, relative to `base` otherwise."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else Path(base) / candidate
+
+
+def as_plain(value: Any) -> Any:
+    """Snakemake hands config parts as its own dict/list types; params want plain ones."""
+    if isinstance(value, dict):
+        return {str(k): as_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_plain(v) for v in value]
+    return value

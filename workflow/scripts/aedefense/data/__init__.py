@@ -1,0 +1,1 @@
+"""Datasets: official sources, verified downloads, and preparation to tensors."""

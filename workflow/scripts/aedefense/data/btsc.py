@@ -1,0 +1,137 @@
+"""Belgian Traffic Signs for Classification: the official zips, checked and preprocessed.
+
+Layout of BelgiumTSC_{Training,Testing}.zip: <Top>/<class as 5 digits>/ holding PPM images and
+GT-<class>.csv (semicolon-separated: Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId).
+Members are read in memory and never extracted; an archive with a member whose path would
+leave its folder (absolute, '..', a drive, a symlink) is refused outright.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_SIZE = 32
+_MEMBER = re.compile(r"^(?:[^/]+/)?(?P<label>\d{5})/(?P<file>[^/]+)$")
+_SYMLINK = 0o120000
+
+
+def check_member_names(archive: zipfile.ZipFile, path: Path) -> None:
+    for info in archive.infolist():
+        name = info.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        mode = info.external_attr >> 16
+        if (
+            name.startswith(("/", "\\"))
+            or re.match(r"^[A-Za-z]:", name)
+            or ".." in parts
+            or (mode & 0o170000) == _SYMLINK
+        ):
+            raise ValueError(
+                f"{path}: member {name!r} would escape the dataset folder (absolute path, '..', "
+                "drive or symlink); refusing this archive. Download the official zip again."
+            )
+
+
+@dataclass
+class ZipContents:
+    images: dict[int, list[str]]  # label -> image member names
+    ground_truth: dict[int, str]  # label -> GT csv member name
+
+
+def inspect_zip(path: str | Path) -> ZipContents:
+    """Check CRCs and member names; list images and ground-truth files per class folder."""
+    path = Path(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{path}: not a readable zip ({error}); truncated or corrupt") from None
+    with archive:
+        check_member_names(archive, path)
+        try:
+            bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise ValueError(f"{path}: corrupt zip ({error})") from None
+        if bad is not None:
+            raise ValueError(f"{path}: member {bad!r} fails its CRC check; the zip is corrupt")
+        images, ground_truth = defaultdict(list), {}
+        for name in archive.namelist():
+            match = _MEMBER.match(name)
+            if not match:
+                continue
+            label, file = int(match["label"]), match["file"]
+            if file.lower().endswith(".ppm"):
+                images[label].append(name)
+            elif file == f"GT-{match['label']}.csv":
+                ground_truth[label] = name
+    return ZipContents(dict(images), ground_truth)
+
+
+def verify_zip(path: str | Path, split: str, expected: dict) -> ZipContents:
+    """The counts the official release is known by; `split` is 'train' or 'test'."""
+    contents = inspect_zip(path)
+    count = sum(len(v) for v in contents.images.values())
+    want = expected[f"{split}_images"]
+    problems = []
+    if count != want:
+        problems.append(f"{count} images, expected {want}")
+    if any(label >= expected["classes"] for label in contents.images):
+        problems.append(f"class folders beyond {expected['classes'] - 1}")
+    if split == "train" and len(contents.images) != expected["classes"]:
+        problems.append(
+            f"images in {len(contents.images)} class folders, expected {expected['classes']}"
+        )
+    missing_gt = sorted(set(contents.images) - set(contents.ground_truth))
+    if missing_gt:
+        problems.append(f"no GT-<class>.csv in class folders {missing_gt[:5]}")
+    if problems:
+        raise ValueError(f"{path} is not the expected BTSC {split} split: " + "; ".join(problems))
+    return contents
+
+
+def preprocess(image: Image.Image) -> np.ndarray:
+    """Equalise the histogram of the V channel in HSV, resize to 32x32 RGB; (3, 32, 32) uint8."""
+    hue, saturation, value = image.convert("RGB").convert("HSV").split()
+    equalised = Image.merge("HSV", (hue, saturation, ImageOps.equalize(value))).convert("RGB")
+    resized = equalised.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def read_split(path: str | Path, split: str, expected: dict):
+    """(images uint8 (N, 3, 32, 32), labels int64 (N,)), ordered by class then file name."""
+    path = Path(path)
+    contents = verify_zip(path, split, expected)
+    images, labels = [], []
+    with zipfile.ZipFile(path) as archive:
+        for label in sorted(contents.images):
+            folder_images = set(contents.images[label])
+            prefix = contents.ground_truth[label].rsplit("/", 1)[0]
+            text = archive.read(contents.ground_truth[label]).decode("utf-8-sig")
+            rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+            listed = set()
+            for row in sorted(rows, key=lambda r: r["Filename"]):
+                member = f"{prefix}/{row['Filename']}"
+                if member not in folder_images:
+                    raise ValueError(f"{path}: {contents.ground_truth[label]} lists {member!r}, absent")
+                if int(row["ClassId"]) != label:
+                    raise ValueError(
+                        f"{path}: {member} has ClassId {row['ClassId']} in folder {label:05d}"
+                    )
+                listed.add(member)
+                with Image.open(io.BytesIO(archive.read(member))) as image:
+                    images.append(preprocess(image))
+                labels.append(label)
+            unlisted = sorted(folder_images - listed)
+            if unlisted:
+                raise ValueError(
+                    f"{path}: {len(unlisted)} images are not in their GT csv, e.g. {unlisted[0]}"
+                )
+    return np.stack(images), np.asarray(labels, dtype=np.int64)

@@ -1,0 +1,63 @@
+"""The IDX format of MNIST and Fashion-MNIST (gzip-compressed), read with checks."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+IMAGES_MAGIC = 2051  # unsigned bytes, 3 dimensions
+LABELS_MAGIC = 2049  # unsigned bytes, 1 dimension
+
+
+def _read_gzip(path: Path) -> bytes:
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path}: not a complete gzip file ({error})") from None
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """An IDX array of unsigned bytes: (N, rows, cols) images or (N,) labels."""
+    path = Path(path)
+    blob = _read_gzip(path)
+    if len(blob) < 8:
+        raise ValueError(f"{path}: too short for an IDX header ({len(blob)} bytes)")
+    (magic,) = struct.unpack(">I", blob[:4])
+    if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+        raise ValueError(
+            f"{path}: magic number {magic} is neither {IMAGES_MAGIC} (images) nor "
+            f"{LABELS_MAGIC} (labels); not an MNIST-style IDX file"
+        )
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", blob[4:header])
+    expected = int(np.prod(shape))
+    if len(blob) - header != expected:
+        raise ValueError(
+            f"{path}: header announces shape {shape} ({expected} bytes of data), "
+            f"the file holds {len(blob) - header}"
+        )
+    return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_split(images_path: str | Path, labels_path: str | Path, classes: int = 10):
+    """(images uint8 (N, 1, 28, 28), labels int64 (N,)) with consistency checks."""
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1:
+        raise ValueError(
+            f"{images_path} / {labels_path}: expected 3-d images and 1-d labels, "
+            f"got shapes {images.shape} and {labels.shape}"
+        )
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels"
+        )
+    if labels.size and labels.max() >= classes:
+        raise ValueError(f"{labels_path}: label {labels.max()} outside 0..{classes - 1}")
+    return images[:, None, :, :].copy(), labels.astype(np.int64)

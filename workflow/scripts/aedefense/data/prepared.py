@@ -1,0 +1,88 @@
+"""Prepared datasets: results/{dataset}/data/{train,test}.pt, written once, loaded safely.
+
+Each file holds a dict: images (uint8, N x C x H x W), labels (int64, N), and metadata
+(dataset, split, classes, the sha256 of the source files, the preprocessing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aedefense.data import btsc, idx
+from aedefense.data.sources import BTSC_FILES, IDX_FILES
+from aedefense.io import load_torch, save_torch
+
+FORMAT_VERSION = 1
+SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "btsc": (3, 32, 32)}
+CLASSES = {"mnist": 10, "fashion-mnist": 10, "btsc": 62}
+PREPROCESSING = {
+    "mnist": "official IDX, unchanged",
+    "fashion-mnist": "official IDX, unchanged",
+    "btsc": "HSV V-channel histogram equalisation, bilinear resize to 32x32 RGB, no ROI crop",
+}
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _record(dataset, split, images, labels, sources) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "dataset": dataset,
+        "split": split,
+        "classes": CLASSES[dataset],
+        "preprocessing": PREPROCESSING[dataset],
+        "sources": {Path(p).name: sha256_of(p) for p in sources},
+        "images": torch.from_numpy(np.ascontiguousarray(images)),
+        "labels": torch.from_numpy(labels),
+    }
+
+
+def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dict | None = None):
+    """Read the verified raw files in raw_dir; write outputs['train'] and outputs['test']."""
+    raw_dir = Path(raw_dir)
+    records = {}
+    for split in ("train", "test"):
+        if dataset == "btsc":
+            source = raw_dir / BTSC_FILES[split]
+            images, labels = btsc.read_split(source, split, btsc_expected)
+            sources = [source]
+        else:
+            sources = [raw_dir / IDX_FILES[f"{split}_images"], raw_dir / IDX_FILES[f"{split}_labels"]]
+            images, labels = idx.read_split(*sources, classes=CLASSES[dataset])
+        if images.shape[1:] != SHAPES[dataset]:
+            raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, "
+                             f"expected {SHAPES[dataset]}")
+        records[split] = _record(dataset, split, images, labels, sources)
+    for split, record in records.items():  # write only when both splits have been read
+        save_torch(record, outputs[split])
+    return records
+
+
+def load_prepared(path: str | Path) -> dict:
+    """A prepared split, checked; a clear error names the file and how to rebuild it."""
+    hint = f"Delete it and rebuild it: snakemake --cores 2 --forcerun prepare {path}"
+    record = load_torch(path, "prepared dataset", hint)
+    keys = {"format_version", "dataset", "split", "classes", "images", "labels"}
+    if not isinstance(record, dict) or not keys <= set(record):
+        raise ValueError(f"prepared dataset {path} lacks {sorted(keys)}; not written by prepare. {hint}")
+    images, labels = record["images"], record["labels"]
+    if (
+        record["format_version"] != FORMAT_VERSION
+        or images.dtype != torch.uint8
+        or labels.dtype != torch.int64
+        or images.ndim != 4
+        or len(images) != len(labels)
+        or tuple(images.shape[1:]) != SHAPES.get(record["dataset"])
+    ):
+        raise ValueError(f"prepared dataset {path} has an unexpected layout or version. {hint}")
+    return record

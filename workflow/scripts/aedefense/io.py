@@ -1,0 +1,42 @@
+"""Atomic writes: a killed job never leaves a file that looks complete."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+
+@contextmanager
+def atomic_path(dest: str | Path):
+    """Yield a temporary path beside `dest`; rename it to `dest` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_torch(obj, dest: str | Path) -> None:
+    with atomic_path(dest) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path: str | Path, what: str, rebuild_hint: str):
+    """torch.load with weights_only=True; a clear error names the file and how to rebuild it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist. {rebuild_hint}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt, truncated, foreign or unsafe (pickled code) file
+        raise ValueError(
+            f"{what} {path} cannot be read safely ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'no detail'}). "
+            f"It is corrupt, truncated, or not written by this workflow. {rebuild_hint}"
+        ) from None
