@@ -139,9 +139,15 @@ def rule_errors(config: dict) -> list[str]:
             )
     for key in config["cell_overrides"]:
         try:
-            cell_from_name(key.split("/", 1)[1])
+            cell = cell_from_name(key.split("/", 1)[1])
         except ValueError as error:
             messages.append(f"cell_overrides.{key}: {error}")
+            continue
+        if cell.canonical() != cell:
+            messages.append(
+                f"cell_overrides.{key}: with stp 0 denoising changes nothing, so this cell is "
+                f"trained once as {cell.canonical().name}; override that name instead"
+            )
     for name in config["reference_attack"]["cells"]:
         try:
             cell_from_name(name)

@@ -12,12 +12,15 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from aedefense.data.sources import CLASSES
 
 IMAGE_SIZE = 32
 _MEMBER = re.compile(r"^(?:[^/]+/)?(?P<label>\d{5})/(?P<file>[^/]+)$")
@@ -58,7 +61,7 @@ def inspect_zip(path: str | Path) -> ZipContents:
         check_member_names(archive, path)
         try:
             bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
             raise ValueError(f"{path}: corrupt zip ({error})") from None
         if bad is not None:
             raise ValueError(f"{path}: member {bad!r} fails its CRC check; the zip is corrupt")
@@ -83,12 +86,11 @@ def verify_zip(path: str | Path, split: str, expected: dict) -> ZipContents:
     problems = []
     if count != want:
         problems.append(f"{count} images, expected {want}")
-    if any(label >= expected["classes"] for label in contents.images):
-        problems.append(f"class folders beyond {expected['classes'] - 1}")
-    if split == "train" and len(contents.images) != expected["classes"]:
-        problems.append(
-            f"images in {len(contents.images)} class folders, expected {expected['classes']}"
-        )
+    classes = CLASSES["btsc"]
+    if any(label >= classes for label in contents.images):
+        problems.append(f"class folders beyond {classes - 1:05d}")
+    if split == "train" and len(contents.images) != classes:
+        problems.append(f"images in {len(contents.images)} class folders, expected {classes}")
     missing_gt = sorted(set(contents.images) - set(contents.ground_truth))
     if missing_gt:
         problems.append(f"no GT-<class>.csv in class folders {missing_gt[:5]}")

@@ -13,12 +13,11 @@ import numpy as np
 import torch
 
 from aedefense.data import btsc, idx
-from aedefense.data.sources import BTSC_FILES, IDX_FILES
+from aedefense.data.sources import BTSC_FILES, CLASSES, IDX_FILES
 from aedefense.io import load_torch, save_torch
 
 FORMAT_VERSION = 1
 SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "btsc": (3, 32, 32)}
-CLASSES = {"mnist": 10, "fashion-mnist": 10, "btsc": 62}
 PREPROCESSING = {
     "mnist": "official IDX, unchanged",
     "fashion-mnist": "official IDX, unchanged",

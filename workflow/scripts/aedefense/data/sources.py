@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DATASETS = ("mnist", "fashion-mnist", "btsc")
+CLASSES = {"mnist": 10, "fashion-mnist": 10, "btsc": 62}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+import copy
+import http.server
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+import fixtures  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def base_config() -> dict:
+    with open(ROOT / "config.yaml") as handle:
+        return copy.deepcopy(yaml.safe_load(handle))
+
+
+@pytest.fixture
+def idx_mirror(tmp_path) -> tuple[Path, dict]:
+    """A directory mirror with tiny MNIST and Fashion-MNIST and an MD5SUMS manifest."""
+    mirror = tmp_path / "mirror"
+    arrays = {
+        "mnist": fixtures.write_idx_dataset(mirror, "mnist", seed=1),
+        "fashion-mnist": fixtures.write_idx_dataset(mirror, "fashion-mnist", seed=2),
+    }
+    fixtures.write_manifest(mirror)
+    return mirror, arrays
+
+
+@pytest.fixture
+def btsc_mirror(tmp_path) -> tuple[Path, dict]:
+    """A directory mirror with a tiny BTSC zip pair and a SHA256SUMS manifest."""
+    mirror = tmp_path / "btsc-mirror"
+    counts = fixtures.write_btsc(mirror)
+    fixtures.write_manifest(mirror, "sha256")
+    return mirror, counts
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory; the server's `faults` script answers the first requests with
+    errors: 'status:503' (an HTTP error) or 'truncate' (half the announced body)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        fault = self.server.faults.pop(0) if self.server.faults else None
+        if fault and fault.startswith("status:"):
+            self.send_error(int(fault.split(":")[1]))
+            return
+        if fault == "truncate":
+            path = Path(self.translate_path(self.path))
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def http_mirror():
+    """Start a loopback HTTP server over a directory: serve(dir, faults) -> (url, server)."""
+    servers = []
+
+    def serve(directory: Path, faults=()):
+        handler = lambda *a, **k: _Handler(*a, directory=str(directory), **k)  # noqa: E731
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.faults = list(faults)
+        server.requests = []
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", server
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,122 @@
+"""config.yaml against workflow/schemas/config.schema.yaml: clear errors naming the key."""
+
+import pytest
+
+from aedefense.cells import Cell, cell_from_name, format_number
+from aedefense.config import ConfigError, validate_config
+
+
+@pytest.fixture
+def schema(repo_root):
+    return repo_root / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def errors_of(config, schema):
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, schema)
+    return str(caught.value)
+
+
+def test_shipped_config_is_valid(base_config, schema):
+    validate_config(base_config, schema)
+
+
+def test_unknown_key_is_named_with_the_allowed_ones(base_config, schema):
+    base_config["autoencoder"]["epoch"] = 3
+    message = errors_of(base_config, schema)
+    assert "unknown key 'autoencoder.epoch'" in message
+    assert "epochs" in message and "latent_dim" in message
+
+
+def test_unknown_key_inside_a_dataset_block(base_config, schema):
+    base_config["data"]["mnist"]["epsilon"] = [0.1]
+    assert "unknown key 'data.mnist.epsilon'" in errors_of(base_config, schema)
+
+
+def test_wrong_type(base_config, schema):
+    base_config["autoencoder"]["epochs"] = "ten"
+    message = errors_of(base_config, schema)
+    assert "autoencoder.epochs: 'ten' is not allowed; allowed: integer >= 1" in message
+
+
+def test_negative_stp(base_config, schema):
+    base_config["figures"]["fig2"]["stp"] = [0.1, -0.2]
+    message = errors_of(base_config, schema)
+    assert "figures.fig2.stp[1]: -0.2 is not allowed; allowed: number >= 0 and <= 1" in message
+
+
+@pytest.mark.parametrize("eps", [1.5, -0.05])
+def test_eps_outside_unit_interval(base_config, schema, eps):
+    base_config["data"]["btsc"]["eps"] = [0.01, eps]
+    message = errors_of(base_config, schema)
+    assert f"data.btsc.eps[1]: {eps} is not allowed" in message and ">= 0 and <= 1" in message
+
+
+def test_unknown_dataset(base_config, schema):
+    base_config["datasets"] = ["mnist", "cifar10"]
+    message = errors_of(base_config, schema)
+    assert "datasets[1]: 'cifar10' is not allowed; allowed: 'mnist', 'fashion-mnist', 'btsc'" in message
+
+
+def test_unknown_family(base_config, schema):
+    base_config["figures"]["fig4"]["families"] = ["ae", "cae"]
+    message = errors_of(base_config, schema)
+    assert "figures.fig4.families[1]: 'cae' is not allowed; allowed: 'ae', 'vae'" in message
+
+
+def test_attack_settings_are_checked_per_method(base_config, schema):
+    base_config["attacks"]["cw"]["distance"] = "linf"
+    base_config["attacks"]["pgd"]["iterations"] = 10
+    message = errors_of(base_config, schema)
+    assert "attacks.cw.distance: 'linf' is not allowed; allowed: 'l2_squared', 'l2'" in message
+    assert "unknown key 'attacks.pgd.iterations'" in message
+
+
+def test_kappa_may_be_null(base_config, schema):
+    base_config["attacks"]["cw"]["kappa"] = None
+    validate_config(base_config, schema)
+
+
+def test_every_problem_is_listed_at_once(base_config, schema):
+    base_config["device"] = "gpu"
+    base_config["seeds"]["attack"] = -1
+    message = errors_of(base_config, schema)
+    assert "device: 'gpu'" in message and "seeds.attack: -1" in message
+
+
+def test_cross_key_rules(base_config, schema):
+    base_config["data"]["mnist"]["latent_eps"] = 0.12
+    base_config["figure_attack"] = "fgsm"
+    base_config["cell_overrides"] = {"mnist/vae_d1_stp0.40_a0": {"epochs": 3}}
+    message = errors_of(base_config, schema)
+    assert "data.mnist.latent_eps: 0.12 is not in data.mnist.eps" in message
+    assert "attack 'fgsm'" in message
+    assert "write it as 'vae_d1_stp0.4_a0'" in message
+
+
+def test_mirror_scheme_is_checked_at_parse_time(base_config, schema):
+    base_config["mirror"] = "ftp://example.org/x"
+    assert "scheme 'ftp' is not supported" in errors_of(base_config, schema)
+
+
+def test_cell_names_round_trip():
+    cell = Cell("vae", True, 0.4, 0.001)
+    assert cell.name == "vae_d1_stp0.4_a0.001"
+    assert cell_from_name(cell.name) == cell
+    assert Cell("ae", False, 0.0, 1.0).name == "ae_d0_stp0_a1"
+    assert format_number(0.30000000000000004) == "0.30000000000000004"
+
+
+def test_denoising_without_noise_is_the_plain_model():
+    assert Cell("ae", True, 0.0, 0.0).canonical() == Cell("ae", False, 0.0, 0.0)
+    assert Cell("ae", True, 0.1, 0.0).canonical() == Cell("ae", True, 0.1, 0.0)
+
+
+def test_bad_cell_names():
+    with pytest.raises(ValueError, match="not a cell name"):
+        cell_from_name("cae_d0_stp0.1_a0")
+
+
+def test_override_of_a_merged_cell_points_to_the_trained_one(base_config, schema):
+    base_config["cell_overrides"] = {"mnist/ae_d1_stp0_a0": {"epochs": 3}}
+    assert "trained once as ae_d0_stp0_a0" in errors_of(base_config, schema)

@@ -1,0 +1,204 @@
+"""Download and verification through directory, file:// and http:// mirrors (no network)."""
+
+import hashlib
+import zipfile
+
+import pytest
+
+import fixtures
+from aedefense.data.download import DownloadError, LockFile, fetch, parse_mirror
+
+NAME = "t10k-images-idx3-ubyte.gz"
+
+
+def fetch_mnist(mirror, dest_dir, lock, **kwargs):
+    return fetch("mnist", NAME, dest_dir / NAME, str(mirror), lock, backoff_s=0, **kwargs)
+
+
+def no_leftovers(folder):
+    return [p.name for p in folder.iterdir() if ".part" in p.name] == []
+
+
+def test_directory_mirror_with_manifest(idx_mirror, tmp_path):
+    mirror, _ = idx_mirror
+    dest = tmp_path / "out"
+    lines = []
+    path = fetch_mnist(mirror, dest, tmp_path / "lock", log=lines.append)
+    assert path.read_bytes() == (mirror / "mnist" / NAME).read_bytes()
+    assert any("the mirror's MD5SUMS" in line for line in lines)
+    assert not (tmp_path / "lock").exists()  # a known checksum is never recorded
+
+
+def test_file_url_mirror_and_sha256_manifest(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_idx_dataset(mirror, "mnist")
+    fixtures.write_manifest(mirror, "sha256")
+    lines = []
+    fetch_mnist(mirror.as_uri(), tmp_path / "out", tmp_path / "lock", log=lines.append)
+    assert (tmp_path / "out" / NAME).exists()
+    assert any("sha256" in line and "SHA256SUMS" in line for line in lines)
+
+
+def test_checksum_mismatch_names_file_source_sums_and_fix(idx_mirror, tmp_path):
+    mirror, _ = idx_mirror
+    manifest = mirror / "MD5SUMS"
+    wrong = "0" * 32
+    manifest.write_text(
+        "\n".join(
+            f"{wrong}  {line.split()[1]}" if NAME in line and "mnist/" == line.split()[1][:6]
+            else line
+            for line in manifest.read_text().splitlines()
+        )
+    )
+    dest = tmp_path / "out"
+    with pytest.raises(DownloadError) as caught:
+        fetch_mnist(mirror, dest, tmp_path / "lock")
+    message = str(caught.value)
+    actual = hashlib.md5((mirror / "mnist" / NAME).read_bytes()).hexdigest()
+    assert f"mnist/{NAME}" in message
+    assert str(mirror / "mnist" / NAME) in message  # the source tried
+    assert wrong in message and actual in message  # expected and actual
+    assert "--config mirror=" in message  # how to supply it by hand
+    assert not (dest / NAME).exists()
+    assert no_leftovers(dest)
+
+
+def test_truncated_file_in_mirror_fails_cleanly(idx_mirror, tmp_path):
+    mirror, _ = idx_mirror
+    source = mirror / "mnist" / NAME
+    source.write_bytes(source.read_bytes()[:100])  # manifest still lists the full file's sum
+    dest = tmp_path / "out"
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        fetch_mnist(mirror, dest, tmp_path / "lock")
+    assert not (dest / NAME).exists() and no_leftovers(dest)
+
+
+def test_without_manifest_the_published_md5_is_required(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_idx_dataset(mirror, "mnist")  # fixture data: not the official file
+    with pytest.raises(DownloadError, match="published MD5") as caught:
+        fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock")
+    assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in str(caught.value) or "9fb629c4" in str(
+        caught.value
+    )
+
+
+def test_missing_file_in_mirror(idx_mirror, tmp_path):
+    mirror, _ = idx_mirror
+    (mirror / "mnist" / NAME).unlink()
+    with pytest.raises(DownloadError, match="does not exist"):
+        fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock")
+
+
+def test_http_mirror_retries_transient_errors(idx_mirror, tmp_path, http_mirror):
+    mirror, _ = idx_mirror
+    url, server = http_mirror(mirror)
+    # requests: SHA256SUMS (absent: 404), MD5SUMS, then the file: a 503, a truncated body, ok
+    server.faults = [None, None, "status:503", "truncate"]
+    lines = []
+    fetch_mnist(url, tmp_path / "out", tmp_path / "lock", attempts=3, log=lines.append)
+    assert (tmp_path / "out" / NAME).read_bytes() == (mirror / "mnist" / NAME).read_bytes()
+    assert server.requests.count(f"/mnist/{NAME}") == 3
+    retries = [line for line in lines if "retrying" in line]
+    assert len(retries) == 2 and "503" in retries[0] and "truncated" in retries[1]
+
+
+def test_http_mirror_gives_up_after_attempts(idx_mirror, tmp_path, http_mirror):
+    mirror, _ = idx_mirror
+    url, server = http_mirror(mirror, faults=[None, None] + ["status:503"] * 5)
+    dest = tmp_path / "out"
+    with pytest.raises(DownloadError, match="gave up after 3 attempts"):
+        fetch_mnist(url, dest, tmp_path / "lock", attempts=3)
+    assert server.requests.count(f"/mnist/{NAME}") == 3
+    assert not (dest / NAME).exists() and no_leftovers(dest)
+
+
+def test_http_permanent_error_is_not_retried(idx_mirror, tmp_path, http_mirror):
+    mirror, _ = idx_mirror
+    url, server = http_mirror(mirror, faults=[None, None, "status:403"])
+    with pytest.raises(DownloadError, match="403"):
+        fetch_mnist(url, tmp_path / "out", tmp_path / "lock", attempts=4)
+    assert server.requests.count(f"/mnist/{NAME}") == 1
+
+
+def test_unsupported_mirror_scheme_and_missing_directory(tmp_path):
+    with pytest.raises(DownloadError, match="scheme 'ftp' is not supported"):
+        parse_mirror("ftp://example.org/data")
+    with pytest.raises(DownloadError, match="is not a directory"):
+        parse_mirror(str(tmp_path / "absent"))
+
+
+EXPECTED_FIXTURE = {"train_images": 2 * 62, "test_images": 53}
+
+
+def fetch_btsc(mirror, dest_dir, lock, name="BelgiumTSC_Training.zip"):
+    from aedefense.data.btsc import verify_zip
+
+    split = "train" if "Training" in name else "test"
+    return fetch(
+        "btsc",
+        name,
+        dest_dir / name,
+        str(mirror),
+        lock,
+        backoff_s=0,
+        verify=lambda path: verify_zip(path, split, EXPECTED_FIXTURE),
+    )
+
+
+def test_btsc_first_download_is_locked_and_later_ones_must_match(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_btsc(mirror, seed=3)  # no manifest: nothing published to check against
+    lock = tmp_path / "checksums.lock"
+    fetch_btsc(mirror, tmp_path / "a", lock)
+    first = hashlib.sha256((mirror / "btsc" / "BelgiumTSC_Training.zip").read_bytes()).hexdigest()
+    assert LockFile(lock).get("btsc/BelgiumTSC_Training.zip").hexdigest == first
+
+    fetch_btsc(mirror, tmp_path / "b", lock)  # the same file again: accepted
+    fixtures.write_btsc(mirror, seed=4)  # a different release of the zip
+    with pytest.raises(DownloadError, match="the lock file"):
+        fetch_btsc(mirror, tmp_path / "c", lock)
+    assert not (tmp_path / "c" / "BelgiumTSC_Training.zip").exists()
+
+
+def test_btsc_structure_is_checked_before_locking(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_btsc(mirror, train_per_class=1)  # 62 images where 124 are expected
+    lock = tmp_path / "checksums.lock"
+    with pytest.raises(DownloadError, match="62 images, expected 124"):
+        fetch_btsc(mirror, tmp_path / "a", lock)
+    assert LockFile(lock).get("btsc/BelgiumTSC_Training.zip") is None
+
+
+@pytest.mark.parametrize(
+    "member", ["../../evil.txt", "/etc/evil", "Training/../../evil.ppm", "C:/evil.ppm"]
+)
+def test_btsc_zip_with_escaping_member_is_refused(tmp_path, member):
+    mirror = tmp_path / "m"
+    fixtures.write_btsc(mirror, extra_members=[(member, b"x")])
+    with pytest.raises(DownloadError, match="would escape"):
+        fetch_btsc(mirror, tmp_path / "a", tmp_path / "lock")
+    assert not (tmp_path / "a" / "BelgiumTSC_Training.zip").exists()
+
+
+def test_btsc_zip_with_symlink_member_is_refused(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_btsc(mirror)
+    path = mirror / "btsc" / "BelgiumTSC_Training.zip"
+    with zipfile.ZipFile(path, "a") as archive:
+        info = zipfile.ZipInfo("Training/00000/link.ppm")
+        info.external_attr = (0o120777 << 16)
+        archive.writestr(info, "/etc/passwd")
+    with pytest.raises(DownloadError, match="would escape"):
+        fetch_btsc(mirror, tmp_path / "a", tmp_path / "lock")
+
+
+def test_btsc_corrupt_zip_is_refused(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_btsc(mirror)
+    path = mirror / "btsc" / "BelgiumTSC_Training.zip"
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 3] ^= 0xFF  # flip a byte inside some member's data
+    path.write_bytes(bytes(blob))
+    with pytest.raises(DownloadError, match="CRC|corrupt"):
+        fetch_btsc(mirror, tmp_path / "a", tmp_path / "lock")
