@@ -13,12 +13,9 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
 
 
 rule all:
     input:
-        expand(
-            "results/{dataset}/data/{split}.pt",
-            dataset=config["datasets"],
-            split=["train", "test"],
-        ),
+        trained_models(),

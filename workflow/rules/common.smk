@@ -11,7 +11,9 @@ LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
+from aedefense.cells import CELL_REGEX
 from aedefense.config import ConfigError, as_plain, resolve_path, validate_config
+from aedefense import settings as slices
 from aedefense.data.sources import DATASETS, official_files
 import re
 
@@ -25,6 +27,7 @@ except ConfigError as error:
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    ae=CELL_REGEX,
     filename="|".join(
         re.escape(entry.name) for d in DATASETS for entry in official_files(d)
     ),
@@ -40,6 +43,26 @@ def raw_files(wildcards):
     return [
         f"resources/{wildcards.dataset}/{entry.name}"
         for entry in official_files(wildcards.dataset)
+    ]
+
+
+def classifier_params(wildcards):
+    return slices.classifier_settings(as_plain(config), wildcards.dataset)
+
+
+def autoencoder_params(wildcards):
+    return slices.autoencoder_settings(
+        as_plain(config), wildcards.dataset, wildcards.ae
+    )
+
+
+def trained_models():
+    """Every classifier and autoencoder of the configured datasets and figures."""
+    cells = slices.trained_cells(as_plain(config))
+    return [f"results/{d}/classifier.pt" for d in config["datasets"]] + [
+        f"results/{d}/ae/{cell.name}/model.pt"
+        for d in config["datasets"]
+        for cell in cells
     ]
 
 

@@ -10,6 +10,8 @@ CELL_PATTERN = re.compile(
     r"^(?P<family>ae|vae)_d(?P<denoising>[01])_stp(?P<stp>[0-9]+(\.[0-9]+)?)"
     r"_a(?P<alpha>[0-9]+(\.[0-9]+)?(e-?[0-9]+)?)$"
 )
+# The same names for a Snakemake wildcard (no named groups)
+CELL_REGEX = r"(?:ae|vae)_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
 NO_DEFENCE = "none"  # the cell name of the undefended classifier
 
 

@@ -23,8 +23,10 @@ def atomic_path(dest: str | Path):
 
 
 def save_torch(obj, dest: str | Path) -> None:
-    with atomic_path(dest) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(dest) as tmp, open(tmp, "wb") as handle:
+        # through a handle, not a path: torch.save names the archive after a path, and the
+        # temporary name would make equal checkpoints differ byte for byte
+        torch.save(obj, handle)
 
 
 def load_torch(path: str | Path, what: str, rebuild_hint: str):
@@ -40,3 +42,10 @@ def load_torch(path: str | Path, what: str, rebuild_hint: str):
             f"{str(error).splitlines()[0] if str(error) else 'no detail'}). "
             f"It is corrupt, truncated, or not written by this workflow. {rebuild_hint}"
         ) from None
+
+
+def save_json(obj, dest: str | Path) -> None:
+    import json
+
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")

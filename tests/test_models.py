@@ -1,0 +1,257 @@
+"""Models, losses, training and checkpoints on small fixture data."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import fixtures
+from aedefense import losses
+from aedefense.cells import Cell
+from aedefense.checkpoints import load_autoencoder, load_classifier, save_checkpoint
+from aedefense.models import Autoencoder, Classifier, DefendedModel
+from aedefense.settings import autoencoder_settings, classifier_settings, trained_cells
+from aedefense.training import (
+    build_autoencoder,
+    evaluate_autoencoder,
+    train_autoencoder,
+    train_classifier,
+)
+
+CPU = torch.device("cpu")
+
+
+def tiny_data(n_train=200, n_test=50, size=28, channels=1, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    data = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = (np.arange(n) % classes).astype(np.int64)
+        images = fixtures.class_images(labels, size, channels, rng)
+        data[split] = {
+            "images": torch.from_numpy(images),
+            "labels": torch.from_numpy(labels),
+            "classes": classes,
+        }
+    return data
+
+
+def ae_settings(base_config, **changes):
+    settings = dict(base_config["autoencoder"], seed=0, epochs=2, batch_size=50)
+    settings.update(channels=8, latent_dim=16)
+    settings.update(changes)
+    return settings
+
+
+@pytest.mark.parametrize("shape,classes", [((1, 28, 28), 10), ((3, 32, 32), 62)])
+def test_output_shapes(shape, classes):
+    x = torch.rand(5, *shape)
+    assert Classifier(shape, classes)(x).shape == (5, classes)
+    for family, likelihood in (("ae", "gaussian"), ("vae", "gaussian"), ("vae", "bernoulli")):
+        model = Autoencoder(shape, family=family, likelihood=likelihood)
+        mu, logvar = model.encode(x)
+        assert mu.shape == (5, 128)
+        assert (logvar is None) == (family == "ae")
+        mean, logvar_x = model.decode(mu)
+        mean = mean.detach()
+        assert mean.shape == x.shape and 0 <= float(mean.min()) and float(mean.max()) <= 1
+        gaussian = family == "vae" and likelihood == "gaussian"
+        assert (logvar_x is not None) == gaussian
+        if gaussian:
+            assert logvar_x.shape == x.shape
+            assert float(logvar_x.detach().exp().min()) >= 1e-4  # the variance floor
+
+
+def test_training_pairs_denoising_versus_noise_injection():
+    x = torch.rand(4, 1, 28, 28)
+    noisy_in, noisy_target = losses.training_pair(x, 0.3, False, torch.Generator().manual_seed(1))
+    clean_in, clean_target = losses.training_pair(x, 0.3, True, torch.Generator().manual_seed(1))
+    assert torch.equal(noisy_in, clean_in)  # the same seeded noise reaches both inputs
+    assert torch.equal(noisy_target, noisy_in)  # plain: reconstruct what it was given
+    assert torch.equal(clean_target, x)  # denoising: reconstruct the clean image
+    assert 0 <= float(noisy_in.min()) and float(noisy_in.max()) <= 1
+    assert 0.15 < float((noisy_in - x).std()) < 0.3  # clipped N(0, 0.3^2)
+    same_in, same_target = losses.training_pair(x, 0.0, True)
+    assert same_in is x and same_target is x
+
+
+@pytest.mark.parametrize(
+    "family,likelihood,alpha",
+    [("ae", "gaussian", 0.0), ("vae", "gaussian", 0.0), ("vae", "bernoulli", 0.0), ("ae", "gaussian", 0.01)],
+)
+def test_autoencoder_loss_goes_down(base_config, family, likelihood, alpha):
+    data = tiny_data()
+    cell = Cell(family, True, 0.2, alpha)
+    settings = ae_settings(
+        base_config, epochs=20, lr=3e-3, vae_likelihood=likelihood, kl_warmup_epochs=0
+    )
+    _, metrics = train_autoencoder(data, cell, settings, CPU, log=lambda _: None)
+    history = metrics["history"]
+    assert history[-1]["loss"] < history[0]["loss"]
+    torch.manual_seed(0)
+    untrained = build_autoencoder((1, 28, 28), family, settings)
+    before = evaluate_autoencoder(untrained, data["test"]["images"], cell, seed=0)
+    assert metrics["reconstruction_error"] < 0.5 * before["reconstruction_error"]
+    assert ("kl" in history[0]) == (family == "vae")
+    assert ("contractive" in history[0]) == (alpha > 0)
+    assert metrics["reconstruction_error"] > 0
+    if family == "vae":
+        assert metrics["elbo"] == pytest.approx(-(metrics["reconstruction_nll"] + metrics["kl"]))
+
+
+def test_classifier_learns_fixture_classes(base_config):
+    data = tiny_data(n_train=400, n_test=100)
+    settings = classifier_settings(base_config, "mnist")
+    settings.update(epochs=8, lr=2e-3)
+    model, metrics = train_classifier(data, settings, CPU, log=lambda _: None)
+    assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
+    assert metrics["test_accuracy"] > 0.9  # chance is 0.1
+
+
+def test_kl_warmup_is_linear_then_one():
+    assert losses.kl_weight(0, 10, 5) == 0.0
+    assert losses.kl_weight(25, 10, 5) == 0.5
+    assert losses.kl_weight(50, 10, 5) == 1.0 and losses.kl_weight(99, 10, 5) == 1.0
+    assert losses.kl_weight(0, 10, 0) == 1.0
+
+
+def test_latent_scale_semantics():
+    torch.manual_seed(0)
+    classifier, vae = Classifier((1, 28, 28), 10).eval(), Autoencoder((1, 28, 28), "vae").eval()
+    with torch.no_grad():
+        vae.to_logvar.bias.fill_(-1.0)  # a posterior with visible spread
+    x = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        mean = DefendedModel(classifier, vae, "mean")(x)
+        zero = DefendedModel(classifier, vae, "sample", scale=0.0)
+        assert torch.equal(zero(x), mean) and torch.equal(zero(x), zero(x))
+        mu, logvar = vae.encode(x)
+        spreads = []
+        for scale in (0.5, 1.0, 2.0, 4.0):
+            draws = torch.stack(
+                [vae.latent(mu, logvar, scale, torch.Generator().manual_seed(k)) for k in range(200)]
+            )
+            spreads.append(float((draws - mu).std()))
+            expected = scale * float(torch.exp(0.5 * logvar).mean())
+            assert spreads[-1] == pytest.approx(expected, rel=0.1)
+        assert spreads == sorted(spreads)
+        sampled = DefendedModel(classifier, vae, "sample", scale=1.0)
+        assert not torch.equal(sampled(x), sampled(x))
+
+
+def _small_encoder():
+    torch.manual_seed(0)
+    model = Autoencoder((1, 12, 12), "vae", channels=4, latent_dim=6)
+    return model, (lambda x: model.encode(x)[0])
+
+
+def test_contractive_exact_matches_autograd_jacobian():
+    _, code = _small_encoder()
+    x = torch.rand(3, 1, 12, 12)
+    expected = np.mean(
+        [
+            float(torch.autograd.functional.jacobian(code, x[i : i + 1]).pow(2).sum())
+            for i in range(len(x))
+        ]
+    )
+    assert float(losses.contractive_exact(code, x)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_contractive_penalty_trains_the_encoder():
+    model, code = _small_encoder()
+    penalty = losses.contractive_exact(code, torch.rand(3, 1, 12, 12))
+    penalty.backward()
+    assert float(model.to_mu.weight.grad.abs().sum()) > 0
+    assert model.to_logvar.weight.grad is None  # beta = 0: the variance head is not penalised
+
+
+def test_contractive_projection_is_unbiased():
+    """Mean of 400 one-projection estimates within 5% of the exact value (their standard
+    error is about 2% for this model)."""
+    _, code = _small_encoder()
+    x = torch.rand(3, 1, 12, 12)
+    exact = float(losses.contractive_exact(code, x))
+    generator = torch.Generator().manual_seed(0)
+    estimates = [float(losses.contractive_projection(code, x, 1, generator)) for _ in range(400)]
+    assert np.mean(estimates) == pytest.approx(exact, rel=0.05)
+
+
+def test_training_is_deterministic(base_config, tmp_path):
+    data = tiny_data()
+    cell = Cell("vae", True, 0.1, 0.0)
+    paths = []
+    for run in ("a", "b"):
+        model, _ = train_autoencoder(data, cell, ae_settings(base_config), CPU, log=lambda _: None)
+        paths.append(tmp_path / run / "model.pt")
+        save_checkpoint(paths[-1], "autoencoder", model, {"run": 1})
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    other, _ = train_autoencoder(
+        data, cell, ae_settings(base_config, seed=1), CPU, log=lambda _: None
+    )
+    first = torch.load(paths[0], weights_only=True)["state_dict"]
+    assert not torch.equal(first["to_mu.weight"], other.state_dict()["to_mu.weight"])
+
+
+def _saved_classifier(path):
+    settings = {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 8,
+                "dense": 20, "dropout": 0.3}  # fmt: skip
+    model = Classifier((1, 28, 28), 10, 4, 8, 20, 0.3)
+    save_checkpoint(path, "classifier", model, settings)
+    return model
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = _saved_classifier(tmp_path / "c.pt")
+    loaded, settings = load_classifier(tmp_path / "c.pt")
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.equal(loaded(x), model.eval()(x)) and settings["classes"] == 10
+
+
+def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly(tmp_path):
+    path = tmp_path / "c.pt"
+    _saved_classifier(path)
+    with pytest.raises(ValueError, match="not a autoencoder checkpoint.*found kind 'classifier'"):
+        load_autoencoder(path)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(ValueError, match="cannot be read safely.*train_classifier"):
+        load_classifier(path)
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    unsafe = tmp_path / "unsafe.pt"
+    unsafe.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ValueError, match="cannot be read safely"):
+        load_classifier(unsafe)
+
+    mismatched = tmp_path / "m.pt"
+    save_checkpoint(mismatched, "classifier", Classifier((1, 28, 28), 10, 4, 8, 20, 0.3),
+                    {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 16,
+                     "dense": 20, "dropout": 0.3})  # fmt: skip
+    with pytest.raises(ValueError, match="do not fit the architecture"):
+        load_classifier(mismatched)
+
+
+def test_settings_slices_carry_only_what_the_cell_depends_on(base_config):
+    config = copy.deepcopy(base_config)
+    config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 60}}
+    assert autoencoder_settings(config, "mnist", "vae_d1_stp0.4_a0")["epochs"] == 60
+    assert autoencoder_settings(config, "fashion-mnist", "vae_d1_stp0.4_a0")["epochs"] == 30
+    assert autoencoder_settings(config, "mnist", "vae_d0_stp0.4_a0")["epochs"] == 30
+    ae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0")
+    assert "vae_likelihood" not in ae and "contractive" not in ae
+    cae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0.01")
+    assert cae["contractive"] == "exact" and "contractive_projections" not in cae
+    with pytest.raises(ValueError, match="its model is vae_d0_stp0_a0"):
+        autoencoder_settings(config, "mnist", "vae_d1_stp0_a0")
+    assert classifier_settings(config, "btsc")["epochs"] == config["data"]["btsc"]["classifier_epochs"]
+
+
+def test_the_paper_grid_trains_each_model_once(base_config):
+    cells = trained_cells(base_config)
+    names = [cell.name for cell in cells]
+    assert len(names) == len(set(names)) == 26
+    assert "ae_d1_stp0_a0" not in names and "ae_d0_stp0_a0" in names
+    assert sum(cell.alpha > 0 for cell in cells) == 8

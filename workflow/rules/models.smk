@@ -1,0 +1,44 @@
+# Train the classifier of each dataset and one autoencoder per cell.
+
+
+rule train_classifier:
+    input:
+        train="results/{dataset}/data/train.pt",
+        test="results/{dataset}/data/test.pt",
+    output:
+        model="results/{dataset}/classifier.pt",
+        metrics="results/{dataset}/classifier.metrics.json",
+    log:
+        "logs/{dataset}/train_classifier.log",
+    benchmark:
+        "logs/{dataset}/train_classifier.benchmark.tsv"
+    conda:
+        "../../envs/aedefense.yaml"
+    threads: config["threads"]["train_classifier"]
+    params:
+        settings=classifier_params,
+        device=config["device"],
+    script:
+        "../scripts/train_classifier.py"
+
+
+rule train_autoencoder:
+    input:
+        train="results/{dataset}/data/train.pt",
+        test="results/{dataset}/data/test.pt",
+    output:
+        model="results/{dataset}/ae/{ae}/model.pt",
+        metrics="results/{dataset}/ae/{ae}/metrics.json",
+        grid="results/{dataset}/ae/{ae}/reconstructions.png",
+    log:
+        "logs/{dataset}/ae/{ae}/train_autoencoder.log",
+    benchmark:
+        "logs/{dataset}/ae/{ae}/train_autoencoder.benchmark.tsv"
+    conda:
+        "../../envs/aedefense.yaml"
+    threads: config["threads"]["train_autoencoder"]
+    params:
+        settings=autoencoder_params,
+        device=config["device"],
+    script:
+        "../scripts/train_autoencoder.py"

@@ -1,0 +1,142 @@
+"""The classifier, the autoencoders, and the defended (stacked) model.
+
+Architectures follow ../shared/paper-notes.md: the classifier is four blocks of
+[3x3 conv, BatchNorm, ReLU, 2x2 max-pool] with dropout after blocks 2 and 4, a dense layer
+and the class layer; the autoencoders have two stride-2 3x3 convolutions with ReLU and a dense
+layer to the code, and a decoder that mirrors it with two stride-2 transposed convolutions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Classifier(nn.Module):
+    def __init__(self, in_shape, classes, blocks=4, channels=32, dense=500, dropout=0.3):
+        super().__init__()
+        layers, in_channels = [], in_shape[0]
+        for block in range(blocks):
+            layers += [
+                nn.Conv2d(in_channels, channels, 3, padding=1),
+                nn.BatchNorm2d(channels),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            if block % 2 == 1:  # after blocks 2 and 4
+                layers.append(nn.Dropout(dropout))
+            in_channels = channels
+        self.features = nn.Sequential(*layers)
+        side_h, side_w = in_shape[1] >> blocks, in_shape[2] >> blocks
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * side_h * side_w, dense),
+            nn.ReLU(),
+            nn.Linear(dense, classes),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class Autoencoder(nn.Module):
+    """AE (family 'ae') or VAE (family 'vae').
+
+    encode(x) -> (mu, logvar); logvar is None for an AE. decode(z) -> (mean, logvar_x): the
+    reconstruction in [0, 1] and, for a VAE with a Gaussian likelihood, the per-pixel
+    log-variance (else None). For a Bernoulli likelihood the mean is the pixel probability.
+    """
+
+    def __init__(
+        self,
+        in_shape,
+        family="ae",
+        channels=32,
+        latent_dim=128,
+        likelihood="gaussian",
+        variance_floor=1e-4,
+    ):
+        super().__init__()
+        if family not in ("ae", "vae"):
+            raise ValueError(f"unknown autoencoder family {family!r}; allowed: ae, vae")
+        self.family, self.likelihood, self.variance_floor = family, likelihood, variance_floor
+        self.in_shape = tuple(in_shape)
+        c, h, w = self.in_shape
+        self.code_shape = (channels, (h + 3) // 4, (w + 3) // 4)  # two stride-2 halvings
+        flat = channels * self.code_shape[1] * self.code_shape[2]
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.to_mu = nn.Linear(flat, latent_dim)
+        self.to_logvar = nn.Linear(flat, latent_dim) if family == "vae" else None
+        self.gaussian_output = family == "vae" and likelihood == "gaussian"
+        out_channels = 2 * c if self.gaussian_output else c
+        self.from_code = nn.Linear(latent_dim, flat)
+        self.decoder = nn.Sequential(
+            nn.ReLU(),
+            nn.ConvTranspose2d(channels, channels, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(channels, out_channels, 3, stride=2, padding=1, output_padding=1),
+        )
+
+    def encode(self, x):
+        features = self.encoder(x)
+        logvar = self.to_logvar(features) if self.to_logvar is not None else None
+        return self.to_mu(features), logvar
+
+    def decode_logits(self, z):
+        """Pre-activation output cropped to the input size: (mean logits, logvar or None)."""
+        out = self.decoder(self.from_code(z).view(-1, *self.code_shape))
+        out = out[:, :, : self.in_shape[1], : self.in_shape[2]]
+        c = self.in_shape[0]
+        if self.gaussian_output:
+            return out[:, :c], out[:, c:]
+        return out, None
+
+    def decode(self, z):
+        logits, raw_logvar = self.decode_logits(z)
+        mean = torch.sigmoid(logits)
+        if raw_logvar is None:
+            return mean, None
+        # variance floored at variance_floor (the authors' code)
+        return mean, torch.log(self.variance_floor + F.softplus(raw_logvar))
+
+    def latent(self, mu, logvar, scale: float, generator=None):
+        """z = mu + scale * sigma * noise; scale 0 (or an AE) gives z = mu exactly."""
+        if logvar is None or scale == 0:
+            return mu
+        noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + scale * torch.exp(0.5 * logvar) * noise
+
+    def forward(self, x, scale: float = 0.0, generator=None):
+        mu, logvar = self.encode(x)
+        return self.decode(self.latent(mu, logvar, scale, generator))[0]
+
+
+class DefendedModel(nn.Module):
+    """classifier(decoder(encoder(x))), the defence as one module.
+
+    latent: 'mean' (z = mu, what the attacker differentiates) or 'sample' with scale s
+    (z ~ N(mu, (s sigma)^2)); s = 0 equals 'mean'. autoencoder None: the bare classifier.
+    """
+
+    def __init__(self, classifier, autoencoder=None, latent="mean", scale=0.0, generator=None):
+        super().__init__()
+        if latent not in ("mean", "sample"):
+            raise ValueError(f"latent mode {latent!r}; allowed: mean, sample")
+        self.classifier, self.autoencoder = classifier, autoencoder
+        self.latent_mode, self.scale, self.generator = latent, float(scale), generator
+
+    def reconstruct(self, x):
+        if self.autoencoder is None:
+            return x
+        scale = self.scale if self.latent_mode == "sample" else 0.0
+        return self.autoencoder(x, scale=scale, generator=self.generator)
+
+    def forward(self, x):
+        return self.classifier(self.reconstruct(x))

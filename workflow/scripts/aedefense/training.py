@@ -1,0 +1,220 @@
+"""Training loops for the classifier and the autoencoders, on CPU or CUDA, seeded.
+
+The prepared uint8 images stay on the device and are scaled to [0, 1] a batch at a time;
+batches are drawn with a seeded permutation, so a config gives the same model on the same
+machine.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from aedefense import losses
+from aedefense.cells import Cell
+from aedefense.models import Autoencoder, Classifier
+
+
+def select_device(setting: str) -> torch.device:
+    """'auto': CUDA when present, else CPU; 'cuda' fails clearly where there is none."""
+    if setting == "cpu" or (setting == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("device: cuda is set in config, but torch sees no CUDA device here")
+    return torch.device("cuda")
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.type == "cuda":
+        # deterministic cuBLAS; must be set before the first cuBLAS call
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
+    return images_uint8.float().div_(255.0)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator | None):
+    """Index batches over n items: shuffled with `generator`, in order without one."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+@torch.no_grad()
+def accuracy(model, images, labels, batch_size=1000) -> float:
+    model.eval()
+    correct = 0
+    for index in batches(len(labels), batch_size, None):
+        logits = model(to_unit(images[index]))
+        correct += int((logits.argmax(1) == labels[index]).sum())
+    return correct / len(labels)
+
+
+def train_classifier(data: dict, settings: dict, device, log: Callable[[str], None] = print):
+    """data: {'train': prepared record, 'test': prepared record}; settings: config slice."""
+    seed_everything(settings["seed"], device)
+    train_x, train_y = data["train"]["images"].to(device), data["train"]["labels"].to(device)
+    test_x, test_y = data["test"]["images"].to(device), data["test"]["labels"].to(device)
+    model = Classifier(
+        tuple(train_x.shape[1:]),
+        data["train"]["classes"],
+        blocks=settings["blocks"],
+        channels=settings["channels"],
+        dense=settings["dense"],
+        dropout=settings["dropout"],
+    ).to(device)
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
+    )
+    shuffle = torch.Generator().manual_seed(settings["seed"])
+    history = []
+    for epoch in range(1, settings["epochs"] + 1):
+        start, model = time.perf_counter(), model.train()
+        total_loss = torch.zeros((), device=device)
+        for index in batches(len(train_y), settings["batch_size"], shuffle):
+            index = index.to(device)
+            loss = F.cross_entropy(model(to_unit(train_x[index])), train_y[index])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total_loss += loss.detach() * len(index)
+        test_accuracy = accuracy(model, test_x, test_y)
+        row = {
+            "epoch": epoch,
+            "train_loss": float(total_loss) / len(train_y),
+            "test_accuracy": test_accuracy,
+            "seconds": time.perf_counter() - start,
+        }
+        history.append(row)
+        log(
+            f"epoch {epoch}/{settings['epochs']}: loss {row['train_loss']:.4f}, "
+            f"test accuracy {test_accuracy:.4f}, {row['seconds']:.1f} s"
+        )
+    metrics = {"test_accuracy": history[-1]["test_accuracy"], "history": history}
+    return model.eval(), metrics
+
+
+def build_autoencoder(in_shape, family: str, settings: dict) -> Autoencoder:
+    vae_only = {"likelihood": "vae_likelihood", "variance_floor": "variance_floor"}
+    return Autoencoder(
+        in_shape,
+        family=family,
+        channels=settings["channels"],
+        latent_dim=settings["latent_dim"],
+        **{arg: settings[key] for arg, key in vae_only.items() if key in settings},
+    )
+
+
+def autoencoder_loss(model: Autoencoder, x_in, target, kl_scale: float):
+    """(total loss, terms) for one batch without the contractive penalty."""
+    mu, logvar = model.encode(x_in)
+    if model.family == "ae":
+        mean, _ = model.decode(mu)
+        reconstruction = losses.squared_error(target, mean)
+        return reconstruction, {"reconstruction": reconstruction}
+    z = model.latent(mu, logvar, scale=1.0)
+    if model.likelihood == "gaussian":
+        mean, logvar_x = model.decode(z)
+        reconstruction = losses.gaussian_nll(target, mean, logvar_x)
+    else:
+        logits, _ = model.decode_logits(z)
+        reconstruction = losses.bernoulli_nll(target, logits)
+    kl = losses.kl_to_standard_normal(mu, logvar)
+    return reconstruction + kl_scale * kl, {"reconstruction": reconstruction, "kl": kl}
+
+
+def contractive_penalty(model: Autoencoder, x_in, settings: dict, generator=None):
+    """||d h / d x||_F^2 with h the code (AE) or the posterior mean (VAE)."""
+
+    def code(x):
+        return model.encode(x)[0]
+
+    if settings["contractive"] == "exact":
+        return losses.contractive_exact(code, x_in)
+    return losses.contractive_projection(
+        code, x_in, settings["contractive_projections"], generator
+    )
+
+
+@torch.no_grad()
+def evaluate_autoencoder(model: Autoencoder, images, cell: Cell, seed: int, batch_size=500):
+    """Clean reconstruction error (1/2 ||x - x_hat||^2 with z = mu) and, for a VAE, the
+    ELBO terms on the test set (the input noise of training is applied, seeded)."""
+    model.eval()
+    noise = torch.Generator(device=images.device).manual_seed(seed)
+    sums = {"reconstruction_error": 0.0}
+    if model.family == "vae":
+        sums.update({"reconstruction_nll": 0.0, "kl": 0.0})
+    for index in batches(len(images), batch_size, None):
+        x = to_unit(images[index])
+        mean, _ = model.decode(model.encode(x)[0])
+        sums["reconstruction_error"] += float(losses.squared_error(x, mean)) * len(index)
+        if model.family == "vae":
+            x_in, target = losses.training_pair(x, cell.stp, cell.denoising, noise)
+            _, terms = autoencoder_loss(model, x_in, target, kl_scale=1.0)
+            sums["reconstruction_nll"] += float(terms["reconstruction"]) * len(index)
+            sums["kl"] += float(terms["kl"]) * len(index)
+    metrics = {name: value / len(images) for name, value in sums.items()}
+    if model.family == "vae":
+        metrics["elbo"] = -(metrics["reconstruction_nll"] + metrics["kl"])
+    return metrics
+
+
+def train_autoencoder(
+    data: dict, cell: Cell, settings: dict, device, log: Callable[[str], None] = print
+):
+    """Train one cell; settings: the autoencoder config slice after per-cell overrides."""
+    seed_everything(settings["seed"], device)
+    train_x = data["train"]["images"].to(device)
+    model = build_autoencoder(tuple(train_x.shape[1:]), cell.family, settings).to(device)
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
+    )
+    shuffle = torch.Generator().manual_seed(settings["seed"])
+    noise = torch.Generator(device=device).manual_seed(settings["seed"] + 1)
+    steps_per_epoch = -(-len(train_x) // settings["batch_size"])
+    step, history = 0, []
+    for epoch in range(1, settings["epochs"] + 1):
+        start, model = time.perf_counter(), model.train()
+        sums: dict[str, torch.Tensor] = {}
+        for index in batches(len(train_x), settings["batch_size"], shuffle):
+            x = to_unit(train_x[index.to(device)])
+            x_in, target = losses.training_pair(x, cell.stp, cell.denoising, noise)
+            kl_scale = losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"])
+            loss, terms = autoencoder_loss(model, x_in, target, kl_scale)
+            if cell.alpha > 0:
+                terms["contractive"] = contractive_penalty(model, x_in, settings, noise)
+                loss = loss + cell.alpha * terms["contractive"]
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+            terms["loss"] = loss
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value.detach() * len(index)
+        row = {name: float(value) / len(train_x) for name, value in sums.items()}
+        row.update(epoch=epoch, seconds=time.perf_counter() - start)
+        history.append(row)
+        log(
+            f"epoch {epoch}/{settings['epochs']}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
+            + f", {row['seconds']:.1f} s"
+        )
+    test_x = data["test"]["images"].to(device)
+    metrics = evaluate_autoencoder(model, test_x, cell, settings["seed"])
+    log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    metrics["history"] = history
+    return model.eval(), metrics

@@ -1,0 +1,22 @@
+"""Rule train_autoencoder: prepared data -> results/{dataset}/ae/{ae}/model.pt, metrics.json
+and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
+
+from aedefense.cells import cell_from_name
+from aedefense.checkpoints import save_checkpoint
+from aedefense.data.prepared import load_prepared
+from aedefense.io import save_json
+from aedefense.jobs import job
+from aedefense.plots import save_reconstruction_grid
+from aedefense.training import select_device, train_autoencoder
+
+with job(snakemake):
+    device = select_device(snakemake.params.device)
+    data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
+    settings = dict(snakemake.params.settings)
+    cell = cell_from_name(snakemake.wildcards.ae)
+    print(f"training {snakemake.wildcards.dataset}/{cell.name} on {device}: {settings}")
+    model, metrics = train_autoencoder(data, cell, settings, device)
+    settings["in_shape"] = list(data["train"]["images"].shape[1:])
+    save_checkpoint(snakemake.output.model, "autoencoder", model, settings)
+    save_json(dict(metrics, settings=settings, device=str(device)), snakemake.output.metrics)
+    save_reconstruction_grid(model, data["test"]["images"], cell, settings["seed"], snakemake.output.grid)
