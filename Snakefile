@@ -14,8 +14,10 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/attack.smk"
 
 
 rule all:
     input:
-        trained_models(),
+        "results/tables/accuracy.csv",
+        "results/tables/latent.csv",

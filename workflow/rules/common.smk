@@ -7,11 +7,12 @@ from pathlib import Path
 # The library lives beside the job scripts: Snakemake puts a script's own directory on
 # sys.path, so jobs import it in any environment (conda, container, cluster node) with no
 # install step. The Snakefile itself needs it on the path too.
+NUMBER_REGEX = r"[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
 LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
-from aedefense.cells import CELL_REGEX
+from aedefense.cells import CELL_REGEX, format_number
 from aedefense.config import ConfigError, as_plain, resolve_path, validate_config
 from aedefense import settings as slices
 from aedefense.data.sources import DATASETS, official_files
@@ -27,7 +28,10 @@ except ConfigError as error:
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    ae=CELL_REGEX,
+    ae=f"{CELL_REGEX}|{slices.UNDEFENDED}",
+    attack="|".join([*config["attacks"], slices.CLEAN]),
+    eps=NUMBER_REGEX,
+    scale=NUMBER_REGEX,
     filename="|".join(
         re.escape(entry.name) for d in DATASETS for entry in official_files(d)
     ),
@@ -36,6 +40,7 @@ wildcard_constraints:
 localrules:
     all,
     download,
+    table,
 
 
 def raw_files(wildcards):
@@ -56,13 +61,69 @@ def autoencoder_params(wildcards):
     )
 
 
-def trained_models():
-    """Every classifier and autoencoder of the configured datasets and figures."""
-    cells = slices.trained_cells(as_plain(config))
-    return [f"results/{d}/classifier.pt" for d in config["datasets"]] + [
-        f"results/{d}/ae/{cell.name}/model.pt"
-        for d in config["datasets"]
-        for cell in cells
+def defence_inputs(wildcards):
+    """The test data, the classifier, and the cell's autoencoder unless it is 'none'."""
+    inputs = {
+        "test": f"results/{wildcards.dataset}/data/test.pt",
+        "classifier": f"results/{wildcards.dataset}/classifier.pt",
+    }
+    if wildcards.ae != slices.UNDEFENDED:
+        slices.trained_cell(
+            wildcards.ae
+        )  # a clear error for a cell trained under another name
+        inputs["autoencoder"] = (
+            f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt"
+        )
+    return inputs
+
+
+def adversarial_set(dataset, cell, attack, eps):
+    return f"results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}.pt"
+
+
+def evaluate_inputs(wildcards):
+    inputs = defence_inputs(wildcards)
+    if wildcards.attack != slices.CLEAN:
+        inputs["adversarial"] = adversarial_set(
+            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps
+        )
+    return inputs
+
+
+def latent_inputs(wildcards):
+    return {
+        "test": f"results/{wildcards.dataset}/data/test.pt",
+        "autoencoder": f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt",
+        "adversarial": adversarial_set(
+            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps
+        ),
+    }
+
+
+def attack_params(wildcards):
+    return slices.attack_settings(
+        as_plain(config), wildcards.dataset, wildcards.attack, float(wildcards.eps)
+    )
+
+
+def evaluate_params(wildcards):
+    return slices.evaluation_settings(
+        as_plain(config), wildcards.dataset, wildcards.ae, float(wildcards.scale)
+    )
+
+
+def accuracy_files():
+    return [
+        f"results/{d}/ae/{cell}/eval/{attack}_eps{format_number(eps)}_s{format_number(scale)}.csv"
+        for d, cell, attack, eps, scale in slices.evaluations(as_plain(config))
+    ]
+
+
+def latent_files():
+    attack = config["figure_attack"]
+    return [
+        f"results/{d}/ae/{cell}/latent/{attack}_eps{format_number(eps)}.csv"
+        for d, cell, eps in slices.latent_analyses(as_plain(config))
     ]
 
 

@@ -64,3 +64,81 @@ def trained_cells(config: dict, figures=FIGURES) -> list[Cell]:
     """Every model to train for the given figures: each distinct canonical cell once."""
     cells = {cell.canonical() for figure in figures for cell in figure_cells(config, figure)}
     return sorted(cells, key=lambda c: (c.family, c.denoising, c.stp, c.alpha))
+
+
+UNDEFENDED = "none"  # the cell name of the bare classifier
+CLEAN = "clean"  # the attack name of the eps = 0 evaluation
+
+
+def attacked_images(config: dict, dataset: str) -> dict:
+    """How many test images are attacked and, for BTSC (drawn at random), the seed."""
+    settings = {"images": config["data"][dataset]["attack_images"]}
+    if dataset == "btsc":
+        settings["subset_seed"] = config["seeds"]["attack_subset"]
+    return settings
+
+
+def attack_settings(config: dict, dataset: str, attack: str, eps: float) -> dict:
+    """One attack job: the attack's settings, its eps, which images, and the seeds."""
+    if attack not in config["attacks"]:
+        raise ValueError(f"attack {attack!r} is not defined under attacks in config.yaml")
+    settings = dict(config["attacks"][attack])
+    settings.update(name=attack, eps=float(eps), seed=config["seeds"]["attack"])
+    settings.update(attacked_images(config, dataset))
+    if settings["method"] == "cw":  # deterministic: no seed involved
+        del settings["seed"]
+    return settings
+
+
+def evaluation_settings(config: dict, dataset: str, cell: str, scale: float) -> dict:
+    """One evaluation job: latent draws only where the defence samples (a VAE, scale > 0)."""
+    stochastic = cell != UNDEFENDED and cell.startswith("vae") and scale > 0
+    settings = {"scale": float(scale), "batch_size": config["evaluation"]["batch_size"]}
+    settings.update(attacked_images(config, dataset))
+    if stochastic:
+        settings.update(draws=config["evaluation"]["latent_draws"], seed=config["seeds"]["evaluation"])
+    return settings
+
+
+def defence_scales(figure_grid: dict, cell: Cell) -> list[float]:
+    """An AE has no latent sampling: it is evaluated at scale 0 whatever the figure says."""
+    return [0.0] if cell.family == "ae" else [float(s) for s in figure_grid["scales"]]
+
+
+def evaluations(config: dict, figures=("fig1", "fig2", "fig3", "fig4")) -> list[tuple]:
+    """Every (dataset, cell, attack, eps, scale) the accuracy figures need, once each.
+
+    Per (dataset, cell, scale): the clean accuracy (attack 'clean', eps 0) and the figure
+    attack at every eps; the reference attack too for the undefended classifier and the
+    reference cells.
+    """
+    figure_attack = config["figure_attack"]
+    reference = config["reference_attack"]
+    reference_cells = {UNDEFENDED, *reference["cells"]}
+    pairs = {(UNDEFENDED, 0.0)}
+    for figure in figures:
+        grid = config["figures"][figure]
+        for cell in figure_cells(config, figure):
+            for scale in defence_scales(grid, cell):
+                pairs.add((cell.canonical().name, scale))
+    for name in reference["cells"]:
+        pairs.add((cell_from_name(name).canonical().name, 0.0))
+    rows = set()
+    for dataset in config["datasets"]:
+        eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
+        for cell, scale in pairs:
+            rows.add((dataset, cell, CLEAN, 0.0, scale))
+            attacks = [figure_attack] + ([reference["attack"]] if cell in reference_cells else [])
+            for attack in dict.fromkeys(attacks):
+                rows.update((dataset, cell, attack, eps, scale) for eps in eps_grid)
+    return sorted(rows)
+
+
+def latent_analyses(config: dict) -> list[tuple]:
+    """Every (dataset, cell, eps) of Fig. 5: the figure's cells at the dataset's latent_eps."""
+    cells = {cell.canonical().name for cell in figure_cells(config, "fig5")}
+    return sorted(
+        (dataset, cell, float(config["data"][dataset]["latent_eps"]))
+        for dataset in config["datasets"]
+        for cell in cells
+    )

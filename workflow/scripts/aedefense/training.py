@@ -193,7 +193,11 @@ def train_autoencoder(
         for index in batches(len(train_x), settings["batch_size"], shuffle):
             x = to_unit(train_x[index.to(device)])
             x_in, target = losses.training_pair(x, cell.stp, cell.denoising, noise)
-            kl_scale = losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"])
+            kl_scale = (
+                losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"])
+                if cell.family == "vae"
+                else 0.0
+            )
             loss, terms = autoencoder_loss(model, x_in, target, kl_scale)
             if cell.alpha > 0:
                 terms["contractive"] = contractive_penalty(model, x_in, settings, noise)

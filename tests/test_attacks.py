@@ -1,0 +1,206 @@
+"""The attacks and the evaluation on a small classifier trained on fixture data."""
+
+import pytest
+import torch
+
+from aedefense import attacks
+from aedefense.attacks import attack_in_batches, cw_box, margin, pgd_box
+from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
+from aedefense.models import Autoencoder, Classifier, DefendedModel
+from aedefense.training import to_unit, train_classifier
+from test_models import tiny_data
+
+CW = {"method": "cw", "lr": 0.1, "iterations": 30, "gamma": 1.0, "kappa": 0.0,
+      "distance": "l2_squared", "batch_size": 64}  # fmt: skip
+PGD = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": True, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small classifier that learned the fixture classes, and 64 test images it sees."""
+    data = tiny_data(n_train=400, n_test=64, seed=3)
+    settings = {"blocks": 4, "channels": 16, "dense": 64, "dropout": 0.0, "batch_size": 50,
+                "lr": 3e-3, "weight_decay": 0.0, "epochs": 8, "seed": 0}  # fmt: skip
+    model, metrics = train_classifier(data, settings, torch.device("cpu"), log=lambda _: None)
+    assert metrics["test_accuracy"] > 0.9
+    x, y = to_unit(data["test"]["images"]), data["test"]["labels"]
+    return model.eval(), x, y
+
+
+def accuracy_on(model, x, y):
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+@pytest.mark.parametrize("attack", ["cw", "pgd"])
+def test_perturbation_stays_in_the_box_and_images_in_unit_range(trained, attack):
+    model, x, y = trained
+    eps = 0.05
+    result = attack_in_batches(model, x, y, eps, CW if attack == "cw" else PGD, seed=0)
+    delta = result.adversarial - x
+    assert float(delta.abs().max()) <= eps + 1e-6
+    assert float(result.adversarial.min()) >= 0 and float(result.adversarial.max()) <= 1
+    assert torch.allclose(result.linf, delta.flatten(1).abs().amax(1))
+    assert torch.allclose(result.l2, delta.flatten(1).norm(dim=1))
+
+
+def test_attacks_leave_the_weights_untouched(trained):
+    model, x, y = trained
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    flags = [p.requires_grad for p in model.parameters()]
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    for settings in (CW, PGD):
+        attack_in_batches(model, x, y, 0.2, settings, seed=0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert [p.requires_grad for p in model.parameters()] == flags
+    after = [p.grad for p in model.parameters()]
+    assert all(
+        (a is None and b is None) or torch.equal(a, b) for a, b in zip(grads, after)
+    )  # no gradient reached the weights
+
+
+def test_accuracy_falls_as_eps_grows(trained):
+    model, x, y = trained
+    settings = dict(CW, gamma=20.0, iterations=60)  # strong enough to move this model
+    curve = []
+    for eps in (0.0, 0.05, 0.15, 0.3):
+        result = attack_in_batches(model, x, y, eps, settings, seed=0)
+        curve.append(accuracy_on(model, result.adversarial, y))
+    assert curve[0] > 0.9
+    assert all(a >= b for a, b in zip(curve, curve[1:])), curve
+    assert curve[-1] < curve[0] - 0.3, curve
+
+
+def test_pgd_at_a_large_eps_breaks_the_classifier(trained):
+    model, x, y = trained
+    result = attack_in_batches(model, x, y, 0.5, dict(PGD, steps=20), seed=0)
+    assert accuracy_on(model, result.adversarial, y) <= 0.05
+    assert float(result.success.float().mean()) >= 0.95
+
+
+def test_best_iterate_bookkeeping():
+    """A linear model where the attack succeeds early and keeps moving: the kept image is the
+    successful iterate with the smallest L2, not the last one."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 0, 0, 0]]))
+        model[1].bias.copy_(torch.tensor([-0.45, 0.0]))  # misclassified once x0 < 0.45
+    x = torch.full((1, 1, 2, 2), 0.5)
+    y = torch.tensor([0])
+    # with a large gamma the margin term keeps pushing after success: the final iterate has a
+    # larger L2 than the first successful one
+    result = cw_box(model, x, y, eps=0.5, lr=0.05, iterations=20, gamma=50.0, kappa=None)
+    assert bool(result.success[0]) and int(result.success_step[0]) >= 1
+    final_l2 = 0.05 * 20  # the x0 pixel moves lr per Adam step (roughly), far past success
+    assert float(result.l2[0]) < final_l2 / 2
+    with torch.no_grad():
+        assert float(margin(model(result.adversarial), y)[0]) < 0  # the kept image succeeds
+
+
+def test_unsuccessful_attack_keeps_the_final_iterate(trained):
+    model, x, y = trained
+    result = cw_box(model, x[:8], y[:8], eps=0.001, iterations=5)
+    assert not bool(result.success.any())
+    assert bool((result.success_step == -1).all())
+    assert float(result.l2.max()) > 0  # moved, within the tiny box
+
+
+@pytest.mark.parametrize("distance,kappa", [("l2_squared", 0.0), ("l2", 0.0), ("l2", None), ("l2_squared", None)])
+def test_distance_variants_and_kappa(trained, distance, kappa):
+    model, x, y = trained
+    result = cw_box(model, x, y, eps=0.2, iterations=40, gamma=5.0, distance=distance, kappa=kappa)
+    assert float(result.adversarial.min()) >= 0 and float((result.adversarial - x).abs().max()) <= 0.2 + 1e-6
+    assert float(result.success.float().mean()) > 0
+
+
+def test_cw_loss_terms():
+    delta = torch.zeros(2, 1, 2, 2)
+    delta[:, 0, 0, 0] = 0.3
+    delta[:, 0, 1, 1] = 0.4  # ||delta||_2 = 0.5
+    m = torch.tensor([2.0, -1.0])  # the second example is misclassified by a margin of 1
+    floor = attacks.cw_loss(delta, m, 3.0, 0.0, "l2_squared")
+    assert floor.tolist() == pytest.approx([0.25 + 6.0, 0.25 + 0.0])  # max(-1, -0) = 0
+    no_floor = attacks.cw_loss(delta, m, 3.0, None, "l2")
+    assert no_floor.tolist() == pytest.approx([0.5 + 6.0, 0.5 - 3.0])
+    half = attacks.cw_loss(delta, m, 1.0, 0.5, "l2")
+    assert half.tolist() == pytest.approx([0.5 + 2.0, 0.5 - 0.5])
+
+
+def test_our_cw_without_the_box_succeeds_at_least_as_often_as_torchattacks(trained):
+    torchattacks = pytest.importorskip("torchattacks")
+    model, x, y = trained
+    iterations = 50
+    ours = cw_box(model, x, y, eps=1.0, lr=0.01, iterations=iterations, gamma=1.0, kappa=0.0)
+    peer = torchattacks.CW(model, c=1.0, kappa=0.0, steps=iterations, lr=0.01)
+    adversarial = peer(x, y)
+    with torch.no_grad():
+        theirs = (model(adversarial).argmax(1) != y).float().mean()
+    assert float(ours.success.float().mean()) >= float(theirs)
+
+
+def test_attacks_are_deterministic(trained):
+    model, x, y = trained
+    for settings in (CW, PGD):
+        first = attack_in_batches(model, x, y, 0.1, settings, seed=7)
+        second = attack_in_batches(model, x, y, 0.1, settings, seed=7)
+        assert torch.equal(first.adversarial, second.adversarial)
+    other = attack_in_batches(model, x, y, 0.1, PGD, seed=8)
+    assert not torch.equal(first.adversarial, other.adversarial)  # the random start moved
+
+
+def test_evaluation_averages_over_latent_draws():
+    torch.manual_seed(0)
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    vae = Autoencoder((1, 28, 28), "vae", channels=8, latent_dim=8).eval()
+    with torch.no_grad():
+        vae.to_logvar.bias.fill_(2.0)  # wide posterior: predictions change between draws
+        # a classifier of the reconstruction's deviation from its mean grey level (about
+        # 0.46 for this decoder), so that sampled reconstructions change its answer
+        classifier[1].bias.copy_(-0.46 * classifier[1].weight.sum(1))
+    x, y = torch.rand(200, 1, 28, 28), torch.randint(0, 10, (200,))
+    draws = accuracy_over_draws(classifier, vae, x, y, scale=2.0, draws=6, seed=0)
+    assert len(draws) == 6 and len(set(draws)) > 1
+    assert draws == accuracy_over_draws(classifier, vae, x, y, scale=2.0, draws=6, seed=0)
+    # by hand: the same generator stream, one defended pass per draw
+    generator = torch.Generator().manual_seed(0)
+    defended = DefendedModel(classifier, vae, "sample", 2.0, generator)
+    with torch.no_grad():
+        by_hand = [float((defended(x).argmax(1) == y).float().mean()) for _ in range(6)]
+    assert draws == pytest.approx(by_hand)
+    assert accuracy_over_draws(classifier, vae, x, y, scale=0.0, draws=6, seed=0) == [
+        pytest.approx(float((DefendedModel(classifier, vae)(x).argmax(1) == y).float().mean()))
+    ]  # scale 0 is deterministic: one draw
+
+
+def test_attacked_indices():
+    assert attacked_indices("mnist", 100, 10, 0).tolist() == list(range(10))
+    btsc = attacked_indices("btsc", 100, 10, 0)
+    assert btsc.tolist() == sorted(set(btsc.tolist())) and len(btsc) == 10
+    assert torch.equal(btsc, attacked_indices("btsc", 100, 10, 0))
+    assert not torch.equal(btsc, attacked_indices("btsc", 100, 10, 1))
+    with pytest.raises(ValueError, match="lower data.mnist.attack_images"):
+        attacked_indices("mnist", 5, 10, 0)
+
+
+def test_latent_displacement_of_an_unchanged_image_is_zero():
+    torch.manual_seed(0)
+    ae = Autoencoder((1, 28, 28), "ae", channels=8, latent_dim=8).eval()
+    x = torch.rand(10, 1, 28, 28)
+    stats = latent_displacement(ae, x, x)
+    assert stats["cosine"] == pytest.approx(1.0) and stats["norm_ratio"] == pytest.approx(1.0)
+    assert stats["relative_displacement"] == pytest.approx(0.0, abs=1e-6)
+    moved = latent_displacement(ae, x, (x + 0.3).clamp(0, 1))
+    assert moved["cosine"] < 1.0 and moved["relative_displacement"] > 0
+    assert stats["clean_code_diameter"] > 0
+
+
+def test_margin_sign():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]])
+    assert margin(logits, torch.tensor([0, 0])).tolist() == [1.0, -3.0]
+
+
+def test_run_attack_rejects_unknown_methods(trained):
+    model, x, y = trained
+    with pytest.raises(ValueError, match="unknown attack method"):
+        attacks.run_attack(model, x, y, 0.1, {"method": "fgsm"})

@@ -1,0 +1,71 @@
+# Attack every defended model white-box, evaluate the defence as deployed, analyse the latent
+# space, and collect the tidy tables.
+
+
+rule attack:
+    input:
+        unpack(defence_inputs),
+    output:
+        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}.pt",
+    log:
+        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.log",
+    benchmark:
+        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.benchmark.tsv"
+    conda:
+        "../../envs/aedefense.yaml"
+    threads: config["threads"]["attack"]
+    params:
+        settings=attack_params,
+        device=config["device"],
+    script:
+        "../scripts/attack.py"
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        "results/{dataset}/ae/{ae}/eval/{attack}_eps{eps}_s{scale}.csv",
+    log:
+        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.log",
+    benchmark:
+        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.benchmark.tsv"
+    conda:
+        "../../envs/aedefense.yaml"
+    threads: config["threads"]["evaluate"]
+    params:
+        settings=evaluate_params,
+        device=config["device"],
+    script:
+        "../scripts/evaluate.py"
+
+
+rule latent:
+    input:
+        unpack(latent_inputs),
+    output:
+        "results/{dataset}/ae/{ae}/latent/{attack}_eps{eps}.csv",
+    log:
+        "logs/{dataset}/ae/{ae}/latent/{attack}_eps{eps}.log",
+    conda:
+        "../../envs/aedefense.yaml"
+    threads: config["threads"]["evaluate"]
+    params:
+        device=config["device"],
+    script:
+        "../scripts/latent.py"
+
+
+rule table:
+    input:
+        accuracy=accuracy_files(),
+        latent=latent_files(),
+    output:
+        accuracy="results/tables/accuracy.csv",
+        latent="results/tables/latent.csv",
+    log:
+        "logs/tables.log",
+    conda:
+        "../../envs/aedefense.yaml"
+    script:
+        "../scripts/table.py"

@@ -1,0 +1,155 @@
+"""White-box attacks inside an L-infinity box, batched over images.
+
+cw_box: the paper's Carlini-Wagner L2 attack. The variable is the perturbation delta,
+starting at zero; the loss per example is distance(delta) + gamma * max(Z_y - max_{j != y} Z_j,
+-kappa) on the logits Z of the attacked model; Adam takes the steps, and after every step
+delta is projected onto [-eps, eps] and x + delta onto [0, 1]. distance is ||delta||_2^2
+(the paper's text) or ||delta||_2 (the authors' code); kappa None drops the floor (the
+authors' code). Per example the successful iterate with the smallest L2 is kept, else the
+final iterate (standard CW bookkeeping).
+
+pgd_box: the reference strong attack: projected gradient ascent on the cross-entropy with
+signed steps and a uniform random start in the box (Madry et al.).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+
+@dataclass
+class AttackResult:
+    adversarial: torch.Tensor  # (N, C, H, W) in [0, 1]
+    success: torch.Tensor  # bool (N,): the attacked model misclassifies `adversarial`
+    success_step: torch.Tensor  # int64 (N,): first successful iterate, -1 if none
+    l2: torch.Tensor  # float (N,): ||adversarial - x||_2
+    linf: torch.Tensor  # float (N,): ||adversarial - x||_inf
+
+
+@contextmanager
+def frozen(model):
+    """Evaluation mode and no weight gradients for the attack; restores both afterwards."""
+    flags = [p.requires_grad for p in model.parameters()]
+    training = model.training
+    model.eval().requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for parameter, flag in zip(model.parameters(), flags):
+            parameter.requires_grad_(flag)
+        model.train(training)
+
+
+def margin(logits, labels):
+    """Z_y - max_{j != y} Z_j: negative exactly when the example is misclassified
+    (ties aside)."""
+    true = logits.gather(1, labels[:, None]).squeeze(1)
+    others = logits.scatter(1, labels[:, None], float("-inf"))
+    return true - others.amax(1)
+
+
+def project(x, delta, eps):
+    """delta into [-eps, eps], then x + delta into [0, 1], in place."""
+    delta.clamp_(-eps, eps)
+    delta.copy_((x + delta).clamp_(0.0, 1.0) - x)
+
+
+def cw_loss(delta, m, gamma, kappa, distance):
+    """Per-example CW objective: distance(delta) + gamma * max(margin, -kappa)."""
+    squared = delta.flatten(1).pow(2).sum(1)
+    dist = squared if distance == "l2_squared" else squared.add(1e-12).sqrt()
+    adversarial = m if kappa is None else m.clamp(min=-kappa)
+    return dist + gamma * adversarial
+
+
+def _norms(delta):
+    flat = delta.flatten(1)
+    return flat.norm(dim=1), flat.abs().amax(dim=1)
+
+
+def cw_box(model, x, labels, eps, lr=0.1, iterations=100, gamma=1.0, kappa=0.0, distance="l2_squared"):
+    if distance not in ("l2_squared", "l2"):
+        raise ValueError(f"distance {distance!r}; allowed: l2_squared, l2")
+    n = len(x)
+    delta = torch.zeros_like(x, requires_grad=True)
+    optimiser = torch.optim.Adam([delta], lr=lr)
+    best = x.clone()
+    best_l2 = torch.full((n,), float("inf"), device=x.device)
+    success_step = torch.full((n,), -1, dtype=torch.long, device=x.device)
+    with frozen(model):
+        for step in range(iterations + 1):  # iterates 0..iterations; the last is not stepped
+            logits = model(x + delta)
+            m = margin(logits, labels)
+            with torch.no_grad():  # bookkeeping on the device: no host syncs in the loop
+                l2 = delta.flatten(1).norm(dim=1)
+                improved = (m < 0) & (l2 < best_l2)
+                best_l2 = torch.where(improved, l2, best_l2)
+                best = torch.where(improved[:, None, None, None], x + delta, best)
+                success_step = torch.where((m < 0) & (success_step < 0), step, success_step)
+            if step == iterations:
+                break
+            loss = cw_loss(delta, m, gamma, kappa, distance).sum()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # the model is frozen: only delta gets a gradient
+            optimiser.step()
+            with torch.no_grad():
+                project(x, delta, eps)
+    success = success_step >= 0
+    final = (x + delta.detach()).clamp(0.0, 1.0)
+    adversarial = torch.where(success[:, None, None, None], best, final)
+    l2, linf = _norms(adversarial - x)
+    return AttackResult(adversarial, success, success_step, l2, linf)
+
+
+def pgd_box(model, x, labels, eps, steps=40, step_size_factor=2.5, random_start=True, generator=None):
+    step_size = step_size_factor * eps / steps
+    if random_start:
+        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        delta = (2 * noise - 1) * eps
+    else:
+        delta = torch.zeros_like(x)
+    project(x, delta, eps)
+    success_step = torch.full((len(x),), -1, dtype=torch.long, device=x.device)
+    with frozen(model):
+        for step in range(steps + 1):
+            delta.requires_grad_(True)
+            logits = model(x + delta)
+            with torch.no_grad():
+                wrong = logits.argmax(1) != labels
+                success_step = torch.where(wrong & (success_step < 0), step, success_step)
+            if step == steps:
+                break
+            (grad,) = torch.autograd.grad(F.cross_entropy(logits, labels, reduction="sum"), delta)
+            with torch.no_grad():
+                delta = delta.detach() + step_size * grad.sign()
+                project(x, delta, eps)
+    adversarial = (x + delta.detach()).clamp(0.0, 1.0)
+    success = wrong  # of the final iterate, which is what PGD returns
+    l2, linf = _norms(adversarial - x)
+    return AttackResult(adversarial, success, success_step, l2, linf)
+
+
+def run_attack(model, x, labels, eps, settings: dict, generator=None) -> AttackResult:
+    """Dispatch on settings['method'] with the config's attack settings (batch_size aside)."""
+    method = settings["method"]
+    if method == "cw":
+        keys = ("lr", "iterations", "gamma", "kappa", "distance")
+        return cw_box(model, x, labels, eps, **{k: settings[k] for k in keys})
+    if method == "pgd":
+        keys = ("steps", "step_size_factor", "random_start")
+        return pgd_box(model, x, labels, eps, generator=generator, **{k: settings[k] for k in keys})
+    raise ValueError(f"unknown attack method {method!r}; allowed: cw, pgd")
+
+
+def attack_in_batches(model, images, labels, eps, settings: dict, seed: int) -> AttackResult:
+    """The whole attacked set, `settings['batch_size']` images at a time, seeded."""
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    parts = []
+    for start in range(0, len(images), settings["batch_size"]):
+        stop = start + settings["batch_size"]
+        parts.append(run_attack(model, images[start:stop], labels[start:stop], eps, settings, generator))
+    return AttackResult(*(torch.cat([getattr(p, f) for p in parts]) for f in AttackResult.__dataclass_fields__))

@@ -1,0 +1,61 @@
+"""Which images are attacked, the defence's accuracy as deployed, and the latent analysis."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from aedefense.models import DefendedModel
+
+
+def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> torch.Tensor:
+    """The first `count` test images (MNIST, Fashion-MNIST), or `count` drawn with a fixed
+    seed (BTSC), as the paper did; sorted."""
+    if count > test_size:
+        raise ValueError(
+            f"{count} images to attack, but the {dataset} test set has {test_size}; lower "
+            f"data.{dataset}.attack_images"
+        )
+    if dataset != "btsc":
+        return torch.arange(count)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(test_size, generator=generator)[:count].sort().values
+
+
+def is_stochastic(autoencoder, scale: float) -> bool:
+    return autoencoder is not None and autoencoder.family == "vae" and scale > 0
+
+
+@torch.inference_mode()
+def accuracy_over_draws(
+    classifier, autoencoder, images, labels, scale: float, draws: int, seed: int, batch_size=1000
+) -> list[float]:
+    """Accuracy of classifier(decoder(z)) with z ~ N(mu, (scale sigma)^2), once per latent
+    draw; one value when the defence is deterministic (no VAE, or scale 0)."""
+    draws = draws if is_stochastic(autoencoder, scale) else 1
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    defended = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+    accuracies = []
+    for _ in range(draws):
+        correct = torch.zeros((), dtype=torch.long, device=images.device)
+        for start in range(0, len(images), batch_size):
+            logits = defended(images[start : start + batch_size])
+            correct += (logits.argmax(1) == labels[start : start + batch_size]).sum()
+        accuracies.append(int(correct) / len(images))
+    return accuracies
+
+
+@torch.inference_mode()
+def latent_displacement(autoencoder, clean, adversarial) -> dict:
+    """How the attack moves the code: cos(mu, mu*), ||mu*|| / ||mu||, ||mu* - mu|| / ||mu||
+    averaged over images, and the diameter (largest pairwise distance) of the clean codes."""
+    mu = autoencoder.encode(clean)[0]
+    mu_adv = autoencoder.encode(adversarial)[0]
+    norm, norm_adv = mu.norm(dim=1), mu_adv.norm(dim=1)
+    return {
+        "cosine": float(F.cosine_similarity(mu, mu_adv, dim=1).mean()),
+        "norm_ratio": float((norm_adv / norm).mean()),
+        "relative_displacement": float(((mu_adv - mu).norm(dim=1) / norm).mean()),
+        "clean_code_diameter": float(torch.cdist(mu, mu).max()),
+        "adversarial_code_diameter": float(torch.cdist(mu_adv, mu_adv).max()),
+    }

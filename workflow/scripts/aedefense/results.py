@@ -1,0 +1,80 @@
+"""Tidy result rows: every number with the settings, sample count and seeds that produced it."""
+
+from __future__ import annotations
+
+import statistics
+
+import pandas as pd
+
+from aedefense.io import atomic_path
+
+CELL_FIELDS = ("family", "denoising", "stp", "alpha")
+NOT_ATTACK_SETTINGS = {"name", "method", "eps", "images", "seed", "subset_seed"}
+NOT_AE_SETTINGS = {"in_shape", "seed", *CELL_FIELDS}
+
+
+def cell_columns(cell: str, autoencoder_settings: dict | None) -> dict:
+    if autoencoder_settings is None:  # the undefended classifier
+        return {"cell": cell, "family": "none", "denoising": None, "stp": None, "alpha": None}
+    columns = {"cell": cell, **{k: autoencoder_settings[k] for k in CELL_FIELDS}}
+    columns["denoising"] = int(columns["denoising"])
+    columns.update(
+        {f"ae_{k}": v for k, v in sorted(autoencoder_settings.items()) if k not in NOT_AE_SETTINGS}
+    )
+    return columns
+
+
+def accuracy_row(
+    dataset, cell, eps, settings, accuracies, attack, classifier_settings, autoencoder_settings,
+    attack_name,
+) -> dict:  # fmt: skip
+    """One evaluated cell. `attack` is the adversarial set (None for the clean evaluation)."""
+    row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings)}
+    row.update(eps=eps, scale=settings["scale"], attack=attack_name)
+    attack_settings = attack["settings"] if attack is not None else {}
+    row["attack_method"] = attack_settings.get("method", "none")
+    row.update(
+        {f"attack_{k}": v for k, v in sorted(attack_settings.items()) if k not in NOT_ATTACK_SETTINGS}
+    )
+    row.update(
+        seed_classifier=classifier_settings["seed"],
+        seed_autoencoder=autoencoder_settings["seed"] if autoencoder_settings else None,
+        seed_attack=attack_settings.get("seed"),
+        seed_attack_subset=settings.get("subset_seed"),
+        seed_evaluation=settings.get("seed"),
+        classifier_epochs=classifier_settings["epochs"],
+        n_images=settings["images"],
+        draws=len(accuracies),
+        accuracy_mean=statistics.fmean(accuracies),
+        accuracy_std=statistics.pstdev(accuracies) if len(accuracies) > 1 else 0.0,
+        accuracy_min=min(accuracies),
+        accuracy_max=max(accuracies),
+    )
+    if attack is not None:
+        row.update(
+            attack_success_rate=float(attack["success"].float().mean()),
+            mean_l2=float(attack["l2"].mean()),
+            mean_linf=float(attack["linf"].mean()),
+            max_linf=float(attack["linf"].max()),
+        )
+    else:
+        row.update(attack_success_rate=None, mean_l2=0.0, mean_linf=0.0, max_linf=0.0)
+    return row
+
+
+def write_rows(rows: list[dict], dest) -> None:
+    with atomic_path(dest) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+ACCURACY_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "attack", "scale", "eps"]
+LATENT_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "eps"]
+
+
+def collect(paths, dest, order) -> pd.DataFrame:
+    """Concatenate one-row CSVs into the tidy table, sorted for reading."""
+    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    table = table.sort_values([c for c in order if c in table], na_position="first")
+    with atomic_path(dest) as tmp:
+        table.to_csv(tmp, index=False)
+    return table

@@ -1,0 +1,33 @@
+"""Rule attack: one adversarial set per (dataset, cell, attack, eps), on the stacked model with
+VAE sampling off (z = mu); cell 'none' is the undefended classifier."""
+
+import torch
+
+from aedefense.adversarial import save_adversarial_set
+from aedefense.attacks import attack_in_batches
+from aedefense.checkpoints import load_autoencoder, load_classifier
+from aedefense.data.prepared import load_prepared
+from aedefense.evaluation import attacked_indices
+from aedefense.jobs import job
+from aedefense.models import DefendedModel
+from aedefense.training import seed_everything, select_device, to_unit
+
+with job(snakemake):
+    device = select_device(snakemake.params.device)
+    settings = dict(snakemake.params.settings)
+    dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
+    test = load_prepared(snakemake.input.test)
+    indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
+    x = to_unit(test["images"][indices]).to(device)
+    y = test["labels"][indices].to(device)
+    classifier, _ = load_classifier(snakemake.input.classifier)
+    autoencoder = load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
+    model = DefendedModel(classifier, autoencoder, "mean").to(device)
+    seed_everything(settings.get("seed", 0), device)
+    print(f"attacking {dataset}/{cell} on {device}: {settings}")
+    result = attack_in_batches(model, x, y, settings["eps"], settings, settings.get("seed", 0))
+    save_adversarial_set(snakemake.output[0], dataset, cell, settings, indices, y, result)
+    print(
+        f"{len(y)} images: success rate {float(result.success.float().mean()):.4f}, "
+        f"mean L2 {float(result.l2.mean()):.4f}, max L-inf {float(result.linf.max()):.4f}"
+    )
