@@ -15,9 +15,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/attack.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
     input:
+        expand("results/figures/fig{n}.pdf", n=range(1, 6)),
         "results/tables/accuracy.csv",
-        "results/tables/latent.csv",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -38,7 +39,7 @@ def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
 def fixture_overlay(repo_root, tmp_path):
     """A mirror with tiny MNIST and BTSC, and the config that points at it."""
     mirror = tmp_path / "mirror"
-    fixtures.write_idx_dataset(mirror, "mnist")
+    fixtures.write_idx_dataset(mirror, "mnist", n_train=200, n_test=40)
     counts = fixtures.write_btsc(mirror)
     fixtures.write_manifest(mirror)
     overlay = yaml.safe_load((repo_root / "tests" / "fixture_config.yaml").read_text())
@@ -56,7 +57,7 @@ def test_prepares_datasets_from_a_mirror_and_then_has_nothing_to_do(
     workdir, overlay = fixture_overlay
     prepared = [f"results/{d}/data/{s}.pt" for d in ("mnist", "btsc") for s in ("train", "test")]
     snakemake(repo_root, workdir, overlay, *prepared)
-    for dataset, shape in (("mnist", (60, 1, 28, 28)), ("btsc", (124, 3, 32, 32))):
+    for dataset, shape in (("mnist", (200, 1, 28, 28)), ("btsc", (124, 3, 32, 32))):
         record = load_prepared(workdir / "results" / dataset / "data" / "train.pt")
         assert tuple(record["images"].shape) == shape
         assert (workdir / "logs" / dataset / "prepare.log").read_text().strip()
@@ -112,9 +113,7 @@ def scheduled(result) -> list[str]:
     return re.findall(r"^rule (\w+):$", result.stdout, flags=re.MULTILINE)
 
 
-def test_trains_every_model_once_and_an_override_reruns_only_its_cell(
-    repo_root, fixture_overlay
-):
+def test_the_whole_grid_and_an_override_reruns_only_its_cell(repo_root, fixture_overlay):
     workdir, overlay = fixture_overlay
     snakemake(repo_root, workdir, overlay)
     results = workdir / "results" / "mnist"
@@ -128,13 +127,46 @@ def test_trains_every_model_once_and_an_override_reruns_only_its_cell(
     assert metrics["settings"]["denoising"] is True and metrics["settings"]["stp"] == 0.2
     assert (results / "ae" / "ae_d0_stp0_a0" / "reconstructions.png").stat().st_size > 0
     classifier = json.loads((results / "classifier.metrics.json").read_text())
-    assert 0 <= classifier["test_accuracy"] <= 1 and len(classifier["history"]) == 2
+    assert 0 <= classifier["test_accuracy"] <= 1 and len(classifier["history"]) == 4
     log = (workdir / "logs" / "mnist" / "train_classifier.log").read_text()
-    assert "epoch 2/2" in log and "test accuracy" in log
+    assert "epoch 4/4" in log and "test accuracy" in log
+
+    for n in range(1, 6):
+        for suffix in ("pdf", "png"):
+            assert (workdir / "results" / "figures" / f"fig{n}.{suffix}").stat().st_size > 1000
+    fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
+    assert set(fig3["cell"]) == {"none", "vae_d1_stp0.2_a0"} and set(fig3["scale"]) == {0.0, 1.0, 2.0}
+    diameters = pd.read_csv(workdir / "results" / "figures" / "fig5_diameters.csv")
+    assert len(diameters) == 6 and (diameters["clean_code_diameter"] > 0).all()
+
+    accuracy = pd.read_csv(workdir / "results" / "tables" / "accuracy.csv")
+    # (cell, scale) pairs: none, 3 AEs, 1 CAE, 3 VAEs at scale 1, the DVAE at scale 2; each
+    # with clean + cw at 2 eps; and pgd at 2 eps for none and the reference cell
+    expected_rows = (1 + 3 + 1 + 3 + 1) * 3 + 2 * 2
+    assert len(accuracy) == expected_rows
+    assert accuracy[["dataset", "cell", "attack", "eps", "scale"]].duplicated().sum() == 0
+    assert (accuracy["n_images"] == 40).all() and accuracy["seed_classifier"].notna().all()
+    undefended = accuracy[accuracy["cell"] == "none"].set_index(["attack", "eps"])
+    clean = undefended.loc[("clean", 0.0), "accuracy_mean"]
+    assert clean > 0.8  # the fixture classifier learned its classes
+    assert undefended.loc[("pgd", 0.3), "accuracy_mean"] < clean - 0.3
+    attacked = accuracy[accuracy["attack"] != "clean"]
+    assert (attacked["max_linf"] <= attacked["eps"] + 1e-6).all() and (attacked["max_linf"] > 0).all()
+    sampled = accuracy[(accuracy["family"] == "vae") & (accuracy["scale"] > 0)]
+    assert (sampled["draws"] == 10).all()
+    latent = pd.read_csv(workdir / "results" / "tables" / "latent.csv")
+    assert len(latent) == 6 and latent["cosine"].between(-1, 1).all()
 
     overlay["cell_overrides"] = {"mnist/ae_d0_stp0.2_a0": {"epochs": 2}}
     plan = snakemake(repo_root, workdir, overlay, "-n")
-    assert sorted(scheduled(plan)) == ["all", "train_autoencoder"]
+    jobs = scheduled(plan)
+    # that cell's training, its 4 attacks (cw, pgd at 2 eps), its 5 evaluations, its latent
+    # analysis, the two tables, and the figures that show it (1, 4 and 5): nothing else
+    assert sorted(jobs) == sorted(
+        ["all", "train_autoencoder", "latent", "accuracy_table", "latent_table", "latent_figure"]
+        + ["attack"] * 4 + ["evaluate"] * 5 + ["figure_table", "accuracy_figure"] * 2
+    )  # fmt: skip
+    assert "results/figures/fig1.pdf" in plan.stdout and "results/figures/fig4.pdf" in plan.stdout
     assert "results/mnist/ae/ae_d0_stp0.2_a0/model.pt" in plan.stdout
 
 
@@ -145,4 +177,18 @@ def test_a_cell_trained_under_another_name_is_refused(repo_root, fixture_overlay
         check=False,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "its model is vae_d0_stp0_a0" in result.stderr
+    # where Snakemake prints an error raised in an input function varies between runs: read both
+    assert "its model is vae_d0_stp0_a0" in result.stdout + result.stderr
+
+
+def test_one_figure_builds_only_what_it_shows(repo_root, fixture_overlay):
+    workdir, overlay = fixture_overlay
+    plan = snakemake(repo_root, workdir, overlay, "-n", "results/figures/fig3.pdf")
+    jobs = scheduled(plan)
+    # fig3 shows one DVAE at two latent scales next to the undefended classifier: one
+    # autoencoder; cw at 2 eps on both models and the pgd reference on the classifier; the
+    # DVAE's clean + 2 eps at each scale and the classifier's clean + 2 cw + 2 pgd
+    assert jobs.count("train_autoencoder") == 1 and "results/mnist/ae/vae_d1_stp0.2_a0/model.pt" in plan.stdout
+    assert jobs.count("attack") == 6 and jobs.count("evaluate") == 6 + 5
+    assert jobs.count("figure_table") == 1 and jobs.count("accuracy_figure") == 1
+    assert not {"latent", "latent_table", "accuracy_table", "latent_figure"} & set(jobs)

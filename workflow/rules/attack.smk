@@ -56,16 +56,39 @@ rule latent:
         "../scripts/latent.py"
 
 
-rule table:
+rule accuracy_table:
     input:
-        accuracy=accuracy_files(),
-        latent=latent_files(),
+        accuracy_files(),
     output:
-        accuracy="results/tables/accuracy.csv",
-        latent="results/tables/latent.csv",
+        report(
+            "results/tables/accuracy.csv",
+            caption="../report/accuracy_table.rst",
+            category="Tables",
+        ),
     log:
-        "logs/tables.log",
+        "logs/tables/accuracy.log",
     conda:
         "../../envs/aedefense.yaml"
+    params:
+        kind="accuracy",
+    script:
+        "../scripts/table.py"
+
+
+rule latent_table:
+    input:
+        latent_files(),
+    output:
+        report(
+            "results/tables/latent.csv",
+            caption="../report/latent_table.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/tables/latent.log",
+    conda:
+        "../../envs/aedefense.yaml"
+    params:
+        kind="latent",
     script:
         "../scripts/table.py"

@@ -40,7 +40,9 @@ wildcard_constraints:
 localrules:
     all,
     download,
-    table,
+    accuracy_table,
+    figure_table,
+    latent_table,
 
 
 def raw_files(wildcards):
@@ -112,11 +114,25 @@ def evaluate_params(wildcards):
     )
 
 
-def accuracy_files():
+def accuracy_files(figures=slices.ACCURACY_FIGURES, all_reference_cells=True):
+    rows = slices.evaluations(as_plain(config), figures, all_reference_cells)
     return [
         f"results/{d}/ae/{cell}/eval/{attack}_eps{format_number(eps)}_s{format_number(scale)}.csv"
-        for d, cell, attack, eps, scale in slices.evaluations(as_plain(config))
+        for d, cell, attack, eps, scale in rows
     ]
+
+
+def figure_accuracy_files(wildcards):
+    """Only what one figure shows: `snakemake results/figures/fig3.pdf` builds no more."""
+    return accuracy_files([wildcards.figure], all_reference_cells=False)
+
+
+def figure_params(wildcards):
+    return {
+        "grid": as_plain(config["figures"][wildcards.figure]),
+        "attack": config["figure_attack"],
+        "datasets": list(config["datasets"]),
+    }
 
 
 def latent_files():

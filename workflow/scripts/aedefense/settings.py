@@ -105,12 +105,16 @@ def defence_scales(figure_grid: dict, cell: Cell) -> list[float]:
     return [0.0] if cell.family == "ae" else [float(s) for s in figure_grid["scales"]]
 
 
-def evaluations(config: dict, figures=("fig1", "fig2", "fig3", "fig4")) -> list[tuple]:
-    """Every (dataset, cell, attack, eps, scale) the accuracy figures need, once each.
+ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")
+
+
+def evaluations(config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True) -> list[tuple]:
+    """Every (dataset, cell, attack, eps, scale) the given figures need, once each.
 
     Per (dataset, cell, scale): the clean accuracy (attack 'clean', eps 0) and the figure
     attack at every eps; the reference attack too for the undefended classifier and the
-    reference cells.
+    reference cells. all_reference_cells: include the reference cells even where none of
+    the figures shows them (the full table does; one figure's table does not).
     """
     figure_attack = config["figure_attack"]
     reference = config["reference_attack"]
@@ -121,8 +125,9 @@ def evaluations(config: dict, figures=("fig1", "fig2", "fig3", "fig4")) -> list[
         for cell in figure_cells(config, figure):
             for scale in defence_scales(grid, cell):
                 pairs.add((cell.canonical().name, scale))
-    for name in reference["cells"]:
-        pairs.add((cell_from_name(name).canonical().name, 0.0))
+    if all_reference_cells:
+        for name in reference["cells"]:
+            pairs.add((cell_from_name(name).canonical().name, 0.0))
     rows = set()
     for dataset in config["datasets"]:
         eps_grid = [float(e) for e in config["data"][dataset]["eps"]]

@@ -1,0 +1,68 @@
+# The paper's figures, drawn from tables only: restyling a figure reruns no computation.
+
+
+rule figure_table:
+    input:
+        figure_accuracy_files,
+    output:
+        "results/tables/accuracy_{figure}.csv",
+    log:
+        "logs/tables/accuracy_{figure}.log",
+    wildcard_constraints:
+        figure="fig[1-4]",
+    conda:
+        "../../envs/aedefense.yaml"
+    params:
+        kind="accuracy",
+    script:
+        "../scripts/table.py"
+
+
+rule accuracy_figure:
+    input:
+        "results/tables/accuracy_{figure}.csv",
+    output:
+        pdf=report(
+            "results/figures/{figure}.pdf",
+            caption="../report/accuracy_figure.rst",
+            category="Figures",
+            subcategory="{figure}",
+        ),
+        png="results/figures/{figure}.png",
+    log:
+        "logs/figures/{figure}.log",
+    wildcard_constraints:
+        figure="fig[1-4]",
+    conda:
+        "../../envs/aedefense.yaml"
+    params:
+        figure_params,
+    script:
+        "../scripts/accuracy_figure.py"
+
+
+rule latent_figure:
+    input:
+        "results/tables/latent.csv",
+    output:
+        pdf=report(
+            "results/figures/fig5.pdf",
+            caption="../report/fig5.rst",
+            category="Figures",
+            subcategory="fig5",
+        ),
+        png="results/figures/fig5.png",
+        diameters=report(
+            "results/figures/fig5_diameters.csv",
+            caption="../report/fig5_diameters.rst",
+            category="Figures",
+            subcategory="fig5",
+        ),
+    log:
+        "logs/figures/fig5.log",
+    conda:
+        "../../envs/aedefense.yaml"
+    params:
+        datasets=list(config["datasets"]),
+    script:
+        "../scripts/latent_figure.py"

@@ -1,0 +1,14 @@
+"""Rule accuracy_figure: Figs. 1-4 from the figure's own table."""
+
+import pandas as pd
+
+from aedefense.figures import accuracy_figure
+from aedefense.jobs import job
+
+with job(snakemake):
+    params = snakemake.params[0]
+    table = pd.read_csv(snakemake.input[0])
+    accuracy_figure(
+        table, params["grid"], snakemake.wildcards.figure, params["attack"], params["datasets"],
+        snakemake.output.pdf, snakemake.output.png,
+    )

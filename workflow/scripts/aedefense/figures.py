@@ -1,0 +1,157 @@
+"""The paper's figures, drawn from the tidy tables only (restyling never reruns a computation).
+
+Figs. 1-4: accuracy (%) against eps; one row per model variant, one column per dataset, one
+curve per stp (Figs. 1-2), latent scale (Fig. 3) or contractive alpha (Fig. 4); the
+undefended classifier as a reference curve, the reference attack (PGD) where it ran, and the
+spread over latent draws as a band. Fig. 5: cos(mu, mu*) and ||mu*|| / ||mu|| against stp.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from aedefense.cells import Cell, format_number  # noqa: E402
+
+DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "btsc": "BTSC"}
+# What varies along the curves of each accuracy figure, and how the rows are told apart.
+CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
+CURVE_LABELS = {"stp": "stp {}", "scale": "scale {}", "alpha": "alpha {}"}
+
+
+def row_label(family: str, denoising: int, figure: str) -> str:
+    if figure == "fig4":
+        return {"ae": "CAE", "vae": "CVAE"}[family]
+    return ("D" if denoising else "") + family.upper()
+
+
+def _style():
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.0)
+
+
+def attack_curves(rows: pd.DataFrame, label: str, attack: str) -> pd.DataFrame:
+    """One curve per attack that ran on these rows, each starting from the clean accuracy;
+    curves of attacks other than the figure's are marked `reference`."""
+    clean = rows[rows["attack"] == "clean"]
+    pieces = []
+    for other in sorted(set(rows["attack"]) - {"clean"}, key=lambda a: a != attack):
+        suffix = "" if other == attack else f", {other.upper()}"
+        piece = pd.concat([clean, rows[rows["attack"] == other]], ignore_index=True)
+        pieces.append(piece.assign(curve=label + suffix, reference=other != attack))
+    return pd.concat(pieces, ignore_index=True) if pieces else rows.assign(curve=label, reference=False)
+
+
+def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str) -> pd.DataFrame:
+    """The rows of one accuracy figure with their panel row and curve. A grid cell with
+    denoising on and stp 0 shows the model trained as denoising off."""
+    key = CURVES[figure]
+    pieces = []
+    for family in grid["families"]:
+        for denoising in grid["denoising"]:
+            for stp in grid["stp"]:
+                for alpha in grid["alpha"]:
+                    cell = Cell(family, bool(denoising), float(stp), float(alpha))
+                    scales = [0.0] if family == "ae" else [float(s) for s in grid["scales"]]
+                    for scale in scales:
+                        rows = table[(table["cell"] == cell.canonical().name) & (table["scale"] == scale)]
+                        value = {"stp": stp, "alpha": alpha, "scale": scale}[key]
+                        label = CURVE_LABELS[key].format(format_number(value))
+                        curves = attack_curves(rows, label, attack)
+                        pieces.append(curves.assign(panel=row_label(family, denoising, figure), order=value))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def accuracy_figure(table: pd.DataFrame, grid: dict, figure: str, attack: str, datasets, dest_pdf, dest_png):
+    _style()
+    rows = figure_rows(table, grid, figure, attack)
+    undefended = table[table["cell"] == "none"]
+    panels = list(dict.fromkeys(rows["panel"]))
+    base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
+    palette = dict(zip(base_curves, sns.color_palette("viridis", len(base_curves))))
+    fig, axes = plt.subplots(
+        len(panels), len(datasets), figsize=(3.4 * len(datasets), 2.8 * len(panels)),
+        squeeze=False, sharey=True,
+    )  # fmt: skip
+    for i, panel in enumerate(panels):
+        for j, dataset in enumerate(datasets):
+            ax = axes[i][j]
+            here = rows[(rows["panel"] == panel) & (rows["dataset"] == dataset)]
+            for curve, data in here.groupby("curve", sort=False):
+                base = curve.split(", ")[0]
+                dashed = bool(data["reference"].iloc[0])
+                _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), "--" if dashed else "-", "o")
+            reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack)
+            for curve, data in reference.groupby("curve", sort=False):
+                _draw(ax, data.sort_values("eps"), curve, "black", ":" if data["reference"].iloc[0] else "-.", None)
+            ax.set_title(f"{panel}, {DATASET_TITLES[dataset]}")
+            ax.set_xlabel("epsilon (L-infinity)")
+            ax.set_ylabel("accuracy (%)" if j == 0 else "")
+            ax.set_ylim(-2, 102)
+    labels_seen = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labels_seen.setdefault(label, handle)
+    fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle(_title(figure, attack, grid))
+    fig.tight_layout()
+    _save(fig, dest_pdf, dest_png)
+
+
+def _draw(ax, data, label, color, linestyle, marker):
+    if data.empty:
+        return
+    x, mean = data["eps"], 100 * data["accuracy_mean"]
+    ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=3)
+    if (data["draws"] > 1).any():  # stochastic defence: the spread over latent draws
+        ax.fill_between(x, 100 * data["accuracy_min"], 100 * data["accuracy_max"], color=color, alpha=0.2, linewidth=0)
+
+
+def _title(figure, attack, grid):
+    what = {
+        "fig1": "AE and DAE, by training noise stp",
+        "fig2": f"VAE and DVAE, by training noise stp (latent scale {format_number(grid['scales'][0])})",
+        "fig3": f"VAE and DVAE at stp {format_number(grid['stp'][0])}, by latent scale",
+        "fig4": f"CAE and CVAE at stp {format_number(grid['stp'][0])}, by contractive alpha",
+    }[figure]
+    return f"Accuracy under the {attack.upper()} attack: {what}"
+
+
+def latent_figure(latent: pd.DataFrame, datasets, dest_pdf, dest_png):
+    _style()
+    latent = latent.copy()
+    latent["model"] = [("D" if d else "") + f.upper() for f, d in zip(latent["family"], latent["denoising"])]
+    order = [m for m in ("AE", "DAE", "VAE", "DVAE") if m in set(latent["model"])]
+    fig, axes = plt.subplots(2, len(datasets), figsize=(3.4 * len(datasets), 5.6), squeeze=False)
+    for j, dataset in enumerate(datasets):
+        data = latent[latent["dataset"] == dataset]
+        eps = format_number(data["eps"].iloc[0]) if len(data) else "?"
+        for i, (column, label) in enumerate((("cosine", "cos(mu, mu*)"), ("norm_ratio", "||mu*|| / ||mu||"))):
+            ax = axes[i][j]
+            sns.lineplot(data=data, x="stp", y=column, hue="model", hue_order=order, marker="o", ax=ax, legend=(i == 0 and j == 0))
+            ax.set_title(f"{DATASET_TITLES[dataset]}, eps {eps}")
+            ax.set_ylabel(label)
+            ax.ticklabel_format(axis="y", useOffset=False)  # values near 1 read as they are
+    fig.suptitle("Latent space under attack: d0/d1 = denoising off/on")
+    fig.tight_layout()
+    _save(fig, dest_pdf, dest_png)
+
+
+def diameters(latent: pd.DataFrame) -> pd.DataFrame:
+    """The code-set diameters per model, and the AE / VAE ratio the paper reports (about 3)."""
+    columns = ["dataset", "family", "denoising", "stp", "eps", "clean_code_diameter", "relative_displacement"]
+    return latent[columns].sort_values(["dataset", "family", "denoising", "stp"])
+
+
+def _save(fig, dest_pdf, dest_png):
+    from aedefense.io import atomic_path
+
+    with atomic_path(dest_pdf) as tmp:
+        fig.savefig(tmp, format="pdf", bbox_inches="tight")
+    with atomic_path(dest_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,12 @@
+"""Rule latent_figure: Fig. 5 and the table of code-set diameters."""
+
+import pandas as pd
+
+from aedefense.figures import diameters, latent_figure
+from aedefense.jobs import job
+from aedefense.results import write_rows
+
+with job(snakemake):
+    latent = pd.read_csv(snakemake.input[0])
+    latent_figure(latent, snakemake.params.datasets, snakemake.output.pdf, snakemake.output.png)
+    write_rows(diameters(latent).to_dict("records"), snakemake.output.diameters)
