@@ -31,6 +31,8 @@ def test_unknown_key_is_named_with_the_allowed_ones(base_config, schema):
 def test_unknown_key_inside_a_dataset_block(base_config, schema):
     base_config["data"]["mnist"]["epsilon"] = [0.1]
     assert "unknown key 'data.mnist.epsilon'" in errors_of(base_config, schema)
+    base_config["data"]["mnist"]["autoencoder"] = {"epoch": 3}
+    assert "unknown key 'data.mnist.autoencoder.epoch'" in errors_of(base_config, schema)
 
 
 def test_wrong_type(base_config, schema):

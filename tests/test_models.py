@@ -237,9 +237,12 @@ def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly(tmp_path):
 def test_settings_slices_carry_only_what_the_cell_depends_on(base_config):
     config = copy.deepcopy(base_config)
     config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 60}}
+    config["data"]["mnist"]["autoencoder"] = {"epochs": 12, "lr": 0.5}
+    # a cell override beats the dataset's settings, which beat `autoencoder`
     assert autoencoder_settings(config, "mnist", "vae_d1_stp0.4_a0")["epochs"] == 60
+    assert autoencoder_settings(config, "mnist", "vae_d1_stp0.4_a0")["lr"] == 0.5
     assert autoencoder_settings(config, "fashion-mnist", "vae_d1_stp0.4_a0")["epochs"] == 30
-    assert autoencoder_settings(config, "mnist", "vae_d0_stp0.4_a0")["epochs"] == 30
+    assert autoencoder_settings(config, "mnist", "vae_d0_stp0.4_a0")["epochs"] == 12
     ae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0")
     assert "vae_likelihood" not in ae and "contractive" not in ae
     cae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0.01")

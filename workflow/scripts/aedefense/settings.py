@@ -34,6 +34,7 @@ def trained_cell(name: str) -> Cell:
 def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
     cell = trained_cell(name)
     settings = dict(config["autoencoder"])
+    settings.update(config["data"][dataset].get("autoencoder", {}))
     settings.update(config["cell_overrides"].get(f"{dataset}/{name}", {}))
     settings["seed"] = config["seeds"]["autoencoder"]
     settings.update(
