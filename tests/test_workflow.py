@@ -134,6 +134,10 @@ def test_the_whole_grid_and_an_override_reruns_only_its_cell(repo_root, fixture_
     for n in range(1, 6):
         for suffix in ("pdf", "png"):
             assert (workdir / "results" / "figures" / f"fig{n}.{suffix}").stat().st_size > 1000
+    snakemake(repo_root, workdir, overlay, "--report", str(workdir / "report.html"))
+    report = (workdir / "report.html").read_text()
+    assert "figure fig3 plots" in report  # a figure's caption, rendered with its wildcards
+    assert "Reconstructions by autoencoder cell vae_d1_stp0.2_a0" in report
     fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
     assert set(fig3["cell"]) == {"none", "vae_d1_stp0.2_a0"} and set(fig3["scale"]) == {0.0, 1.0, 2.0}
     diameters = pd.read_csv(workdir / "results" / "figures" / "fig5_diameters.csv")

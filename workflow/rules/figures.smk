@@ -5,7 +5,12 @@ rule figure_table:
     input:
         figure_accuracy_files,
     output:
-        "results/tables/accuracy_{figure}.csv",
+        report(
+            "results/tables/accuracy_{figure}.csv",
+            caption="../report/figure_table.rst",
+            category="{figure}",
+            labels={"item": "table"},
+        ),
     log:
         "logs/tables/accuracy_{figure}.log",
     wildcard_constraints:
@@ -25,8 +30,8 @@ rule accuracy_figure:
         pdf=report(
             "results/figures/{figure}.pdf",
             caption="../report/accuracy_figure.rst",
-            category="Figures",
-            subcategory="{figure}",
+            category="{figure}",
+            labels={"item": "figure"},
         ),
         png="results/figures/{figure}.png",
     log:
@@ -48,15 +53,15 @@ rule latent_figure:
         pdf=report(
             "results/figures/fig5.pdf",
             caption="../report/fig5.rst",
-            category="Figures",
-            subcategory="fig5",
+            category="fig5",
+            labels={"item": "figure"},
         ),
         png="results/figures/fig5.png",
         diameters=report(
             "results/figures/fig5_diameters.csv",
             caption="../report/fig5_diameters.rst",
-            category="Figures",
-            subcategory="fig5",
+            category="fig5",
+            labels={"item": "code-set diameters"},
         ),
     log:
         "logs/figures/fig5.log",

@@ -29,7 +29,13 @@ rule train_autoencoder:
     output:
         model="results/{dataset}/ae/{ae}/model.pt",
         metrics="results/{dataset}/ae/{ae}/metrics.json",
-        grid="results/{dataset}/ae/{ae}/reconstructions.png",
+        grid=report(
+            "results/{dataset}/ae/{ae}/reconstructions.png",
+            caption="../report/reconstructions.rst",
+            category="Reconstructions",
+            subcategory="{dataset}",
+            labels={"cell": "{ae}"},
+        ),
     log:
         "logs/{dataset}/ae/{ae}/train_autoencoder.log",
     benchmark:
