@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 import fixtures  # noqa: E402
+from workflow_helpers import make_fixture_overlay  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +24,12 @@ def repo_root() -> Path:
 def base_config() -> dict:
     with open(ROOT / "config.yaml") as handle:
         return copy.deepcopy(yaml.safe_load(handle))
+
+
+@pytest.fixture
+def fixture_overlay(repo_root, tmp_path):
+    """(workdir, config overlay): a scratch directory and a config on a tiny fixture mirror."""
+    return make_fixture_overlay(repo_root, tmp_path)
 
 
 @pytest.fixture

@@ -1,54 +1,19 @@
 """The workflow end to end on fixture data: snakemake in a scratch directory, no network."""
 
+import copy
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 import fixtures
+from workflow_helpers import scheduled, snakemake
 from aedefense.data.prepared import load_prepared
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
-    """Run snakemake on the repository's Snakefile in `workdir` with a config overlay."""
-    config = workdir / "test-config.yaml"
-    config.write_text(yaml.safe_dump(overlay))
-    command = [
-        sys.executable, "-m", "snakemake",
-        *args,  # first: --configfile takes every word after it
-        "-s", str(repo_root / "Snakefile"),
-        "-d", str(workdir),
-        "--cores", "2",
-        "--configfile", str(config),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-@pytest.fixture
-def fixture_overlay(repo_root, tmp_path):
-    """A mirror with tiny MNIST and BTSC, and the config that points at it."""
-    mirror = tmp_path / "mirror"
-    fixtures.write_idx_dataset(mirror, "mnist", n_train=200, n_test=40)
-    counts = fixtures.write_btsc(mirror)
-    fixtures.write_manifest(mirror)
-    overlay = yaml.safe_load((repo_root / "tests" / "fixture_config.yaml").read_text())
-    overlay["mirror"] = str(mirror)
-    overlay["checksum_lock"] = str(tmp_path / "checksums.lock")
-    overlay["data"]["btsc"] = {"expected": counts}
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    return workdir, overlay
 
 
 def test_prepares_datasets_from_a_mirror_and_then_has_nothing_to_do(
@@ -108,12 +73,7 @@ def test_corrupt_download_fails_clearly_and_leaves_nothing(repo_root, fixture_ov
     assert not (workdir / "results" / "mnist" / "data" / "test.pt").exists()
 
 
-def scheduled(result) -> list[str]:
-    """The rule names of the jobs a dry run would run, one per job."""
-    return re.findall(r"^rule (\w+):$", result.stdout, flags=re.MULTILINE)
-
-
-def test_the_whole_grid_and_an_override_reruns_only_its_cell(repo_root, fixture_overlay):
+def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     workdir, overlay = fixture_overlay
     snakemake(repo_root, workdir, overlay)
     results = workdir / "results" / "mnist"
@@ -160,6 +120,26 @@ def test_the_whole_grid_and_an_override_reruns_only_its_cell(repo_root, fixture_
     assert (sampled["draws"] == 10).all()
     latent = pd.read_csv(workdir / "results" / "tables" / "latent.csv")
     assert len(latent) == 6 and latent["cosine"].between(-1, 1).all()
+
+    # Incremental rebuilds, each a dry run against the complete results above.
+    assert scheduled(snakemake(repo_root, workdir, overlay, "-n")) == []
+
+    restyled = {**overlay, "figure_style_overrides": {"fig3": {"palette": "magma"}}}
+    plan = snakemake(repo_root, workdir, restyled, "-n")
+    assert sorted(scheduled(plan)) == ["accuracy_figure", "all"]
+    assert "results/figures/fig3.pdf" in plan.stdout
+
+    wider = copy.deepcopy(overlay)
+    wider["data"]["mnist"]["eps"] = [0.1, 0.2, 0.3]
+    plan = snakemake(repo_root, workdir, wider, "-n")
+    # eps 0.2 only: cw on the classifier and the 7 attacked cells, pgd on the classifier and
+    # the reference cell; their evaluations (the DVAE at 2 scales); the tables and figures
+    # that read them. No training, no other eps, no latent analysis (it is at latent_eps).
+    assert sorted(scheduled(plan)) == sorted(
+        ["all", "accuracy_table"] + ["attack"] * 10 + ["evaluate"] * 11
+        + ["figure_table", "accuracy_figure"] * 4
+    )  # fmt: skip
+    assert not re.search(r"_eps0\.[13]", "".join(re.findall(r"output: .*", plan.stdout)))
 
     overlay["cell_overrides"] = {"mnist/ae_d0_stp0.2_a0": {"epochs": 2}}
     plan = snakemake(repo_root, workdir, overlay, "-n")

@@ -37,12 +37,16 @@ wildcard_constraints:
     ),
 
 
+# Run where Snakemake runs, never as cluster jobs: downloads need the network that compute
+# nodes may lack; tables and figures take seconds.
 localrules:
     all,
     download,
     accuracy_table,
     figure_table,
     latent_table,
+    accuracy_figure,
+    latent_figure,
 
 
 def raw_files(wildcards):
@@ -132,6 +136,7 @@ def figure_params(wildcards):
         "grid": as_plain(config["figures"][wildcards.figure]),
         "attack": config["figure_attack"],
         "datasets": list(config["datasets"]),
+        "style": slices.figure_style(as_plain(config), wildcards.figure),
     }
 
 

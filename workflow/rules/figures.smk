@@ -69,5 +69,6 @@ rule latent_figure:
         "../../envs/aedefense.yaml"
     params:
         datasets=list(config["datasets"]),
+        style=slices.figure_style(as_plain(config), "fig5"),
     script:
         "../scripts/latent_figure.py"

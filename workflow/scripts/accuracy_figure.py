@@ -10,5 +10,5 @@ with job(snakemake):
     table = pd.read_csv(snakemake.input[0])
     accuracy_figure(
         table, params["grid"], snakemake.wildcards.figure, params["attack"], params["datasets"],
-        snakemake.output.pdf, snakemake.output.png,
+        params["style"], snakemake.output.pdf, snakemake.output.png,
     )

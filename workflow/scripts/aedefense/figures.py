@@ -30,8 +30,12 @@ def row_label(family: str, denoising: int, figure: str) -> str:
     return ("D" if denoising else "") + family.upper()
 
 
-def _style():
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.0)
+def _apply(style: dict):
+    sns.set_theme(context=style["context"], style="whitegrid", font_scale=style["font_scale"])
+
+
+def _figsize(style: dict, rows: int, columns: int) -> tuple[float, float]:
+    return style["panel_width"] * columns, style["panel_height"] * rows
 
 
 def attack_curves(rows: pd.DataFrame, label: str, attack: str) -> pd.DataFrame:
@@ -66,15 +70,17 @@ def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str) -> pd
     return pd.concat(pieces, ignore_index=True)
 
 
-def accuracy_figure(table: pd.DataFrame, grid: dict, figure: str, attack: str, datasets, dest_pdf, dest_png):
-    _style()
+def accuracy_figure(
+    table: pd.DataFrame, grid: dict, figure: str, attack: str, datasets, style: dict, dest_pdf, dest_png
+):
+    _apply(style)
     rows = figure_rows(table, grid, figure, attack)
     undefended = table[table["cell"] == "none"]
     panels = list(dict.fromkeys(rows["panel"]))
     base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
-    palette = dict(zip(base_curves, sns.color_palette("viridis", len(base_curves))))
+    palette = dict(zip(base_curves, sns.color_palette(style["palette"], len(base_curves))))
     fig, axes = plt.subplots(
-        len(panels), len(datasets), figsize=(3.4 * len(datasets), 2.8 * len(panels)),
+        len(panels), len(datasets), figsize=_figsize(style, len(panels), len(datasets)),
         squeeze=False, sharey=True,
     )  # fmt: skip
     for i, panel in enumerate(panels):
@@ -99,7 +105,7 @@ def accuracy_figure(table: pd.DataFrame, grid: dict, figure: str, attack: str, d
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(_title(figure, attack, grid))
     fig.tight_layout()
-    _save(fig, dest_pdf, dest_png)
+    _save(fig, dest_pdf, dest_png, style["png_dpi"])
 
 
 def _draw(ax, data, label, color, linestyle, marker):
@@ -121,24 +127,27 @@ def _title(figure, attack, grid):
     return f"Accuracy under the {attack.upper()} attack: {what}"
 
 
-def latent_figure(latent: pd.DataFrame, datasets, dest_pdf, dest_png):
-    _style()
+def latent_figure(latent: pd.DataFrame, datasets, style: dict, dest_pdf, dest_png):
+    _apply(style)
     latent = latent.copy()
     latent["model"] = [("D" if d else "") + f.upper() for f, d in zip(latent["family"], latent["denoising"])]
     order = [m for m in ("AE", "DAE", "VAE", "DVAE") if m in set(latent["model"])]
-    fig, axes = plt.subplots(2, len(datasets), figsize=(3.4 * len(datasets), 5.6), squeeze=False)
+    fig, axes = plt.subplots(2, len(datasets), figsize=_figsize(style, 2, len(datasets)), squeeze=False)
     for j, dataset in enumerate(datasets):
         data = latent[latent["dataset"] == dataset]
         eps = format_number(data["eps"].iloc[0]) if len(data) else "?"
         for i, (column, label) in enumerate((("cosine", "cos(mu, mu*)"), ("norm_ratio", "||mu*|| / ||mu||"))):
             ax = axes[i][j]
-            sns.lineplot(data=data, x="stp", y=column, hue="model", hue_order=order, marker="o", ax=ax, legend=(i == 0 and j == 0))
+            sns.lineplot(
+                data=data, x="stp", y=column, hue="model", hue_order=order, palette=style["palette"],
+                marker="o", ax=ax, legend=(i == 0 and j == 0),
+            )  # fmt: skip
             ax.set_title(f"{DATASET_TITLES[dataset]}, eps {eps}")
             ax.set_ylabel(label)
             ax.ticklabel_format(axis="y", useOffset=False)  # values near 1 read as they are
     fig.suptitle("Latent space under attack: d0/d1 = denoising off/on")
     fig.tight_layout()
-    _save(fig, dest_pdf, dest_png)
+    _save(fig, dest_pdf, dest_png, style["png_dpi"])
 
 
 def diameters(latent: pd.DataFrame) -> pd.DataFrame:
@@ -147,11 +156,11 @@ def diameters(latent: pd.DataFrame) -> pd.DataFrame:
     return latent[columns].sort_values(["dataset", "family", "denoising", "stp"])
 
 
-def _save(fig, dest_pdf, dest_png):
+def _save(fig, dest_pdf, dest_png, png_dpi):
     from aedefense.io import atomic_path
 
     with atomic_path(dest_pdf) as tmp:
         fig.savefig(tmp, format="pdf", bbox_inches="tight")
     with atomic_path(dest_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=png_dpi, bbox_inches="tight")
     plt.close(fig)

@@ -49,6 +49,13 @@ def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
     return {key: value for key, value in settings.items() if key not in unused}
 
 
+def figure_style(config: dict, figure: str) -> dict:
+    """The look of one figure: the shared style with that figure's overrides on top."""
+    style = dict(config["figure_style"])
+    style.update(config["figure_style_overrides"].get(figure, {}))
+    return style
+
+
 def figure_cells(config: dict, figure: str) -> list[Cell]:
     """The cells a figure shows, as named in its grid (denoising 1 at stp 0 included)."""
     grid = config["figures"][figure]

@@ -1,0 +1,126 @@
+"""The workflow through a real SLURM cluster: profiles/slurm drives sbatch on a single-node
+cluster started on this machine from Debian's packages (tests/slurm/start-local-cluster.sh).
+
+Skips, with the reason, only where such a cluster cannot be started: not root, or no apt-get.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflow_helpers import make_fixture_overlay, scheduled, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
+
+# Rules that run where Snakemake runs (workflow/rules/common.smk), never through sbatch.
+LOCAL_RULES = {
+    "all", "download", "accuracy_table", "figure_table", "latent_table",
+    "accuracy_figure", "latent_figure",
+}  # fmt: skip
+# What a cluster without GPUs cannot grant; the rest of the profile is used as written.
+GPU_REQUESTS = {"gpu", "gpu_model", "slurm_partition"}
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(repo_root) -> dict:
+    if os.geteuid() != 0:
+        pytest.skip("a local SLURM cluster needs root (daemons, /etc/slurm, apt-get)")
+    if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
+        pytest.skip("no apt-get to install SLURM from Debian's packages, and no SLURM")
+    script = repo_root / "tests" / "slurm" / "start-local-cluster.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"the local SLURM cluster did not start:\n{result.stderr[-4000:]}"
+    return dict(line.split("=", 1) for line in result.stdout.split())
+
+
+def slurm_test_profile(repo_root, cluster: dict, destination: Path) -> Path:
+    """profiles/slurm with the test cluster's partition and account, without GPU requests,
+    and with the short waits a small cluster allows."""
+    profile = yaml.safe_load((repo_root / "profiles" / "slurm" / "config.v8+.yaml").read_text())
+    profile["default-resources"]["slurm_account"] = cluster["SLURM_ACCOUNT"]
+    profile["default-resources"]["slurm_partition"] = cluster["SLURM_PARTITION"]
+    for resources in profile["set-resources"].values():
+        for key in GPU_REQUESTS & set(resources):
+            del resources[key]
+    profile.update({
+        "jobs": int(cluster["SLURM_CPUS"]),
+        "retries": 0,
+        "latency-wait": 5,
+        "slurm-init-seconds-before-status-checks": 2,
+    })  # fmt: skip
+    destination.mkdir(parents=True)
+    (destination / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
+    return destination
+
+
+def sacct_jobs(since: str) -> list[dict]:
+    result = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-a", "-S", since, "--format=JobID,JobName,Comment,State"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    fields = ("id", "name", "comment", "state")
+    return [dict(zip(fields, line.split("|"))) for line in result.stdout.splitlines() if line]
+
+
+def without_timings(value):
+    """A metrics record without its wall-clock seconds, which no two runs share."""
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items() if key != "seconds"}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
+
+
+def result_files(workdir: Path) -> dict[str, bytes]:
+    """Every result but the rendered figures (PDFs carry their creation time); the
+    training metrics without their timings."""
+    files = {}
+    for path in sorted((workdir / "results").rglob("*")):
+        if not path.is_file() or path.parent.name == "figures":
+            continue
+        content = path.read_bytes()
+        if path.suffix == ".json":
+            content = json.dumps(without_timings(json.loads(content)), sort_keys=True).encode()
+        files[str(path.relative_to(workdir))] = content
+    return files
+
+
+def test_the_workflow_runs_through_slurm_like_it_runs_locally(repo_root, slurm_cluster, tmp_path):
+    workdir, overlay = make_fixture_overlay(repo_root, tmp_path)
+    target = "results/figures/fig3.pdf"
+    compute_jobs = Counter(
+        rule for rule in scheduled(snakemake(repo_root, workdir, overlay, "-n", target))
+        if rule not in LOCAL_RULES
+    )
+    assert compute_jobs["train_autoencoder"] == 1 and compute_jobs["attack"] == 6
+
+    # sacct's -S has a one-second resolution: start a second early
+    since = (datetime.datetime.now() - datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    profile = slurm_test_profile(repo_root, slurm_cluster, tmp_path / "profile")
+    snakemake(repo_root, workdir, overlay, target, "--profile", str(profile))
+
+    # Every compute job is a SLURM job of this run, named by its rule in the comment the
+    # plugin sets, and completed; no local rule went through SLURM.
+    records = [job for job in sacct_jobs(since) if job["comment"].startswith("rule_")]
+    submitted = Counter(re.match(r"rule_(.+?)(?:_wildcards_|$)", job["comment"])[1] for job in records)
+    assert submitted == compute_jobs, records
+    assert {job["state"] for job in records} == {"COMPLETED"}
+    assert len({job["name"] for job in records}) == 1  # one snakemake run
+    assert (workdir / "logs" / "slurm").is_dir()  # the profile's log directory
+
+    # The same target run locally from scratch gives the same bytes.
+    local_workdir = tmp_path / "local"
+    local_workdir.mkdir()
+    snakemake(repo_root, local_workdir, overlay, target)
+    through_slurm, local = result_files(workdir), result_files(local_workdir)
+    assert through_slurm.keys() == local.keys() and len(local) > 20
+    differing = [name for name in local if local[name] != through_slurm[name]]
+    assert differing == []

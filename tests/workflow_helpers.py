@@ -1,0 +1,47 @@
+"""Running the workflow in a scratch directory on fixture data, shared by the workflow tests."""
+
+import re
+import subprocess
+import sys
+
+import yaml
+
+import fixtures
+
+
+def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
+    """Run snakemake on the repository's Snakefile in `workdir` with a config overlay."""
+    config = workdir / "test-config.yaml"
+    config.write_text(yaml.safe_dump(overlay))
+    command = [
+        sys.executable, "-m", "snakemake",
+        *args,  # first: --configfile takes every word after it
+        "-s", str(repo_root / "Snakefile"),
+        "-d", str(workdir),
+        "--cores", "2",
+        "--configfile", str(config),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def scheduled(result) -> list[str]:
+    """The rule names of the jobs a dry run would run, one per job."""
+    return re.findall(r"^rule (\w+):$", result.stdout, flags=re.MULTILINE)
+
+
+def make_fixture_overlay(repo_root, tmp_path):
+    """A mirror with tiny MNIST and BTSC, and the config that points at it."""
+    mirror = tmp_path / "mirror"
+    fixtures.write_idx_dataset(mirror, "mnist", n_train=200, n_test=40)
+    counts = fixtures.write_btsc(mirror)
+    fixtures.write_manifest(mirror)
+    overlay = yaml.safe_load((repo_root / "tests" / "fixture_config.yaml").read_text())
+    overlay["mirror"] = str(mirror)
+    overlay["checksum_lock"] = str(tmp_path / "checksums.lock")
+    overlay["data"]["btsc"] = {"expected": counts}
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return workdir, overlay
