@@ -50,8 +50,7 @@ def slurm_test_profile(repo_root, cluster: dict, destination: Path) -> Path:
     for resources in profile["set-resources"].values():
         for key in GPU_REQUESTS & set(resources):
             del resources[key]
-    profile.update({
-        "jobs": int(cluster["SLURM_CPUS"]),
+    profile.update({  # jobs as in the profile: SLURM queues what the node cannot run yet
         "retries": 0,
         "latency-wait": 5,
         "slurm-init-seconds-before-status-checks": 2,
