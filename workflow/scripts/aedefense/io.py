@@ -6,8 +6,6 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 
 @contextmanager
 def atomic_path(dest: str | Path):
@@ -22,7 +20,13 @@ def atomic_path(dest: str | Path):
         tmp.unlink(missing_ok=True)
 
 
+# torch is imported where it is used: the Snakefile imports this module (through the config
+# checks), and importing torch there would add seconds to every `snakemake -n`.
+
+
 def save_torch(obj, dest: str | Path) -> None:
+    import torch
+
     with atomic_path(dest) as tmp, open(tmp, "wb") as handle:
         # through a handle, not a path: torch.save names the archive after a path, and the
         # temporary name would make equal checkpoints differ byte for byte
@@ -31,6 +35,8 @@ def save_torch(obj, dest: str | Path) -> None:
 
 def load_torch(path: str | Path, what: str, rebuild_hint: str):
     """torch.load with weights_only=True; a clear error names the file and how to rebuild it."""
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} {path} does not exist. {rebuild_hint}")
