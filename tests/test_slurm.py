@@ -5,7 +5,6 @@ Skips, with the reason, only where such a cluster cannot be started: not root, o
 """
 
 import datetime
-import json
 import os
 import re
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_helpers import make_fixture_overlay, scheduled, snakemake
+from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -67,29 +66,6 @@ def sacct_jobs(since: str) -> list[dict]:
     )  # fmt: skip
     fields = ("id", "name", "comment", "state")
     return [dict(zip(fields, line.split("|"))) for line in result.stdout.splitlines() if line]
-
-
-def without_timings(value):
-    """A metrics record without its wall-clock seconds, which no two runs share."""
-    if isinstance(value, dict):
-        return {key: without_timings(item) for key, item in value.items() if key != "seconds"}
-    if isinstance(value, list):
-        return [without_timings(item) for item in value]
-    return value
-
-
-def result_files(workdir: Path) -> dict[str, bytes]:
-    """Every result but the rendered figures (PDFs carry their creation time); the
-    training metrics without their timings."""
-    files = {}
-    for path in sorted((workdir / "results").rglob("*")):
-        if not path.is_file() or path.parent.name == "figures":
-            continue
-        content = path.read_bytes()
-        if path.suffix == ".json":
-            content = json.dumps(without_timings(json.loads(content)), sort_keys=True).encode()
-        files[str(path.relative_to(workdir))] = content
-    return files
 
 
 def test_the_workflow_runs_through_slurm_like_it_runs_locally(repo_root, slurm_cluster, tmp_path):

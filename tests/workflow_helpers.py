@@ -1,8 +1,10 @@
 """Running the workflow in a scratch directory on fixture data, shared by the workflow tests."""
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -45,3 +47,26 @@ def make_fixture_overlay(repo_root, tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
     return workdir, overlay
+
+
+def without_timings(value):
+    """A metrics record without its wall-clock seconds, which no two runs share."""
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items() if key != "seconds"}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
+
+
+def result_files(workdir: Path) -> dict[str, bytes]:
+    """Every result but the rendered figures (PDFs carry their creation time); the
+    training metrics without their timings."""
+    files = {}
+    for path in sorted((workdir / "results").rglob("*")):
+        if not path.is_file() or path.parent.name == "figures":
+            continue
+        content = path.read_bytes()
+        if path.suffix == ".json":
+            content = json.dumps(without_timings(json.loads(content)), sort_keys=True).encode()
+        files[str(path.relative_to(workdir))] = content
+    return files

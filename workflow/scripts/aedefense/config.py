@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -156,9 +157,20 @@ def rule_errors(config: dict) -> list[str]:
     return messages
 
 
+def non_finite_numbers(value, where="") -> list[str]:
+    """YAML can say .nan and .inf, and JSON Schema's bounds let NaN through: refuse them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{where}: {value} is not allowed; numbers must be finite"]
+    if isinstance(value, dict):
+        return [m for k, v in value.items() for m in non_finite_numbers(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [m for i, v in enumerate(value) for m in non_finite_numbers(v, f"{where}[{i}]")]
+    return []
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Raise ConfigError listing every problem, or return the config unchanged."""
-    messages = schema_errors(config, load_schema(schema_path))
+    messages = non_finite_numbers(config) + schema_errors(config, load_schema(schema_path))
     if not messages:
         messages = rule_errors(config)
     if messages:

@@ -1,0 +1,218 @@
+"""Faults a long grid meets on a shared cluster: killed jobs, a second run on the same results,
+damaged files, random config edits. Each case fails if the behaviour regresses."""
+
+import copy
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aedefense import settings as slices
+from aedefense.adversarial import load_adversarial_set, save_adversarial_set
+from aedefense.attacks import AttackResult
+from aedefense.config import ConfigError, validate_config
+from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+# --- killed jobs and a concurrent run ---------------------------------------------------------
+
+
+def start_snakemake(repo_root, workdir, overlay, *targets):
+    """A snakemake run in its own process group, so that a test can kill it and its jobs."""
+    config = workdir / "test-config.yaml"
+    config.write_text(yaml.safe_dump(overlay))
+    command = [
+        sys.executable, "-m", "snakemake", *targets, "-s", str(repo_root / "Snakefile"),
+        "-d", str(workdir), "--cores", "1", "--configfile", str(config),
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+def wait_for_text(path: Path, text: str, process, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"snakemake ended before {path} said {text!r}:\n{process.stdout.read()}")
+        time.sleep(0.5)
+    raise AssertionError(f"{path} did not say {text!r} within {timeout} s")
+
+
+def kill_all(process):
+    """SIGKILL snakemake and every job it started: a node that dies."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+
+
+@pytest.mark.workflow
+def test_killed_training_and_attack_are_redone_and_a_second_run_is_refused(repo_root, fixture_overlay):
+    workdir, overlay = fixture_overlay
+    cell = "ae_d0_stp0.2_a0"
+    model = workdir / "results" / "mnist" / "ae" / cell / "model.pt"
+    # long enough to be killed in the middle
+    overlay["cell_overrides"] = {f"mnist/{cell}": {"epochs": 500}}
+    run = start_snakemake(repo_root, workdir, overlay, str(model.relative_to(workdir)))
+    try:
+        wait_for_text(workdir / "logs" / "mnist" / "ae" / cell / "train_autoencoder.log", "epoch 2/500", run)
+        # A second run on the same results directory is refused, and changes nothing.
+        second = snakemake(repo_root, workdir, overlay, "results/mnist/classifier.pt", check=False)
+        assert second.returncode != 0
+        assert "cannot be locked" in second.stdout + second.stderr
+        assert not (workdir / "results" / "mnist" / "classifier.pt").exists()
+    finally:
+        kill_all(run)
+    assert not model.exists()  # nothing half-written under the output's name
+    snakemake(repo_root, workdir, overlay, "--unlock")
+    plan = snakemake(repo_root, workdir, overlay, "-n", str(model.relative_to(workdir)))
+    assert scheduled(plan) == ["train_autoencoder"]  # exactly that job; data and downloads stay
+
+    # The same for an attack, killed mid-way on the undefended classifier.
+    overlay["cell_overrides"] = {}
+    overlay["attacks"] = {"cw": {"iterations": 200_000}}
+    adversarial = workdir / "results" / "mnist" / "ae" / "none" / "adv" / "cw_eps0.1.pt"
+    snakemake(repo_root, workdir, overlay, "results/mnist/classifier.pt")
+    run = start_snakemake(repo_root, workdir, overlay, str(adversarial.relative_to(workdir)))
+    try:
+        wait_for_text(workdir / "logs" / "mnist" / "ae" / "none" / "attack" / "cw_eps0.1.log", "attacking", run)
+        time.sleep(2)
+    finally:
+        kill_all(run)
+    assert not adversarial.exists()
+    snakemake(repo_root, workdir, overlay, "--unlock")
+    plan = snakemake(repo_root, workdir, overlay, "-n", str(adversarial.relative_to(workdir)))
+    assert scheduled(plan) == ["attack"]
+
+
+@pytest.mark.workflow
+def test_two_runs_from_scratch_give_identical_results(repo_root, tmp_path):
+    runs = []
+    for name in ("first", "second"):
+        workdir, overlay = make_fixture_overlay(repo_root, tmp_path / name)
+        overlay["mirror"] = str(tmp_path / "first" / "mirror")  # the same fixture files
+        snakemake(repo_root, workdir, overlay, "results/figures/fig3.pdf")
+        runs.append(result_files(workdir))
+    first, second = runs
+    assert first.keys() == second.keys() and "results/tables/accuracy_fig3.csv" in first
+    assert [name for name in first if first[name] != second[name]] == []
+
+
+# --- damaged files ----------------------------------------------------------------------------
+
+
+def small_adversarial_set(path):
+    x = torch.rand(4, 1, 28, 28)
+    result = AttackResult(x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4))
+    save_adversarial_set(path, "mnist", "none", {"eps": 0.1}, torch.arange(4), torch.zeros(4, dtype=torch.long), result)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty"])
+def test_a_damaged_adversarial_set_names_itself_and_how_to_rebuild(tmp_path, damage):
+    path = tmp_path / "cw_eps0.1.pt"
+    small_adversarial_set(path)
+    assert len(load_adversarial_set(path)["labels"]) == 4
+    content = path.read_bytes()
+    path.write_bytes(
+        {"truncated": content[: len(content) // 2], "zeroed": bytes(len(content)), "empty": b""}[damage]
+    )
+    with pytest.raises(ValueError) as error:
+        load_adversarial_set(path)
+    assert str(path) in str(error.value) and "--forcerun attack" in str(error.value)
+
+
+# --- config fuzzing ---------------------------------------------------------------------------
+
+
+def paths(value, prefix=()):
+    """Every place in a config: dict keys and list items, nested."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += paths(item, (*prefix, index))
+    return found
+
+
+BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
+PLACES = paths(BASE)
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 5000), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "mnist", "vae", "cw", "ae_d0_stp0_a0", "fig3", "exact", "auto", "-1"]),
+    st.lists(st.one_of(st.integers(-1, 3), st.floats(-1, 2)), max_size=3),
+    st.dictionaries(st.sampled_from(["epochs", "x", "fig1", "mnist/ae_d0_stp0_a0"]), st.integers(-1, 3), max_size=2),
+)  # fmt: skip
+MUTATIONS = st.lists(
+    st.tuples(st.sampled_from(PLACES), st.sampled_from(["replace", "delete", "add"]), VALUES),
+    min_size=1, max_size=3,
+)  # fmt: skip
+
+
+def mutate(config, place, how, value):
+    *parents, last = place
+    holder = config
+    for key in parents:
+        holder = holder[key]
+    if how == "replace":
+        holder[last] = value
+    elif how == "delete" and isinstance(holder, dict):
+        del holder[last]
+    elif how == "add" and isinstance(holder.get(last) if isinstance(holder, dict) else None, dict):
+        holder[last]["unknown_key"] = value
+
+
+def uses_at_parse_time(config):
+    """What the Snakefile computes from a valid config before any job."""
+    slices.trained_cells(config)
+    slices.evaluations(config)
+    slices.latent_analyses(config)
+    for dataset in config["datasets"]:
+        slices.classifier_settings(config, dataset)
+        for cell in slices.trained_cells(config):
+            slices.autoencoder_settings(config, dataset, cell.name)
+        for attack in config["attacks"]:
+            for eps in config["data"][dataset]["eps"]:
+                slices.attack_settings(config, dataset, attack, float(eps))
+    for figure in slices.FIGURES:
+        slices.figure_style(config, figure)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(MUTATIONS)
+def test_a_mutated_config_validates_or_fails_with_a_schema_message(mutations):
+    config = copy.deepcopy(BASE)
+    for place, how, value in mutations:
+        try:
+            mutate(config, place, how, value)
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier mutation removed or replaced this place
+    try:
+        validate_config(config, SCHEMA)
+    except ConfigError as error:
+        assert "is not valid" in str(error) and "\n  - " in str(error)
+        return
+    uses_at_parse_time(config)  # a valid config never breaks the parse
+
+
+def test_non_finite_numbers_are_refused_by_name():
+    config = copy.deepcopy(BASE)
+    config["figures"]["fig1"]["stp"] = [0.0, math.nan]
+    config["attacks"]["cw"]["lr"] = math.inf
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert "figures.fig1.stp[1]" in str(error.value) and "attacks.cw.lr" in str(error.value)
