@@ -116,6 +116,9 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert undefended.loc[("pgd", 0.3), "accuracy_mean"] < clean - 0.3
     attacked = accuracy[accuracy["attack"] != "clean"]
     assert (attacked["max_linf"] <= attacked["eps"] + 1e-6).all() and (attacked["max_linf"] > 0).all()
+    assert (accuracy["accuracy_ci_low"] <= accuracy["accuracy_mean"]).all()
+    assert (accuracy["accuracy_mean"] <= accuracy["accuracy_ci_high"]).all()
+    assert (accuracy["accuracy_ci_high"] - accuracy["accuracy_ci_low"] > 0.08).all()  # 40 images: wide
     sampled = accuracy[(accuracy["family"] == "vae") & (accuracy["scale"] > 0)]
     assert (sampled["draws"] == 10).all()
     latent = pd.read_csv(workdir / "results" / "tables" / "latent.csv")

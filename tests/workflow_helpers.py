@@ -23,7 +23,7 @@ def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
         "--cores", "2",
         "--configfile", str(config),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)  # a hang guard only
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import pandas as pd
@@ -22,6 +23,15 @@ def cell_columns(cell: str, autoencoder_settings: dict | None) -> dict:
         {f"ae_{k}": v for k, v in sorted(autoencoder_settings.items()) if k not in NOT_AE_SETTINGS}
     )
     return columns
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of a proportion p measured on n samples:
+    here the accuracy on the n attacked images. Unlike p +- z*sqrt(p(1-p)/n) it stays inside
+    [0, 1] and is not empty at 0% or 100%."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def accuracy_row(
@@ -50,6 +60,7 @@ def accuracy_row(
         accuracy_min=min(accuracies),
         accuracy_max=max(accuracies),
     )
+    row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy_mean"], settings["images"])
     if attack is not None:
         row.update(
             attack_success_rate=float(attack["success"].float().mean()),
