@@ -6,7 +6,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from aedefense import settings as slices
 from aedefense.adversarial import load_adversarial_set, save_adversarial_set
 from aedefense.attacks import AttackResult
 from aedefense.config import ConfigError, validate_config
-from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake
+from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -31,12 +30,7 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 def start_snakemake(repo_root, workdir, overlay, *targets):
     """A snakemake run in its own process group, so that a test can kill it and its jobs."""
-    config = workdir / "test-config.yaml"
-    config.write_text(yaml.safe_dump(overlay))
-    command = [
-        sys.executable, "-m", "snakemake", *targets, "-s", str(repo_root / "Snakefile"),
-        "-d", str(workdir), "--cores", "1", "--configfile", str(config),
-    ]  # fmt: skip
+    command = snakemake_command(repo_root, workdir, overlay, *targets)
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

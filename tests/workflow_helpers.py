@@ -11,11 +11,12 @@ import yaml
 import fixtures
 
 
-def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
-    """Run snakemake on the repository's Snakefile in `workdir` with a config overlay."""
+def snakemake_command(repo_root, workdir, overlay: dict, *args) -> list[str]:
+    """The snakemake command line for the repository's Snakefile in `workdir`, with the config
+    overlay written beside it."""
     config = workdir / "test-config.yaml"
     config.write_text(yaml.safe_dump(overlay))
-    command = [
+    return [
         sys.executable, "-m", "snakemake",
         *args,  # first: --configfile takes every word after it
         "-s", str(repo_root / "Snakefile"),
@@ -23,6 +24,11 @@ def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
         "--cores", "2",
         "--configfile", str(config),
     ]  # fmt: skip
+
+
+def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
+    """Run snakemake to the end; fail with its output unless check is off."""
+    command = snakemake_command(repo_root, workdir, overlay, *args)
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)  # a hang guard only
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")

@@ -1,4 +1,8 @@
-"""Atomic writes: a killed job never leaves a file that looks complete."""
+"""Atomic writes: a killed job never leaves a file that looks complete.
+
+torch is imported inside the functions that use it: the Snakefile imports this module (through
+the config checks), and importing torch there would add seconds to every `snakemake -n`.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,6 @@ def atomic_path(dest: str | Path):
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-# torch is imported where it is used: the Snakefile imports this module (through the config
-# checks), and importing torch there would add seconds to every `snakemake -n`.
 
 
 def save_torch(obj, dest: str | Path) -> None:
