@@ -21,4 +21,5 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         expand("results/figures/fig{n}.pdf", n=range(1, 6)),
+        expand("results/figures/{name}.pdf", name=config["comparison_figures"]),
         "results/tables/accuracy.csv",

@@ -204,3 +204,48 @@ def test_run_attack_rejects_unknown_methods(trained):
     model, x, y = trained
     with pytest.raises(ValueError, match="unknown attack method"):
         attacks.run_attack(model, x, y, 0.1, {"method": "fgsm"})
+
+
+class NoisyLogits(torch.nn.Module):
+    """A randomised model: the wrapped model's logits plus fresh N(0, 1) noise per forward."""
+
+    def __init__(self, model, seed=0):
+        super().__init__()
+        self.model, self.generator = model, torch.Generator().manual_seed(seed)
+
+    def forward(self, x):
+        logits = self.model(x)
+        return logits + torch.randn(logits.shape, generator=self.generator)
+
+
+def test_expected_margin_averages_the_draws(trained):
+    model, x, y = trained
+    with torch.no_grad():
+        exact = margin(model(x), y)
+        assert torch.allclose(attacks.expected_margin(model, x, y, draws=5), exact, atol=1e-5)
+        noisy = NoisyLogits(model)
+        # the expectation (not the margin of the mean logits: the max over noisy classes is
+        # biased upwards), estimated from 400 separate forwards
+        reference = torch.stack([margin(noisy(x), y) for _ in range(400)]).mean(0)
+        one = attacks.expected_margin(noisy, x, y, draws=1)
+        many = attacks.expected_margin(noisy, x, y, draws=400)
+    # one draw: the margin's noise has std ~1.5; 400 draws: ~1.5 / 20 per estimate
+    assert float((one - reference).abs().mean()) > 0.5
+    assert float((many - reference).abs().mean()) < 0.2
+
+
+@pytest.mark.parametrize("settings", [dict(CW, eot_draws=4), dict(PGD, eot_draws=4)], ids=["cw", "pgd"])
+def test_eot_attacks_on_a_sampling_vae_defence_stay_in_the_box_and_repeat(trained, settings):
+    model, x, y = trained
+    torch.manual_seed(0)
+    vae = Autoencoder((1, 28, 28), "vae", channels=8, latent_dim=8).eval()
+
+    def attack():
+        generator = torch.Generator().manual_seed(1)
+        defended = DefendedModel(model, vae, "sample", 2.0, generator)
+        return attack_in_batches(defended, x[:16], y[:16], 0.1, settings, seed=0)
+
+    first, second = attack(), attack()
+    assert float((first.adversarial - x[:16]).abs().max()) <= 0.1 + 1e-6
+    assert torch.equal(first.adversarial, second.adversarial)  # seeded latent draws
+    assert first.l2.gt(0).any()

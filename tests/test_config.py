@@ -122,3 +122,24 @@ def test_bad_cell_names():
 def test_override_of_a_merged_cell_points_to_the_trained_one(base_config, schema):
     base_config["cell_overrides"] = {"mnist/ae_d1_stp0_a0": {"epochs": 3}}
     assert "trained once as ae_d0_stp0_a0" in errors_of(base_config, schema)
+
+
+def test_comparison_figures_are_checked(base_config, schema):
+    base_config["comparison_figures"]["fig3_eot"]["attacks"] = ["cw", "cweot2"]
+    base_config["comparison_figures"]["eot"] = {"like": "fig3", "attacks": ["cw"]}
+    base_config["comparison_figures"]["fig5_x"] = {"like": "fig5", "attacks": ["cw"]}
+    message = errors_of(base_config, schema)
+    assert "comparison_figures: the key 'eot' is not allowed; expected a name like fig3_eot" in message
+    assert "the key 'fig5_x' is not allowed" in message
+    del base_config["comparison_figures"]["eot"], base_config["comparison_figures"]["fig5_x"]
+    message = errors_of(base_config, schema)
+    assert "comparison_figures.fig3_eot.attacks: 'cweot2' is not defined under attacks" in message
+
+
+def test_the_adaptive_attack_has_the_paper_attacks_settings_and_draws(base_config, schema):
+    validate_config(base_config, schema)
+    cw, cweot = base_config["attacks"]["cw"], base_config["attacks"]["cweot"]
+    assert {k: v for k, v in cweot.items() if k != "eot_draws"} == cw
+    assert cweot["eot_draws"] > 1
+    base_config["attacks"]["cweot"]["eot_draws"] = 0
+    assert "attacks.cweot.eot_draws: 0 is not allowed; allowed: integer >= 1" in errors_of(base_config, schema)

@@ -91,9 +91,9 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     log = (workdir / "logs" / "mnist" / "train_classifier.log").read_text()
     assert "epoch 4/4" in log and "test accuracy" in log
 
-    for n in range(1, 6):
+    for name in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig3_eot"):
         for suffix in ("pdf", "png"):
-            assert (workdir / "results" / "figures" / f"fig{n}.{suffix}").stat().st_size > 1000
+            assert (workdir / "results" / "figures" / f"{name}.{suffix}").stat().st_size > 1000
     snakemake(repo_root, workdir, overlay, "--report", str(workdir / "report.html"))
     report = (workdir / "report.html").read_text()
     assert "figure fig3 plots" in report  # a figure's caption, rendered with its wildcards
@@ -105,8 +105,9 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
 
     accuracy = pd.read_csv(workdir / "results" / "tables" / "accuracy.csv")
     # (cell, scale) pairs: none, 3 AEs, 1 CAE, 3 VAEs at scale 1, the DVAE at scale 2; each
-    # with clean + cw at 2 eps; and pgd at 2 eps for none and the reference cell
-    expected_rows = (1 + 3 + 1 + 3 + 1) * 3 + 2 * 2
+    # with clean + cw at 2 eps; pgd at 2 eps for none and the reference cell; the adaptive
+    # cweot at 2 eps for the DVAE of fig3 at its 2 scales (fig3_eot)
+    expected_rows = (1 + 3 + 1 + 3 + 1) * 3 + 2 * 2 + 2 * 2
     assert len(accuracy) == expected_rows
     assert accuracy[["dataset", "cell", "attack", "eps", "scale"]].duplicated().sum() == 0
     assert (accuracy["n_images"] == 40).all() and accuracy["seed_classifier"].notna().all()
@@ -121,6 +122,12 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert (accuracy["accuracy_ci_high"] - accuracy["accuracy_ci_low"] > 0.08).all()  # 40 images: wide
     sampled = accuracy[(accuracy["family"] == "vae") & (accuracy["scale"] > 0)]
     assert (sampled["draws"] == 10).all()
+    adaptive = accuracy[accuracy["attack"] == "cweot"]
+    assert (adaptive["attack_scale"] == adaptive["scale"]).all() and (adaptive["attack_eot_draws"] == 2).all()
+    assert accuracy.loc[accuracy["attack"] == "cw", "attack_scale"].isna().all()
+    assert sorted(p.name for p in results.glob("ae/vae_d1_stp0.2_a0/adv/cweot_*")) == [
+        "cweot_eps0.1_s1.pt", "cweot_eps0.1_s2.pt", "cweot_eps0.3_s1.pt", "cweot_eps0.3_s2.pt",
+    ]  # fmt: skip
     latent = pd.read_csv(workdir / "results" / "tables" / "latent.csv")
     assert len(latent) == 6 and latent["cosine"].between(-1, 1).all()
 
@@ -136,11 +143,12 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     wider["data"]["mnist"]["eps"] = [0.1, 0.2, 0.3]
     plan = snakemake(repo_root, workdir, wider, "-n")
     # eps 0.2 only: cw on the classifier and the 7 attacked cells, pgd on the classifier and
-    # the reference cell; their evaluations (the DVAE at 2 scales); the tables and figures
-    # that read them. No training, no other eps, no latent analysis (it is at latent_eps).
+    # the reference cell, cweot on the DVAE at its 2 scales; their evaluations (the DVAE at 2
+    # scales); the tables and figures that read them. No training, no other eps, no latent
+    # analysis (it is at latent_eps).
     assert sorted(scheduled(plan)) == sorted(
-        ["all", "accuracy_table"] + ["attack"] * 10 + ["evaluate"] * 11
-        + ["figure_table", "accuracy_figure"] * 4
+        ["all", "accuracy_table"] + ["attack"] * 10 + ["attack_adaptive"] * 2 + ["evaluate"] * 13
+        + ["figure_table", "accuracy_figure"] * 5
     )  # fmt: skip
     assert not re.search(r"_eps0\.[13]", "".join(re.findall(r"output: .*", plan.stdout)))
 
@@ -178,4 +186,13 @@ def test_one_figure_builds_only_what_it_shows(repo_root, fixture_overlay):
     assert jobs.count("train_autoencoder") == 1 and "results/mnist/ae/vae_d1_stp0.2_a0/model.pt" in plan.stdout
     assert jobs.count("attack") == 6 and jobs.count("evaluate") == 6 + 5
     assert jobs.count("figure_table") == 1 and jobs.count("accuracy_figure") == 1
-    assert not {"latent", "latent_table", "accuracy_table", "latent_figure"} & set(jobs)
+    assert not {"latent", "latent_table", "accuracy_table", "latent_figure", "attack_adaptive"} & set(jobs)
+
+    plan = snakemake(repo_root, workdir, overlay, "-n", "results/figures/fig3_eot.pdf")
+    jobs = scheduled(plan)
+    # fig3's models and plain attacks, and the adaptive cweot on the DVAE at each of its 2
+    # scales and 2 eps; evaluations: the classifier clean + 2 cw, the DVAE at 2 scales clean
+    # + 2 cw + 2 cweot
+    assert jobs.count("train_autoencoder") == 1 and jobs.count("attack") == 4
+    assert jobs.count("attack_adaptive") == 4 and jobs.count("evaluate") == 3 + 2 * 5
+    assert "results/mnist/ae/vae_d1_stp0.2_a0/adv/cweot_eps0.3_s2.pt" in plan.stdout

@@ -11,6 +11,8 @@ rule attack:
         "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.log",
     benchmark:
         "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.benchmark.tsv"
+    wildcard_constraints:
+        attack=attack_names(adaptive=False),
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["attack"]
@@ -19,6 +21,18 @@ rule attack:
         device=config["device"],
     script:
         "../scripts/attack.py"
+
+
+# An adaptive (EOT) attack attacks the defence as deployed: one adversarial set per scale.
+use rule attack as attack_adaptive with:
+    output:
+        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}_s{scale}.pt",
+    log:
+        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}_s{scale}.log",
+    benchmark:
+        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}_s{scale}.benchmark.tsv"
+    wildcard_constraints:
+        attack=attack_names(adaptive=True),
 
 
 rule evaluate:

@@ -30,6 +30,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     ae=f"{CELL_REGEX}|{slices.UNDEFENDED}",
     attack="|".join([*config["attacks"], slices.CLEAN]),
+    figure="|".join(["fig[1-4]", *config["comparison_figures"]]),
     eps=NUMBER_REGEX,
     scale=NUMBER_REGEX,
     filename="|".join(
@@ -83,7 +84,10 @@ def defence_inputs(wildcards):
     return inputs
 
 
-def adversarial_set(dataset, cell, attack, eps):
+def adversarial_set(dataset, cell, attack, eps, scale):
+    """An adaptive attack's sets are made per latent scale; the others serve every scale."""
+    if slices.is_adaptive(config, attack):
+        return f"results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}_s{scale}.pt"
     return f"results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}.pt"
 
 
@@ -91,7 +95,11 @@ def evaluate_inputs(wildcards):
     inputs = defence_inputs(wildcards)
     if wildcards.attack != slices.CLEAN:
         inputs["adversarial"] = adversarial_set(
-            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps
+            wildcards.dataset,
+            wildcards.ae,
+            wildcards.attack,
+            wildcards.eps,
+            wildcards.scale,
         )
     return inputs
 
@@ -101,14 +109,25 @@ def latent_inputs(wildcards):
         "test": f"results/{wildcards.dataset}/data/test.pt",
         "autoencoder": f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt",
         "adversarial": adversarial_set(
-            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps
+            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, 0
         ),
     }
 
 
+def attack_names(adaptive):
+    """A wildcard pattern of the adaptive or of the plain attack names."""
+    names = [a for a in config["attacks"] if slices.is_adaptive(config, a) == adaptive]
+    return "|".join(names) or "(?!)"  # (?!) matches nothing
+
+
 def attack_params(wildcards):
     return slices.attack_settings(
-        as_plain(config), wildcards.dataset, wildcards.attack, float(wildcards.eps)
+        as_plain(config),
+        wildcards.dataset,
+        wildcards.attack,
+        float(wildcards.eps),
+        wildcards.ae,
+        float(wildcards.scale) if "scale" in wildcards.keys() else None,
     )
 
 
@@ -118,8 +137,12 @@ def evaluate_params(wildcards):
     )
 
 
-def accuracy_files(figures=slices.ACCURACY_FIGURES, all_reference_cells=True):
-    rows = slices.evaluations(as_plain(config), figures, all_reference_cells)
+def accuracy_files(
+    figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+):
+    rows = slices.evaluations(
+        as_plain(config), figures, all_reference_cells, comparisons
+    )
     return [
         f"results/{d}/ae/{cell}/eval/{attack}_eps{format_number(eps)}_s{format_number(scale)}.csv"
         for d, cell, attack, eps, scale in rows
@@ -128,13 +151,17 @@ def accuracy_files(figures=slices.ACCURACY_FIGURES, all_reference_cells=True):
 
 def figure_accuracy_files(wildcards):
     """Only what one figure shows: `snakemake results/figures/fig3.pdf` builds no more."""
-    return accuracy_files([wildcards.figure], all_reference_cells=False)
+    if wildcards.figure in config["comparison_figures"]:
+        return accuracy_files((), False, [wildcards.figure])
+    return accuracy_files([wildcards.figure], False, ())
 
 
 def figure_params(wildcards):
+    layout = slices.figure_layout(as_plain(config), wildcards.figure)
     return {
-        "grid": as_plain(config["figures"][wildcards.figure]),
-        "attack": config["figure_attack"],
+        "layout": layout,
+        "grid": as_plain(config["figures"][layout]),
+        "attacks": slices.figure_attacks(as_plain(config), wildcards.figure),
         "datasets": list(config["datasets"]),
         "style": slices.figure_style(as_plain(config), wildcards.figure),
     }

@@ -13,8 +13,6 @@ rule figure_table:
         ),
     log:
         "logs/tables/accuracy_{figure}.log",
-    wildcard_constraints:
-        figure="fig[1-4]",
     conda:
         "../../envs/aedefense.yaml"
     params:
@@ -36,8 +34,6 @@ rule accuracy_figure:
         png="results/figures/{figure}.png",
     log:
         "logs/figures/{figure}.log",
-    wildcard_constraints:
-        figure="fig[1-4]",
     conda:
         "../../envs/aedefense.yaml"
     params:

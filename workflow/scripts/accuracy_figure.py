@@ -1,4 +1,4 @@
-"""Rule accuracy_figure: Figs. 1-4 from the figure's own table."""
+"""Rule accuracy_figure: Figs. 1-4 and the comparison figures from the figure's own table."""
 
 import pandas as pd
 
@@ -9,6 +9,6 @@ with job(snakemake):
     params = snakemake.params[0]
     table = pd.read_csv(snakemake.input[0])
     accuracy_figure(
-        table, params["grid"], snakemake.wildcards.figure, params["attack"], params["datasets"],
+        table, snakemake.wildcards.figure, params["layout"], params["grid"], params["attacks"], params["datasets"],
         params["style"], snakemake.output.pdf, snakemake.output.png,
     )

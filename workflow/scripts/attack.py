@@ -1,5 +1,7 @@
-"""Rule attack: one adversarial set per (dataset, cell, attack, eps), on the stacked model with
-VAE sampling off (z = mu); cell 'none' is the undefended classifier."""
+"""Rules attack and attack_adaptive: one adversarial set per (dataset, cell, attack, eps), on
+the stacked model with VAE sampling off (z = mu); an adaptive (EOT) attack instead attacks the
+defence as deployed, sampling at settings['scale'], one set per scale. Cell 'none' is the
+undefended classifier."""
 
 import torch
 
@@ -22,10 +24,16 @@ with job(snakemake):
     y = test["labels"][indices].to(device)
     classifier, _ = load_classifier(snakemake.input.classifier)
     autoencoder = load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
-    model = DefendedModel(classifier, autoencoder, "mean").to(device)
-    seed_everything(settings.get("seed", 0), device)
+    seed = settings.get("seed", 0)
+    if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
+        latent_generator = torch.Generator(device=device).manual_seed(seed + 1)
+        model = DefendedModel(classifier, autoencoder, "sample", settings["scale"], latent_generator)
+    else:
+        model = DefendedModel(classifier, autoencoder, "mean")
+    model = model.to(device)
+    seed_everything(seed, device)
     print(f"attacking {dataset}/{cell} on {device}: {settings}")
-    result = attack_in_batches(model, x, y, settings["eps"], settings, settings.get("seed", 0))
+    result = attack_in_batches(model, x, y, settings["eps"], settings, seed)
     save_adversarial_set(snakemake.output[0], dataset, cell, settings, indices, y, result)
     print(
         f"{len(y)} images: success rate {float(result.success.float().mean()):.4f}, "

@@ -10,6 +10,12 @@ final iterate (standard CW bookkeeping).
 
 pgd_box: the reference strong attack: projected gradient ascent on the cross-entropy with
 signed steps and a uniform random start in the box (Madry et al.).
+
+Both take `draws`: the expectation over transformation (EOT, Athalye et al. 2018) of an
+attack on a randomised defence. The model then samples its latent code on every forward (a
+VAE at the deployed scale); each step averages the loss, and so its gradient, over `draws`
+forwards of the batch, and success is judged on the margin averaged over the same draws.
+draws 1 is the plain attack.
 """
 
 from __future__ import annotations
@@ -58,6 +64,15 @@ def project(x, delta, eps):
     delta.copy_((x + delta).clamp_(0.0, 1.0) - x)
 
 
+def expected_margin(model, inputs, labels, draws: int = 1):
+    """The margin averaged over `draws` forwards of the batch, run as one batch of
+    draws x N (the model is in eval mode, so the copies do not interact)."""
+    if draws == 1:
+        return margin(model(inputs), labels)
+    logits = model(inputs.repeat(draws, 1, 1, 1))
+    return margin(logits, labels.repeat(draws)).view(draws, -1).mean(0)
+
+
 def cw_loss(delta, m, gamma, kappa, distance):
     """Per-example CW objective: distance(delta) + gamma * max(margin, -kappa)."""
     squared = delta.flatten(1).pow(2).sum(1)
@@ -71,7 +86,9 @@ def _norms(delta):
     return flat.norm(dim=1), flat.abs().amax(dim=1)
 
 
-def cw_box(model, x, labels, eps, lr=0.1, iterations=100, gamma=1.0, kappa=0.0, distance="l2_squared"):
+def cw_box(
+    model, x, labels, eps, lr=0.1, iterations=100, gamma=1.0, kappa=0.0, distance="l2_squared", draws=1
+):
     if distance not in ("l2_squared", "l2"):
         raise ValueError(f"distance {distance!r}; allowed: l2_squared, l2")
     n = len(x)
@@ -82,8 +99,7 @@ def cw_box(model, x, labels, eps, lr=0.1, iterations=100, gamma=1.0, kappa=0.0, 
     success_step = torch.full((n,), -1, dtype=torch.long, device=x.device)
     with frozen(model):
         for step in range(iterations + 1):  # iterates 0..iterations; the last is not stepped
-            logits = model(x + delta)
-            m = margin(logits, labels)
+            m = expected_margin(model, x + delta, labels, draws)
             with torch.no_grad():  # bookkeeping on the device: no host syncs in the loop
                 l2 = delta.flatten(1).norm(dim=1)
                 improved = (m < 0) & (l2 < best_l2)
@@ -105,7 +121,9 @@ def cw_box(model, x, labels, eps, lr=0.1, iterations=100, gamma=1.0, kappa=0.0, 
     return AttackResult(adversarial, success, success_step, l2, linf)
 
 
-def pgd_box(model, x, labels, eps, steps=40, step_size_factor=2.5, random_start=True, generator=None):
+def pgd_box(
+    model, x, labels, eps, steps=40, step_size_factor=2.5, random_start=True, generator=None, draws=1
+):
     step_size = step_size_factor * eps / steps
     if random_start:
         noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -117,13 +135,15 @@ def pgd_box(model, x, labels, eps, steps=40, step_size_factor=2.5, random_start=
     with frozen(model):
         for step in range(steps + 1):
             delta.requires_grad_(True)
-            logits = model(x + delta)
+            inputs = x + delta if draws == 1 else (x + delta).repeat(draws, 1, 1, 1)
+            logits = model(inputs)
             with torch.no_grad():
-                wrong = logits.argmax(1) != labels
+                wrong = margin(logits, labels.repeat(draws)).view(draws, -1).mean(0) < 0
                 success_step = torch.where(wrong & (success_step < 0), step, success_step)
             if step == steps:
                 break
-            (grad,) = torch.autograd.grad(F.cross_entropy(logits, labels, reduction="sum"), delta)
+            loss = F.cross_entropy(logits, labels.repeat(draws), reduction="sum") / draws
+            (grad,) = torch.autograd.grad(loss, delta)
             with torch.no_grad():
                 delta = delta.detach() + step_size * grad.sign()
                 project(x, delta, eps)
@@ -134,14 +154,15 @@ def pgd_box(model, x, labels, eps, steps=40, step_size_factor=2.5, random_start=
 
 
 def run_attack(model, x, labels, eps, settings: dict, generator=None) -> AttackResult:
-    """Dispatch on settings['method'] with the config's attack settings (batch_size aside)."""
-    method = settings["method"]
+    """Dispatch on settings['method'] with the config's attack settings (batch_size aside).
+    settings['eot_draws'], where present, is the number of draws each step averages over."""
+    method, draws = settings["method"], settings.get("eot_draws", 1)
     if method == "cw":
         keys = ("lr", "iterations", "gamma", "kappa", "distance")
-        return cw_box(model, x, labels, eps, **{k: settings[k] for k in keys})
+        return cw_box(model, x, labels, eps, draws=draws, **{k: settings[k] for k in keys})
     if method == "pgd":
         keys = ("steps", "step_size_factor", "random_start")
-        return pgd_box(model, x, labels, eps, generator=generator, **{k: settings[k] for k in keys})
+        return pgd_box(model, x, labels, eps, generator=generator, draws=draws, **{k: settings[k] for k in keys})
     raise ValueError(f"unknown attack method {method!r}; allowed: cw, pgd")
 
 

@@ -138,6 +138,19 @@ def rule_errors(config: dict) -> list[str]:
                 f"attack {name!r} (figure_attack / reference_attack.attack) is not defined "
                 f"under attacks; defined: {', '.join(sorted(config['attacks']))}"
             )
+    for name, spec in config["comparison_figures"].items():
+        for attack in spec["attacks"]:
+            if attack not in config["attacks"]:
+                messages.append(
+                    f"comparison_figures.{name}.attacks: {attack!r} is not defined under attacks; "
+                    f"defined: {', '.join(sorted(config['attacks']))}"
+                )
+    for name in config["figure_style_overrides"]:
+        if "_" in name and name not in config["comparison_figures"]:
+            messages.append(
+                f"figure_style_overrides.{name}: no comparison figure of that name; defined: "
+                f"{', '.join(sorted(config['comparison_figures'])) or 'none'}"
+            )
     for key in config["cell_overrides"]:
         try:
             cell = cell_from_name(key.split("/", 1)[1])

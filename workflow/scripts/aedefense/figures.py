@@ -71,9 +71,14 @@ def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str) -> pd
 
 
 def accuracy_figure(
-    table: pd.DataFrame, grid: dict, figure: str, attack: str, datasets, style: dict, dest_pdf, dest_png
-):
+    table: pd.DataFrame, name: str, layout: str, grid: dict, attacks: list, datasets, style: dict,
+    dest_pdf, dest_png,
+):  # fmt: skip
+    """Figure `name` with the panels and curves of paper figure `layout` (fig1-4; the same
+    for a paper figure), the first of `attacks` drawn solid and the others dashed."""
     _apply(style)
+    attack, figure = attacks[0], layout
+    table = table[table["attack"].isin(["clean", *attacks])]
     rows = figure_rows(table, grid, figure, attack)
     undefended = table[table["cell"] == "none"]
     panels = list(dict.fromkeys(rows["panel"]))
@@ -103,7 +108,7 @@ def accuracy_figure(
         for handle, label in zip(*ax.get_legend_handles_labels()):
             labels_seen.setdefault(label, handle)
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle(_title(figure, attack, grid))
+    fig.suptitle(_title(name, figure, attacks, grid))
     fig.tight_layout()
     _save(fig, dest_pdf, dest_png, style["png_dpi"])
 
@@ -117,14 +122,17 @@ def _draw(ax, data, label, color, linestyle, marker):
         ax.fill_between(x, 100 * data["accuracy_min"], 100 * data["accuracy_max"], color=color, alpha=0.2, linewidth=0)
 
 
-def _title(figure, attack, grid):
+def _title(name, figure, attacks, grid):
     what = {
         "fig1": "AE and DAE, by training noise stp",
         "fig2": f"VAE and DVAE, by training noise stp (latent scale {format_number(grid['scales'][0])})",
         "fig3": f"VAE and DVAE at stp {format_number(grid['stp'][0])}, by latent scale",
         "fig4": f"CAE and CVAE at stp {format_number(grid['stp'][0])}, by contractive alpha",
     }[figure]
-    return f"Accuracy under the {attack.upper()} attack: {what}"
+    if name == figure:  # a paper figure: other attacks only as references
+        return f"Accuracy under the {attacks[0].upper()} attack: {what}"
+    others = ", ".join(a.upper() for a in attacks[1:])
+    return f"Accuracy under {attacks[0].upper()} (solid) and {others} (dashed): {what}"
 
 
 def latent_figure(latent: pd.DataFrame, datasets, style: dict, dest_pdf, dest_png):

@@ -86,21 +86,39 @@ def attacked_images(config: dict, dataset: str) -> dict:
     return settings
 
 
-def attack_settings(config: dict, dataset: str, attack: str, eps: float) -> dict:
-    """One attack job: the attack's settings, its eps, which images, and the seeds."""
+def is_adaptive(config: dict, attack: str) -> bool:
+    """An adaptive (EOT) attack averages over latent draws at the deployed scale, so its
+    adversarial sets are made per scale."""
+    return "eot_draws" in config["attacks"].get(attack, {})
+
+
+def is_stochastic(cell: str, scale: float) -> bool:
+    """The defence samples its latent code: a VAE cell evaluated at a scale above 0."""
+    return cell != UNDEFENDED and cell.startswith("vae") and scale > 0
+
+
+def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: str = UNDEFENDED, scale=None) -> dict:
+    """One attack job: the attack's settings, its eps, which images, and the seeds; for an
+    adaptive attack also the scale it attacks at (draws 1 where the defence does not sample)."""
     if attack not in config["attacks"]:
         raise ValueError(f"attack {attack!r} is not defined under attacks in config.yaml")
     settings = dict(config["attacks"][attack])
     settings.update(name=attack, eps=float(eps), seed=config["seeds"]["attack"])
     settings.update(attacked_images(config, dataset))
-    if settings["method"] == "cw":  # deterministic: no seed involved
+    if is_adaptive(config, attack):
+        if scale is None:
+            raise ValueError(f"attack {attack!r} is adaptive (eot_draws): its adversarial sets need a scale")
+        settings["scale"] = float(scale)
+        if not is_stochastic(cell, float(scale)):
+            settings["eot_draws"] = 1  # every draw is the same forward
+    if settings["method"] == "cw" and settings.get("eot_draws", 1) == 1:  # deterministic
         del settings["seed"]
     return settings
 
 
 def evaluation_settings(config: dict, dataset: str, cell: str, scale: float) -> dict:
     """One evaluation job: latent draws only where the defence samples (a VAE, scale > 0)."""
-    stochastic = cell != UNDEFENDED and cell.startswith("vae") and scale > 0
+    stochastic = is_stochastic(cell, scale)
     settings = {"scale": float(scale), "batch_size": config["evaluation"]["batch_size"]}
     settings.update(attacked_images(config, dataset))
     if stochastic:
@@ -116,18 +134,21 @@ def defence_scales(figure_grid: dict, cell: Cell) -> list[float]:
 ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")
 
 
-def evaluations(config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True) -> list[tuple]:
+def evaluations(
+    config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+) -> list[tuple]:  # fmt: skip
     """Every (dataset, cell, attack, eps, scale) the given figures need, once each.
 
     Per (dataset, cell, scale): the clean accuracy (attack 'clean', eps 0) and the figure
     attack at every eps; the reference attack too for the undefended classifier and the
     reference cells. all_reference_cells: include the reference cells even where none of
     the figures shows them (the full table does; one figure's table does not).
+    comparisons: the comparison figures to include (None: all of them).
     """
     figure_attack = config["figure_attack"]
     reference = config["reference_attack"]
     reference_cells = {UNDEFENDED, *reference["cells"]}
-    pairs = {(UNDEFENDED, 0.0)}
+    pairs = {(UNDEFENDED, 0.0)} if figures else set()
     for figure in figures:
         grid = config["figures"][figure]
         for cell in figure_cells(config, figure):
@@ -144,7 +165,49 @@ def evaluations(config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True
             attacks = [figure_attack] + ([reference["attack"]] if cell in reference_cells else [])
             for attack in dict.fromkeys(attacks):
                 rows.update((dataset, cell, attack, eps, scale) for eps in eps_grid)
+    names = config["comparison_figures"] if comparisons is None else comparisons
+    for name in names:
+        rows |= comparison_evaluations(config, name)
     return sorted(rows)
+
+
+def comparison_evaluations(config: dict, name: str) -> set[tuple]:
+    """A comparison figure: the cells and scales of the paper figure it is `like`, clean and
+    under each of its attacks; the undefended classifier under its non-adaptive attacks (an
+    adaptive attack on a deterministic model is the plain one)."""
+    spec = config["comparison_figures"][name]
+    grid = config["figures"][spec["like"]]
+    pairs = {
+        (cell.canonical().name, scale)
+        for cell in figure_cells(config, spec["like"])
+        for scale in defence_scales(grid, cell)
+    }
+    rows = set()
+    for dataset in config["datasets"]:
+        eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
+        rows.add((dataset, UNDEFENDED, CLEAN, 0.0, 0.0))
+        for attack in spec["attacks"]:
+            if not is_adaptive(config, attack):
+                rows.update((dataset, UNDEFENDED, attack, eps, 0.0) for eps in eps_grid)
+        for cell, scale in pairs:
+            rows.add((dataset, cell, CLEAN, 0.0, scale))
+            for attack in spec["attacks"]:
+                rows.update((dataset, cell, attack, eps, scale) for eps in eps_grid)
+    return rows
+
+
+def figure_attacks(config: dict, figure: str) -> list[str]:
+    """The attacks a figure draws, its main attack first."""
+    if figure in config["comparison_figures"]:
+        return list(config["comparison_figures"][figure]["attacks"])
+    return list(dict.fromkeys([config["figure_attack"], config["reference_attack"]["attack"]]))
+
+
+def figure_layout(config: dict, figure: str) -> str:
+    """The paper figure whose grid, panels and curves an accuracy figure has."""
+    if figure in config["comparison_figures"]:
+        return config["comparison_figures"][figure]["like"]
+    return figure
 
 
 def latent_analyses(config: dict) -> list[tuple]:
