@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.attacks import cw_box, frozen, pgd_box  # noqa: E402
+from aedefense.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
 from aedefense.models import Classifier, DefendedModel  # noqa: E402
 from aedefense.training import build_autoencoder, select_device  # noqa: E402
 
@@ -173,6 +173,36 @@ def main():
     )
     for peer, note in PEER_NOTES.items():
         print(f"{peer}: {note}")
+    deepfool_table(args, device, config)
+
+
+def deepfool_table(args, device, config):
+    """DeepFool, ours (batched) against torchattacks (one image at a time): seconds for the
+    batch, each attack given `iterations` steps and labels the model's own predictions (so
+    every image starts correct); both stop an image once it is misclassified."""
+    try:
+        import torchattacks
+    except ImportError:
+        return
+    print(f"\nDeepFool, batch {args.batch}, at most {args.iterations} steps, overshoot 0.02")
+    print(f"{'model':<22} {'ours s':>8} {'torchattacks s':>15} {'theirs / ours':>14} {'fooled ours':>12} {'fooled theirs':>14}")
+    c = config["classifier"]
+    for data, (shape, classes) in SHAPES.items():
+        x = torch.rand(args.batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+        classifier = Classifier(shape, classes, c["blocks"], c["channels"], c["dense"], c["dropout"])
+        autoencoder = build_autoencoder(shape, "ae", config["autoencoder"])
+        model = DefendedModel(classifier, autoencoder, "mean").to(device).eval()
+        with torch.no_grad():
+            labels = model(x).argmax(1)
+        results = {}
+        seconds = timed(lambda: results.update(ours=deepfool_box(model, x, labels, 1.0, args.iterations).adversarial), device)
+        attack = torchattacks.DeepFool(model, steps=args.iterations, overshoot=0.02)
+        theirs = timed(lambda: results.update(theirs=attack(x, labels)), device)
+        with torch.no_grad():
+            fooled = {k: float((model(v).argmax(1) != labels).float().mean()) for k, v in results.items()}
+        print(f"{'AE+classifier ' + data:<22} {seconds:>8.1f} {theirs:>15.1f} {theirs / seconds:>14.1f} "
+              f"{fooled['ours']:>12.0%} {fooled['theirs']:>14.0%}", flush=True)  # fmt: skip
+
 
 if __name__ == "__main__":
     main()

@@ -249,3 +249,69 @@ def test_eot_attacks_on_a_sampling_vae_defence_stay_in_the_box_and_repeat(traine
     assert float((first.adversarial - x[:16]).abs().max()) <= 0.1 + 1e-6
     assert torch.equal(first.adversarial, second.adversarial)  # seeded latent draws
     assert first.l2.gt(0).any()
+
+
+def test_worst_case_counts_an_image_only_if_it_survives_every_attack(trained):
+    model, x, y = trained
+    sets = [x, attack_in_batches(model, x, y, 0.15, dict(PGD, steps=5), seed=0).adversarial]
+    with torch.no_grad():
+        correct = [model(images).argmax(1) == y for images in sets]
+    (worst,) = accuracy_over_draws(model, None, sets, y, 0.0, 1, 0)
+    assert worst == float((correct[0] & correct[1]).float().mean())
+    assert worst <= min(float(c.float().mean()) for c in correct)
+    assert worst < float(correct[0].float().mean())  # the attack fooled some clean-correct images
+
+
+def test_bim_is_pgd_without_a_random_start_as_torchattacks_computes_it(trained):
+    import torchattacks
+
+    model, x, y = trained
+    settings = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": False, "batch_size": 64}
+    ours = attack_in_batches(model, x, y, 0.1, settings, seed=0)
+    theirs = torchattacks.BIM(model, eps=0.1, alpha=2.5 * 0.1 / 10, steps=10)(x, y)
+    # the same steps; a gradient's sign may flip by rounding on a handful of pixels
+    assert float((ours.adversarial - theirs).abs().gt(1e-5).float().mean()) < 0.01
+    assert float((ours.adversarial - x).abs().max()) <= 0.1 + 1e-6
+
+
+def test_deepfool_first_step_is_torchattacks_and_later_steps_cross_the_boundary(trained):
+    import torchattacks
+
+    model, x, y = trained
+    settings = {"method": "deepfool", "steps": 1, "overshoot": 0.02, "batch_size": 64}
+    # one step: the linearised step to the nearest boundary, as torchattacks computes it
+    theirs = torchattacks.DeepFool(model, steps=1, overshoot=0.02)(x[:16], y[:16])
+    ours = attack_in_batches(model, x[:16], y[:16], 1.0, settings, seed=0)  # eps 1: no clipping
+    # the same up to the reference code's extra 1e-4 of L2 length, which torchattacks lacks
+    same = (ours.adversarial - theirs).flatten(1).norm(dim=1) < 1.1e-4
+    assert int(same.sum()) >= 15, same  # one image may part ways at a near-tie of classes
+    assert ours.l2.gt(0).all()
+
+    settings["steps"] = 50
+    whole_box = attack_in_batches(model, x[:16], y[:16], 1.0, settings, seed=0)
+    with torch.no_grad():
+        predicted = model(whole_box.adversarial).argmax(1)
+    assert whole_box.success.all() and predicted.ne(y[:16]).all()  # across the boundary, not on it
+    assert (whole_box.success_step >= 1).all()
+    # L2-minimal: far smaller than PGD's perturbation, which fills the box
+    pgd = attack_in_batches(model, x[:16], y[:16], 0.3, PGD, seed=0)
+    assert float(whole_box.l2.median()) < float(pgd.l2.median())
+
+    boxed = attack_in_batches(model, x[:16], y[:16], 0.05, settings, seed=0)
+    assert float((boxed.adversarial - x[:16]).abs().max()) <= 0.05 + 1e-6
+    clipped = (x[:16] + (whole_box.adversarial - x[:16]).clamp(-0.05, 0.05)).clamp(0, 1)
+    assert torch.allclose(boxed.adversarial, clipped, atol=1e-6)
+    with torch.no_grad():
+        assert torch.equal(boxed.success, margin(model(boxed.adversarial), y[:16]) < 0)
+    assert ((boxed.success_step >= 0) == boxed.success).all()
+    assert int(boxed.success.sum()) < 16  # the box undoes some
+
+
+def test_an_attack_leaves_every_module_in_the_mode_it_found_it():
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    wrapper = torch.nn.Sequential(classifier)  # in training mode (as built) around an evaluated classifier
+    classifier.eval()
+    x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 3, (8,))
+    attack_in_batches(wrapper, x, y, 0.1, dict(PGD, steps=2), seed=0)
+    assert wrapper.training and not classifier.training and not classifier[2].training
+    assert all(p.requires_grad for p in wrapper.parameters())

@@ -141,5 +141,7 @@ def test_the_adaptive_attack_has_the_paper_attacks_settings_and_draws(base_confi
     cw, cweot = base_config["attacks"]["cw"], base_config["attacks"]["cweot"]
     assert {k: v for k, v in cweot.items() if k != "eot_draws"} == cw
     assert cweot["eot_draws"] > 1
+    pgd, pgdeot = base_config["attacks"]["pgd"], base_config["attacks"]["pgdeot"]
+    assert {k: v for k, v in pgdeot.items() if k != "eot_draws"} == pgd and pgdeot["eot_draws"] > 1
     base_config["attacks"]["cweot"]["eot_draws"] = 0
     assert "attacks.cweot.eot_draws: 0 is not allowed; allowed: integer >= 1" in errors_of(base_config, schema)

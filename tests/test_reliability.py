@@ -181,9 +181,12 @@ def uses_at_parse_time(config):
             slices.autoencoder_settings(config, dataset, cell.name)
         for attack in config["attacks"]:
             for eps in config["data"][dataset]["eps"]:
-                slices.attack_settings(config, dataset, attack, float(eps))
-    for figure in slices.FIGURES:
+                slices.attack_settings(config, dataset, attack, float(eps), "vae_d1_stp0.4_a0", 1.0)
+    for figure in [*slices.FIGURES, *config["comparison_figures"]]:
         slices.figure_style(config, figure)
+        if figure != "fig5":
+            slices.figure_attacks(config, figure)
+            slices.figure_layout(config, figure)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

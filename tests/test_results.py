@@ -16,3 +16,31 @@ def test_wilson_interval_matches_published_values(p, n, low, high):
 def test_wilson_interval_narrows_with_more_images():
     small, large = wilson_interval(0.3, 100), wilson_interval(0.3, 10_000)
     assert small[0] < large[0] < 0.3 < large[1] < small[1]
+
+
+def test_the_summary_is_the_mean_and_spread_over_training_seeds():
+    import pandas as pd
+
+    from aedefense.results import over_training_seeds, wilson_interval
+
+    rows = []
+    for replicate, accuracy in enumerate([0.5, 0.7, 0.9]):
+        rows.append({"dataset": "mnist", "cell": "ae_d1_stp0.4_a0", "attack": "cw", "scale": 0.0,
+                     "eps": 0.2, "replicate": replicate, "accuracy_mean": accuracy, "n_images": 100,
+                     "sanity_flags": "accuracy_rises_with_eps" if replicate == 1 else None})  # fmt: skip
+    rows.append({"dataset": "mnist", "cell": "none", "attack": "cw", "scale": 0.0, "eps": 0.2,
+                 "replicate": 0, "accuracy_mean": 0.1, "n_images": 100, "sanity_flags": None})  # fmt: skip
+    summary = over_training_seeds(pd.DataFrame(rows)).set_index("cell")
+    ae = summary.loc["ae_d1_stp0.4_a0"]
+    assert ae["accuracy_mean"] == pytest.approx(0.7) and ae["training_seeds"] == 3
+    assert ae["accuracy_seed_std"] == pytest.approx(0.2)  # sample std of 0.5, 0.7, 0.9
+    assert (ae["accuracy_seed_min"], ae["accuracy_seed_max"]) == (0.5, 0.9)
+    assert ae["sanity_flags"] == "accuracy_rises_with_eps"
+    none = summary.loc["none"]
+    assert none["training_seeds"] == 1 and none["accuracy_seed_std"] == 0 and none["sanity_flags"] == ""
+    assert "replicate" not in summary
+    # the mean's interval counts the images of every seed: narrower than one seed's
+    assert (ae["accuracy_ci_low"], ae["accuracy_ci_high"]) == pytest.approx(wilson_interval(0.7, 300))
+    assert none["accuracy_ci_high"] - none["accuracy_ci_low"] == pytest.approx(
+        wilson_interval(0.1, 100)[1] - wilson_interval(0.1, 100)[0]
+    )

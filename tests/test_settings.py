@@ -24,14 +24,16 @@ def test_a_comparison_figure_evaluates_its_cells_under_each_attack(base_config):
     mnist = [r for r in rows if r[0] == "mnist"]
     scales = base_config["figures"]["fig3"]["scales"]
     cells = {"vae_d0_stp0.4_a0", "vae_d1_stp0.4_a0"}
-    expected = {("mnist", "none", "clean", 0.0, 0.0)}
-    expected |= {("mnist", "none", "cw", e, 0.0) for e in eps}  # not cweot: it is cw there
+    expected = {("mnist", "none", "clean", 0.0, 0.0), ("mnist", "none", "cwlong", 0.2, 0.0)}
+    # not cweot or pgdeot: on a model that does not sample they are cw and pgd
+    expected |= {("mnist", "none", attack, e, 0.0) for attack in ("cw", "pgd") for e in eps}
     for cell in cells:
         for scale in scales:
             expected.add(("mnist", cell, "clean", 0.0, scale))
-            expected |= {("mnist", cell, attack, e, scale) for attack in ("cw", "cweot") for e in eps}
+            expected.add(("mnist", cell, "cwlong", 0.2, scale))  # the sanity check, mid-grid
+            expected |= {("mnist", cell, attack, e, scale) for attack in ("cw", "cweot", "pgd", "pgdeot") for e in eps}
     assert set(mnist) == expected
-    assert slices.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot"]
+    assert slices.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot", "pgd", "pgdeot"]
     assert slices.figure_layout(base_config, "fig3_eot") == "fig3"
     assert slices.figure_attacks(base_config, "fig3") == ["cw", "pgd"]
 
@@ -40,3 +42,36 @@ def test_the_paper_figures_do_not_include_the_comparisons(base_config):
     paper = slices.evaluations(base_config, ["fig3"], False, ())
     assert not [r for r in paper if r[2] == "cweot"]
     assert [r for r in slices.evaluations(base_config) if r[2] == "cweot"]
+
+
+def test_the_longer_attack_runs_mid_grid_on_what_a_figure_shows_or_not_at_all(base_config):
+    assert slices.sanity_eps(base_config, "mnist") == 0.2  # of 0.05 ... 0.3
+    assert slices.sanity_eps(base_config, "btsc") == 0.02
+    fig1 = slices.evaluations(base_config, ["fig1"], False, ())
+    longer = {r for r in fig1 if r[2] == "cwlong"}
+    # per dataset: the undefended classifier and fig1's 9 trained AEs (d1 at stp 0 is d0)
+    assert len(longer) == 3 * (1 + 9) and {r[3] for r in longer} == {0.2, 0.02}
+    base_config["sanity"]["longer_attack"] = None
+    assert not [r for r in slices.evaluations(base_config) if r[2] == "cwlong"]
+
+
+def test_each_training_seed_is_its_own_model_with_its_own_seeds(base_config):
+    from aedefense.cells import replicate_name, split_replicate
+
+    assert split_replicate("vae_d1_stp0.4_a0_r2") == ("vae_d1_stp0.4_a0", 2)
+    assert split_replicate("none") == ("none", 0) and replicate_name("none", 3) == "none_r3"
+    assert replicate_name("vae_d1_stp0.4_a0", 0) == "vae_d1_stp0.4_a0"
+    base_config["seeds"].update(classifier=5, autoencoder=7)
+    base_config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 2}}
+    assert slices.classifier_settings(base_config, "mnist", 2)["seed"] == 7
+    second = slices.autoencoder_settings(base_config, "mnist", "vae_d1_stp0.4_a0_r1")
+    assert second["seed"] == 8 and second["epochs"] == 2  # the cell's override holds for every seed
+    assert slices.classifier_name(0) == "classifier" and slices.classifier_name(1) == "classifier_r1"
+
+
+def test_training_seeds_repeat_every_evaluation_per_seed(base_config):
+    one = slices.evaluations(base_config, ["fig3"], False, ())
+    base_config["training_seeds"] = 3
+    three = slices.evaluations(base_config, ["fig3"], False, ())
+    assert len(three) == 3 * len(one)
+    assert {r[1] for r in three} == {c + s for c in {r[1] for r in one} for s in ("", "_r1", "_r2")}

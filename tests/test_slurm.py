@@ -70,6 +70,7 @@ def sacct_jobs(since: str) -> list[dict]:
 
 def test_the_workflow_runs_through_slurm_like_it_runs_locally(repo_root, slurm_cluster, tmp_path):
     workdir, overlay = make_fixture_overlay(repo_root, tmp_path)
+    overlay["sanity"] = {"longer_attack": None}  # fewer jobs: each costs SLURM's polling
     target = "results/figures/fig3.pdf"
     compute_jobs = Counter(
         rule for rule in scheduled(snakemake(repo_root, workdir, overlay, "-n", target))

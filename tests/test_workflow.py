@@ -91,7 +91,7 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     log = (workdir / "logs" / "mnist" / "train_classifier.log").read_text()
     assert "epoch 4/4" in log and "test accuracy" in log
 
-    for name in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig3_eot"):
+    for name in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig3_eot", "fig1_attacks"):
         for suffix in ("pdf", "png"):
             assert (workdir / "results" / "figures" / f"{name}.{suffix}").stat().st_size > 1000
     snakemake(repo_root, workdir, overlay, "--report", str(workdir / "report.html"))
@@ -106,8 +106,11 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     accuracy = pd.read_csv(workdir / "results" / "tables" / "accuracy.csv")
     # (cell, scale) pairs: none, 3 AEs, 1 CAE, 3 VAEs at scale 1, the DVAE at scale 2; each
     # with clean + cw at 2 eps; pgd at 2 eps for none and the reference cell; the adaptive
-    # cweot at 2 eps for the DVAE of fig3 at its 2 scales (fig3_eot)
-    expected_rows = (1 + 3 + 1 + 3 + 1) * 3 + 2 * 2 + 2 * 2
+    # cweot at 2 eps for the DVAE of fig3 at its 2 scales (fig3_eot); the sanity check's
+    # cwlong at the middle eps (0.3 of 0.1, 0.3) for every pair; fig1_attacks: pgd on the 2
+    # fig1 models that lacked it, bim, deepfool and the worst case on all 4, at 2 eps;
+    # fig3_eot: pgd and pgdeot on the DVAE at its 2 scales and 2 eps
+    expected_rows = (1 + 3 + 1 + 3 + 1) * 3 + 2 * 2 + 2 * 2 + 9 + (2 + 4 * 3) * 2 + 2 * 2 * 2
     assert len(accuracy) == expected_rows
     assert accuracy[["dataset", "cell", "attack", "eps", "scale"]].duplicated().sum() == 0
     assert (accuracy["n_images"] == 40).all() and accuracy["seed_classifier"].notna().all()
@@ -131,6 +134,19 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     latent = pd.read_csv(workdir / "results" / "tables" / "latent.csv")
     assert len(latent) == 6 and latent["cosine"].between(-1, 1).all()
 
+    worst = accuracy[accuracy["attack"] == "worst"].set_index(["cell", "eps"])
+    for attack in ("cw", "pgd", "bim", "deepfool"):  # the worst case is at most every attack
+        each = accuracy[(accuracy["attack"] == attack) & (accuracy["scale"] == 0)].set_index(["cell", "eps"])
+        assert (worst["accuracy_mean"] <= each.loc[worst.index, "accuracy_mean"]).all()
+    assert set(worst["attack_over"]) == {"['cw', 'pgd', 'bim', 'deepfool']"}
+    for name in ("", "_fig1", "_fig2", "_fig3", "_fig4", "_fig3_eot", "_fig1_attacks"):
+        sanity = pd.read_csv(workdir / "results" / "tables" / f"sanity{name}.csv")
+        figure_table = pd.read_csv(workdir / "results" / "tables" / f"accuracy{name}.csv")
+        assert {"accuracy_rises_with_eps", "undefended_not_broken", "more_iterations_raise_accuracy"} == set(sanity["check"])
+        flags = [f for text in figure_table["sanity_flags"].fillna("") for f in text.split(";") if f]
+        assert len(flags) == (~sanity["passed"]).sum()  # every failed check flags one row
+    assert "sanity checks" in report
+
     # Incremental rebuilds, each a dry run against the complete results above.
     assert scheduled(snakemake(repo_root, workdir, overlay, "-n")) == []
 
@@ -143,23 +159,27 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     wider["data"]["mnist"]["eps"] = [0.1, 0.2, 0.3]
     plan = snakemake(repo_root, workdir, wider, "-n")
     # eps 0.2 only: cw on the classifier and the 7 attacked cells, pgd on the classifier and
-    # the reference cell, cweot on the DVAE at its 2 scales; their evaluations (the DVAE at 2
-    # scales); the tables and figures that read them. No training, no other eps, no latent
-    # analysis (it is at latent_eps).
+    # the reference cell, cweot on the DVAE at its 2 scales; the sanity check's cwlong moves to
+    # the new middle eps 0.2 (8 models, 9 pairs); their evaluations (the DVAE at 2 scales);
+    # the tables and figures that read them. No training, no other eps, no latent analysis
+    # (it is at latent_eps).
+    # fig1_attacks: pgd on 2 more models, bim and deepfool on 4, and their 4 worst cases.
+    # fig3_eot: pgd on the DVAE, pgdeot at its 2 scales, and their evaluations.
     assert sorted(scheduled(plan)) == sorted(
-        ["all", "accuracy_table"] + ["attack"] * 10 + ["attack_adaptive"] * 2 + ["evaluate"] * 13
-        + ["figure_table", "accuracy_figure"] * 5
+        ["all", "accuracy_table"] + ["attack"] * (10 + 8 + 10 + 1) + ["attack_adaptive"] * (2 + 2)
+        + ["evaluate"] * (13 + 9 + 14 + 4) + ["figure_table", "accuracy_figure"] * 6
     )  # fmt: skip
     assert not re.search(r"_eps0\.[13]", "".join(re.findall(r"output: .*", plan.stdout)))
 
     overlay["cell_overrides"] = {"mnist/ae_d0_stp0.2_a0": {"epochs": 2}}
     plan = snakemake(repo_root, workdir, overlay, "-n")
     jobs = scheduled(plan)
-    # that cell's training, its 4 attacks (cw, pgd at 2 eps), its 5 evaluations, its latent
-    # analysis, the two tables, and the figures that show it (1, 4 and 5): nothing else
+    # that cell's training, its 9 attacks (cw, pgd, bim, deepfool at 2 eps, cwlong at 1), its
+    # 12 evaluations (those, clean and the worst case at 2 eps), its latent analysis, the two
+    # tables, and the figures that show it (1, 4, 5 and fig1_attacks): nothing else
     assert sorted(jobs) == sorted(
         ["all", "train_autoencoder", "latent", "accuracy_table", "latent_table", "latent_figure"]
-        + ["attack"] * 4 + ["evaluate"] * 5 + ["figure_table", "accuracy_figure"] * 2
+        + ["attack"] * 9 + ["evaluate"] * 12 + ["figure_table", "accuracy_figure"] * 3
     )  # fmt: skip
     assert "results/figures/fig1.pdf" in plan.stdout and "results/figures/fig4.pdf" in plan.stdout
     assert "results/mnist/ae/ae_d0_stp0.2_a0/model.pt" in plan.stdout
@@ -181,18 +201,45 @@ def test_one_figure_builds_only_what_it_shows(repo_root, fixture_overlay):
     plan = snakemake(repo_root, workdir, overlay, "-n", "results/figures/fig3.pdf")
     jobs = scheduled(plan)
     # fig3 shows one DVAE at two latent scales next to the undefended classifier: one
-    # autoencoder; cw at 2 eps on both models and the pgd reference on the classifier; the
-    # DVAE's clean + 2 eps at each scale and the classifier's clean + 2 cw + 2 pgd
+    # autoencoder; cw at 2 eps on both models and the pgd reference on the classifier, and the
+    # sanity check's cwlong on both; the DVAE's clean + 2 eps + cwlong at each scale and the
+    # classifier's clean + 2 cw + 2 pgd + cwlong
     assert jobs.count("train_autoencoder") == 1 and "results/mnist/ae/vae_d1_stp0.2_a0/model.pt" in plan.stdout
-    assert jobs.count("attack") == 6 and jobs.count("evaluate") == 6 + 5
+    assert jobs.count("attack") == 6 + 2 and jobs.count("evaluate") == 2 * 4 + 6
     assert jobs.count("figure_table") == 1 and jobs.count("accuracy_figure") == 1
     assert not {"latent", "latent_table", "accuracy_table", "latent_figure", "attack_adaptive"} & set(jobs)
 
     plan = snakemake(repo_root, workdir, overlay, "-n", "results/figures/fig3_eot.pdf")
     jobs = scheduled(plan)
-    # fig3's models and plain attacks, and the adaptive cweot on the DVAE at each of its 2
-    # scales and 2 eps; evaluations: the classifier clean + 2 cw, the DVAE at 2 scales clean
-    # + 2 cw + 2 cweot
-    assert jobs.count("train_autoencoder") == 1 and jobs.count("attack") == 4
-    assert jobs.count("attack_adaptive") == 4 and jobs.count("evaluate") == 3 + 2 * 5
+    # fig3's models under cw and pgd at 2 eps (+ cwlong), and the adaptive cweot and pgdeot
+    # on the DVAE at each of its 2 scales and 2 eps; evaluations: the classifier clean + 2 cw
+    # + 2 pgd, the DVAE at 2 scales clean + 2 each of cw, cweot, pgd, pgdeot, and cwlong on 3
+    assert jobs.count("train_autoencoder") == 1 and jobs.count("attack") == 8 + 2
+    assert jobs.count("attack_adaptive") == 8 and jobs.count("evaluate") == 5 + 2 * 9 + 3
     assert "results/mnist/ae/vae_d1_stp0.2_a0/adv/cweot_eps0.3_s2.pt" in plan.stdout
+
+
+def test_several_training_seeds_give_one_row_per_seed_and_a_figure_of_their_mean(repo_root, fixture_overlay):
+    workdir, overlay = fixture_overlay
+    overlay["training_seeds"] = 2
+    overlay["sanity"] = {"longer_attack": None}  # not what this test is about
+    snakemake(repo_root, workdir, overlay, "results/figures/fig3.pdf")
+    results = workdir / "results" / "mnist"
+    assert (results / "classifier_r1.pt").exists() and (results / "ae" / "vae_d1_stp0.2_a0_r1" / "model.pt").exists()
+    first = json.loads((results / "classifier.metrics.json").read_text())
+    second = json.loads((results / "classifier_r1.metrics.json").read_text())
+    assert (first["settings"]["seed"], second["settings"]["seed"]) == (0, 1)
+    def losses(metrics, key="loss"):  # not the whole history: its timings differ between any two runs
+        return [epoch[key] for epoch in metrics["history"]]
+
+    assert losses(first, "train_loss") != losses(second, "train_loss")  # another seed, another training run
+    ae_first, ae_second = (
+        json.loads((results / "ae" / name / "metrics.json").read_text()) for name in ("vae_d1_stp0.2_a0", "vae_d1_stp0.2_a0_r1")
+    )
+    assert (ae_first["settings"]["seed"], ae_second["settings"]["seed"]) == (0, 1) and losses(ae_first) != losses(ae_second)
+    fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
+    per_seed = fig3.groupby(["cell", "attack", "eps", "scale"])["replicate"].apply(sorted)
+    assert (per_seed.apply(lambda seeds: seeds == [0, 1])).all()
+    assert set(fig3.loc[fig3["replicate"] == 1, "seed_autoencoder"].dropna()) == {1}
+    assert set(fig3["cell"]) == {"none", "vae_d1_stp0.2_a0"}  # the seed is a column, not a cell
+    assert (workdir / "results" / "figures" / "fig3.png").stat().st_size > 1000

@@ -74,9 +74,19 @@ rule accuracy_table:
     input:
         accuracy_files(),
     output:
-        report(
+        table=report(
             "results/tables/accuracy.csv",
             caption="../report/accuracy_table.rst",
+            category="Tables",
+        ),
+        summary=report(
+            "results/tables/accuracy_summary.csv",
+            caption="../report/accuracy_summary.rst",
+            category="Tables",
+        ),
+        sanity=report(
+            "results/tables/sanity.csv",
+            caption="../report/sanity_table.rst",
             category="Tables",
         ),
     log:
@@ -85,6 +95,7 @@ rule accuracy_table:
         "../../envs/aedefense.yaml"
     params:
         kind="accuracy",
+        sanity=sanity_settings(config["figure_attack"]),
     script:
         "../scripts/table.py"
 
@@ -93,7 +104,7 @@ rule latent_table:
     input:
         latent_files(),
     output:
-        report(
+        table=report(
             "results/tables/latent.csv",
             caption="../report/latent_table.rst",
             category="Tables",

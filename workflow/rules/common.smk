@@ -12,7 +12,7 @@ LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
-from aedefense.cells import CELL_REGEX, format_number
+from aedefense.cells import CELL_REGEX, REPLICATE_REGEX, format_number, split_replicate
 from aedefense.config import ConfigError, as_plain, resolve_path, validate_config
 from aedefense import settings as slices
 from aedefense.data.sources import DATASETS, official_files
@@ -28,8 +28,9 @@ except ConfigError as error:
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    ae=f"{CELL_REGEX}|{slices.UNDEFENDED}",
-    attack="|".join([*config["attacks"], slices.CLEAN]),
+    ae=f"(?:{CELL_REGEX}|{slices.UNDEFENDED}){REPLICATE_REGEX}",
+    classifier=f"classifier{REPLICATE_REGEX}",
+    attack="|".join([*config["attacks"], slices.CLEAN, slices.WORST]),
     figure="|".join(["fig[1-4]", *config["comparison_figures"]]),
     eps=NUMBER_REGEX,
     scale=NUMBER_REGEX,
@@ -59,7 +60,8 @@ def raw_files(wildcards):
 
 
 def classifier_params(wildcards):
-    return slices.classifier_settings(as_plain(config), wildcards.dataset)
+    replicate = split_replicate(wildcards.classifier)[1]
+    return slices.classifier_settings(as_plain(config), wildcards.dataset, replicate)
 
 
 def autoencoder_params(wildcards):
@@ -69,12 +71,15 @@ def autoencoder_params(wildcards):
 
 
 def defence_inputs(wildcards):
-    """The test data, the classifier, and the cell's autoencoder unless it is 'none'."""
+    """The test data, the classifier, and the cell's autoencoder unless it is 'none', all of
+    the cell's training seed."""
+    base, replicate = split_replicate(wildcards.ae)
+    classifier = slices.classifier_name(replicate)
     inputs = {
         "test": f"results/{wildcards.dataset}/data/test.pt",
-        "classifier": f"results/{wildcards.dataset}/classifier.pt",
+        "classifier": f"results/{wildcards.dataset}/{classifier}.pt",
     }
-    if wildcards.ae != slices.UNDEFENDED:
+    if base != slices.UNDEFENDED:
         slices.trained_cell(
             wildcards.ae
         )  # a clear error for a cell trained under another name
@@ -93,7 +98,12 @@ def adversarial_set(dataset, cell, attack, eps, scale):
 
 def evaluate_inputs(wildcards):
     inputs = defence_inputs(wildcards)
-    if wildcards.attack != slices.CLEAN:
+    if wildcards.attack == slices.WORST:
+        for attack in config["worst_case_over"]:
+            inputs[f"adversarial_{attack}"] = adversarial_set(
+                wildcards.dataset, wildcards.ae, attack, wildcards.eps, wildcards.scale
+            )
+    elif wildcards.attack != slices.CLEAN:
         inputs["adversarial"] = adversarial_set(
             wildcards.dataset,
             wildcards.ae,
@@ -165,6 +175,14 @@ def figure_params(wildcards):
         "datasets": list(config["datasets"]),
         "style": slices.figure_style(as_plain(config), wildcards.figure),
     }
+
+
+def sanity_settings(main_attack):
+    return {"main_attack": main_attack, **as_plain(config["sanity"])}
+
+
+def sanity_params(wildcards):
+    return sanity_settings(slices.figure_attacks(as_plain(config), wildcards.figure)[0])
 
 
 def latent_files():

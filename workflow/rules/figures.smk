@@ -5,20 +5,26 @@ rule figure_table:
     input:
         figure_accuracy_files,
     output:
-        report(
+        table=report(
             "results/tables/accuracy_{figure}.csv",
             caption="../report/figure_table.rst",
             category="{figure}",
             labels={"item": "table"},
+        ),
+        sanity=report(
+            "results/tables/sanity_{figure}.csv",
+            caption="../report/sanity_table.rst",
+            category="{figure}",
+            labels={"item": "sanity checks"},
         ),
     log:
         "logs/tables/accuracy_{figure}.log",
     conda:
         "../../envs/aedefense.yaml"
     params:
-        kind="accuracy",
+        sanity=sanity_params,
     script:
-        "../scripts/table.py"
+        "../scripts/figure_table.py"
 
 
 rule accuracy_figure:

@@ -1,4 +1,4 @@
-# Train the classifier of each dataset and one autoencoder per cell.
+# Train the classifier of each dataset and one autoencoder per cell, once per training seed.
 
 
 rule train_classifier:
@@ -6,12 +6,12 @@ rule train_classifier:
         train="results/{dataset}/data/train.pt",
         test="results/{dataset}/data/test.pt",
     output:
-        model="results/{dataset}/classifier.pt",
-        metrics="results/{dataset}/classifier.metrics.json",
+        model="results/{dataset}/{classifier}.pt",
+        metrics="results/{dataset}/{classifier}.metrics.json",
     log:
-        "logs/{dataset}/train_classifier.log",
+        "logs/{dataset}/train_{classifier}.log",
     benchmark:
-        "logs/{dataset}/train_classifier.benchmark.tsv"
+        "logs/{dataset}/train_{classifier}.benchmark.tsv"
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["train_classifier"]

@@ -1,9 +1,10 @@
 """Rule evaluate: accuracy of the defence as deployed (VAE sampling at scale s, averaged over
-latent draws) on one adversarial set, or on the clean attacked images (attack 'clean')."""
+latent draws) on one adversarial set, on the clean attacked images (attack 'clean'), or on
+the per-example worst case over several adversarial sets (attack 'worst')."""
 
 import torch
 
-from aedefense.adversarial import load_adversarial_set
+from aedefense.adversarial import load_adversarial_set, worst_case
 from aedefense.checkpoints import load_autoencoder, load_classifier
 from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
@@ -23,23 +24,32 @@ with job(snakemake):
     )
     test = load_prepared(snakemake.input.test)
     indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
-    if "adversarial" in snakemake.input.keys():
-        adversarial = load_adversarial_set(snakemake.input.adversarial)
-        if not torch.equal(adversarial["indices"], indices):
-            raise ValueError(
-                f"{snakemake.input.adversarial} attacked other images than this evaluation "
-                "expects; rebuild it (snakemake --forcerun attack ...)"
-            )
-        images, attack = adversarial["adversarial"], adversarial
-    else:
+    records = {}
+    for key in snakemake.input.keys():
+        if key.startswith("adversarial"):  # adversarial, or adversarial_<attack> for the worst case
+            path = snakemake.input[key]
+            record = records[key.removeprefix("adversarial_")] = load_adversarial_set(path)
+            if not torch.equal(record["indices"], indices):
+                raise ValueError(
+                    f"{path} attacked other images than this evaluation expects; rebuild it "
+                    f"(snakemake --forcerun attack {path})"
+                )
+    if not records:
         images, attack = to_unit(test["images"][indices]), None
+    elif len(records) == 1 and "adversarial" in records:
+        attack = records["adversarial"]
+        images = attack["adversarial"]
+    else:
+        attack = worst_case(records)
+        images = [record["adversarial"] for record in records.values()]
     labels = test["labels"][indices]
     seed_everything(settings.get("seed", 0), device)
     classifier.to(device)
     if autoencoder is not None:
         autoencoder.to(device)
+    images = [i.to(device) for i in images] if isinstance(images, list) else images.to(device)
     accuracies = accuracy_over_draws(
-        classifier, autoencoder, images.to(device), labels.to(device), settings["scale"],
+        classifier, autoencoder, images, labels.to(device), settings["scale"],
         settings.get("draws", 1), settings.get("seed", 0), settings["batch_size"],
     )
     row = accuracy_row(

@@ -1,7 +1,7 @@
 """Rule train_autoencoder: prepared data -> results/{dataset}/ae/{ae}/model.pt, metrics.json
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
-from aedefense.cells import cell_from_name
+from aedefense.cells import cell_from_name, split_replicate
 from aedefense.checkpoints import save_checkpoint
 from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
@@ -13,8 +13,8 @@ with job(snakemake):
     device = select_device(snakemake.params.device)
     data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
     settings = dict(snakemake.params.settings)
-    cell = cell_from_name(snakemake.wildcards.ae)
-    print(f"training {snakemake.wildcards.dataset}/{cell.name} on {device}: {settings}")
+    cell = cell_from_name(split_replicate(snakemake.wildcards.ae)[0])  # seed r > 0: <cell>_r<r>
+    print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
     model, metrics = train_autoencoder(data, cell, settings, device)
     settings["in_shape"] = list(data["train"]["images"].shape[1:])
     save_checkpoint(snakemake.output.model, "autoencoder", model, settings)

@@ -51,3 +51,15 @@ def load_adversarial_set(path: str | Path) -> dict:
     if adversarial.numel() and (float(adversarial.min()) < 0 or float(adversarial.max()) > 1):
         raise ValueError(f"{path}: images outside [0, 1]; the file is damaged. {hint}")
     return record
+
+
+def worst_case(records: dict) -> dict:
+    """Several adversarial sets of the same images as one record for the result row: success
+    where any attack succeeded, the largest L2 and L-infinity perturbation per image."""
+    sets = list(records.values())
+    return {
+        "settings": {"method": "worst", "over": list(records)},
+        "success": torch.stack([r["success"] for r in sets]).any(0),
+        "l2": torch.stack([r["l2"] for r in sets]).amax(0),
+        "linf": torch.stack([r["linf"] for r in sets]).amax(0),
+    }

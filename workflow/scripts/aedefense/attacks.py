@@ -16,6 +16,18 @@ attack on a randomised defence. The model then samples its latent code on every 
 VAE at the deployed scale); each step averages the loss, and so its gradient, over `draws`
 forwards of the batch, and success is judged on the margin averaged over the same draws.
 draws 1 is the plain attack.
+
+BIM (Kurakin et al.) is pgd_box without the random start (config: method pgd,
+random_start false); the tests check it against torchattacks.BIM.
+
+deepfool_box: DeepFool (Moosavi-Dezfooli et al. 2016) as the authors' reference code computes
+it, batched over images: each step adds the linearised L2 step r to the nearest class
+boundary (lengthened by 1e-4) to a running sum r_tot, the iterate is x + (1 + overshoot) r_tot clamped to [0, 1],
+and an image stops once misclassified; one backward per class for the whole batch.
+torchattacks.DeepFool applies the overshoot to each step instead, so its steps shrink onto
+the boundary and images end on it (margins of 1e-7) rather than across it; the first step
+is the same in both, which the tests check. The result is L2-minimal, not confined to the
+box, so it is clipped into the box afterwards.
 """
 
 from __future__ import annotations
@@ -38,16 +50,18 @@ class AttackResult:
 
 @contextmanager
 def frozen(model):
-    """Evaluation mode and no weight gradients for the attack; restores both afterwards."""
+    """Evaluation mode and no weight gradients for the attack; restores both afterwards, module
+    by module (a wrapper in training mode may hold a classifier in evaluation mode)."""
     flags = [p.requires_grad for p in model.parameters()]
-    training = model.training
+    modes = [m.training for m in model.modules()]
     model.eval().requires_grad_(False)
     try:
         yield model
     finally:
         for parameter, flag in zip(model.parameters(), flags):
             parameter.requires_grad_(flag)
-        model.train(training)
+        for module, training in zip(model.modules(), modes):
+            module.training = training
 
 
 def margin(logits, labels):
@@ -153,6 +167,53 @@ def pgd_box(
     return AttackResult(adversarial, success, success_step, l2, linf)
 
 
+def deepfool_box(model, x, labels, eps, steps=50, overshoot=0.02) -> AttackResult:
+    n = len(x)
+    rows = torch.arange(n, device=x.device)
+    total = torch.zeros_like(x)  # the sum of the linearised steps, r_tot
+    adversarial = x.clone()
+    active = torch.ones(n, dtype=torch.bool, device=x.device)
+    success_step = torch.full((n,), -1, dtype=torch.long, device=x.device)
+    with frozen(model):
+        for step in range(steps + 1):
+            current = adversarial.clone().requires_grad_(True)
+            logits = model(current)
+            with torch.no_grad():
+                wrong = logits.argmax(1) != labels
+                success_step = torch.where(wrong & (success_step < 0), step, success_step)
+                active &= ~wrong
+            if step == steps or not bool(active.any()):
+                break
+            classes = logits.shape[1]
+            # (N, K, D): images are independent in eval mode, so the gradient of the batch sum
+            # of class k's logit is each image's own
+            gradients = torch.stack(
+                [torch.autograd.grad(logits[:, k].sum(), current, retain_graph=k < classes - 1)[0] for k in range(classes)],
+                dim=1,
+            ).flatten(2)
+            with torch.no_grad():
+                f_prime = logits - logits[rows, labels][:, None]
+                w_prime = gradients - gradients[rows, labels][:, None]
+                norms = w_prime.norm(dim=2).clamp_min(1e-12)
+                distance = f_prime.abs() / norms
+                distance[rows, labels] = float("inf")
+                nearest = distance.argmin(1)
+                # the reference code's 1e-4 beyond the boundary: an image exactly on it (a tie
+                # that argmax resolves to the true class) would otherwise never move again
+                length = distance[rows, nearest] + 1e-4
+                step_r = (length[:, None] * w_prime[rows, nearest] / norms[rows, nearest][:, None]).view_as(x)
+                total = torch.where(active[:, None, None, None], total + step_r, total)
+                adversarial = (x + (1 + overshoot) * total).clamp(0.0, 1.0)
+        delta = adversarial - x
+        project(x, delta, eps)
+        adversarial = (x + delta).clamp(0.0, 1.0)
+        with torch.no_grad():
+            success = margin(model(adversarial), labels) < 0
+    l2, linf = _norms(adversarial - x)
+    # the first step at which the unclipped iterate was misclassified; -1 if the box undid it
+    return AttackResult(adversarial, success, torch.where(success, success_step, -1), l2, linf)
+
+
 def run_attack(model, x, labels, eps, settings: dict, generator=None) -> AttackResult:
     """Dispatch on settings['method'] with the config's attack settings (batch_size aside).
     settings['eot_draws'], where present, is the number of draws each step averages over."""
@@ -163,7 +224,9 @@ def run_attack(model, x, labels, eps, settings: dict, generator=None) -> AttackR
     if method == "pgd":
         keys = ("steps", "step_size_factor", "random_start")
         return pgd_box(model, x, labels, eps, generator=generator, draws=draws, **{k: settings[k] for k in keys})
-    raise ValueError(f"unknown attack method {method!r}; allowed: cw, pgd")
+    if method == "deepfool":
+        return deepfool_box(model, x, labels, eps, settings["steps"], settings["overshoot"])
+    raise ValueError(f"unknown attack method {method!r}; allowed: cw, pgd, deepfool")
 
 
 def attack_in_batches(model, images, labels, eps, settings: dict, seed: int) -> AttackResult:

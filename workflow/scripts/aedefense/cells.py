@@ -13,6 +13,20 @@ CELL_PATTERN = re.compile(
 # The same names for a Snakemake wildcard (no named groups)
 CELL_REGEX = r"(?:ae|vae)_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
 NO_DEFENCE = "none"  # the cell name of the undefended classifier
+# Training seed r > 0 of a cell (config training_seeds) is its own model: <cell>_r<r>, and the
+# undefended classifier of that seed none_r<r>; seed 0 keeps the plain name.
+REPLICATE_REGEX = r"(?:_r[1-9][0-9]*)?"
+REPLICATE_PATTERN = re.compile(r"^(?P<base>.+?)(?:_r(?P<replicate>[1-9][0-9]*))?$")
+
+
+def split_replicate(name: str) -> tuple[str, int]:
+    """'vae_d1_stp0.4_a0_r2' -> ('vae_d1_stp0.4_a0', 2); no suffix is replicate 0."""
+    match = REPLICATE_PATTERN.match(name)
+    return match["base"], int(match["replicate"] or 0)
+
+
+def replicate_name(base: str, replicate: int) -> str:
+    return base if replicate == 0 else f"{base}_r{replicate}"
 
 
 def format_number(value: float) -> str:

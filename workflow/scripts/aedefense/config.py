@@ -132,18 +132,26 @@ def rule_errors(config: dict) -> list[str]:
                 f"data.{dataset}.latent_eps: {settings['latent_eps']} is not in "
                 f"data.{dataset}.eps {settings['eps']}; Fig. 5 needs an attacked eps"
             )
-    for name in (config["figure_attack"], config["reference_attack"]["attack"]):
+    named = [config["figure_attack"], config["reference_attack"]["attack"]]
+    named += [config["sanity"]["longer_attack"]] if config["sanity"]["longer_attack"] else []
+    for name in named:
         if name not in config["attacks"]:
             messages.append(
-                f"attack {name!r} (figure_attack / reference_attack.attack) is not defined "
+                f"attack {name!r} (figure_attack / reference_attack.attack / sanity.longer_attack) is not defined "
                 f"under attacks; defined: {', '.join(sorted(config['attacks']))}"
+            )
+    for attack in config["worst_case_over"]:
+        if attack not in config["attacks"]:
+            messages.append(
+                f"worst_case_over: {attack!r} is not defined under attacks; "
+                f"defined: {', '.join(sorted(config['attacks']))}"
             )
     for name, spec in config["comparison_figures"].items():
         for attack in spec["attacks"]:
-            if attack not in config["attacks"]:
+            if attack not in config["attacks"] and attack != "worst":
                 messages.append(
-                    f"comparison_figures.{name}.attacks: {attack!r} is not defined under attacks; "
-                    f"defined: {', '.join(sorted(config['attacks']))}"
+                    f"comparison_figures.{name}.attacks: {attack!r} is not defined under attacks "
+                    f"(nor 'worst'); defined: {', '.join(sorted(config['attacks']))}"
                 )
     for name in config["figure_style_overrides"]:
         if "_" in name and name not in config["comparison_figures"]:

@@ -31,17 +31,23 @@ def accuracy_over_draws(
     classifier, autoencoder, images, labels, scale: float, draws: int, seed: int, batch_size=1000
 ) -> list[float]:
     """Accuracy of classifier(decoder(z)) with z ~ N(mu, (scale sigma)^2), once per latent
-    draw; one value when the defence is deterministic (no VAE, or scale 0)."""
+    draw; one value when the defence is deterministic (no VAE, or scale 0).
+
+    images: one tensor, or a list of tensors of the same images attacked in different ways:
+    then an image counts as correct only if it is correct in every one (the worst case)."""
+    image_sets = images if isinstance(images, (list, tuple)) else [images]
     draws = draws if is_stochastic(autoencoder, scale) else 1
-    generator = torch.Generator(device=images.device).manual_seed(seed)
+    device = image_sets[0].device
+    generator = torch.Generator(device=device).manual_seed(seed)
     defended = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
     accuracies = []
     for _ in range(draws):
-        correct = torch.zeros((), dtype=torch.long, device=images.device)
-        for start in range(0, len(images), batch_size):
-            logits = defended(images[start : start + batch_size])
-            correct += (logits.argmax(1) == labels[start : start + batch_size]).sum()
-        accuracies.append(int(correct) / len(images))
+        correct = torch.ones(len(labels), dtype=torch.bool, device=device)
+        for image_set in image_sets:
+            for start in range(0, len(labels), batch_size):
+                logits = defended(image_set[start : start + batch_size])
+                correct[start : start + batch_size] &= logits.argmax(1) == labels[start : start + batch_size]
+        accuracies.append(int(correct.sum()) / len(labels))
     return accuracies
 
 

@@ -3,7 +3,9 @@
 Figs. 1-4: accuracy (%) against eps; one row per model variant, one column per dataset, one
 curve per stp (Figs. 1-2), latent scale (Fig. 3) or contractive alpha (Fig. 4); the
 undefended classifier as a reference curve, the reference attack (PGD) where it ran, and the
-spread over latent draws as a band. Fig. 5: cos(mu, mu*) and ||mu*|| / ||mu|| against stp.
+spread as a band (over training seeds where there are several, else over latent draws), and
+the 95% Wilson interval over the attacked images as error bars. Fig. 5: cos(mu, mu*) and
+||mu*|| / ||mu|| against stp.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from aedefense.cells import Cell, format_number  # noqa: E402
+from aedefense.results import over_training_seeds  # noqa: E402
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "btsc": "BTSC"}
 # What varies along the curves of each accuracy figure, and how the rows are told apart.
 CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
 CURVE_LABELS = {"stp": "stp {}", "scale": "scale {}", "alpha": "alpha {}"}
+
+
+# (line style, marker) of the figure's attacks in order: its main attack solid with dots
+ATTACK_LOOKS = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "v"), ((0, (5, 1, 1, 1)), "D"), ((0, (1, 1)), "P")]
 
 
 def row_label(family: str, denoising: int, figure: str) -> str:
@@ -46,8 +53,10 @@ def attack_curves(rows: pd.DataFrame, label: str, attack: str) -> pd.DataFrame:
     for other in sorted(set(rows["attack"]) - {"clean"}, key=lambda a: a != attack):
         suffix = "" if other == attack else f", {other.upper()}"
         piece = pd.concat([clean, rows[rows["attack"] == other]], ignore_index=True)
-        pieces.append(piece.assign(curve=label + suffix, reference=other != attack))
-    return pd.concat(pieces, ignore_index=True) if pieces else rows.assign(curve=label, reference=False)
+        pieces.append(piece.assign(curve=label + suffix, reference=other != attack, curve_attack=other))
+    if not pieces:
+        return rows.assign(curve=label, reference=False, curve_attack=attack)
+    return pd.concat(pieces, ignore_index=True)
 
 
 def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str) -> pd.DataFrame:
@@ -75,15 +84,18 @@ def accuracy_figure(
     dest_pdf, dest_png,
 ):  # fmt: skip
     """Figure `name` with the panels and curves of paper figure `layout` (fig1-4; the same
-    for a paper figure), the first of `attacks` drawn solid and the others dashed."""
+    for a paper figure), the first of `attacks` drawn solid and each other attack in a line
+    style and marker of its own; the undefended classifier in black."""
     _apply(style)
     attack, figure = attacks[0], layout
-    table = table[table["attack"].isin(["clean", *attacks])]
+    table = over_training_seeds(table[table["attack"].isin(["clean", *attacks])])
+    flagged = int((table.get("sanity_flags", pd.Series(dtype=str)).fillna("") != "").sum())
     rows = figure_rows(table, grid, figure, attack)
     undefended = table[table["cell"] == "none"]
     panels = list(dict.fromkeys(rows["panel"]))
     base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
     palette = dict(zip(base_curves, sns.color_palette(style["palette"], len(base_curves))))
+    look = {a: ATTACK_LOOKS[i % len(ATTACK_LOOKS)] for i, a in enumerate(attacks)}
     fig, axes = plt.subplots(
         len(panels), len(datasets), figsize=_figsize(style, len(panels), len(datasets)),
         squeeze=False, sharey=True,
@@ -94,11 +106,12 @@ def accuracy_figure(
             here = rows[(rows["panel"] == panel) & (rows["dataset"] == dataset)]
             for curve, data in here.groupby("curve", sort=False):
                 base = curve.split(", ")[0]
-                dashed = bool(data["reference"].iloc[0])
-                _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), "--" if dashed else "-", "o")
+                linestyle, marker = look.get(data["curve_attack"].iloc[0], ATTACK_LOOKS[1])
+                _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), linestyle, marker)
             reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack)
             for curve, data in reference.groupby("curve", sort=False):
-                _draw(ax, data.sort_values("eps"), curve, "black", ":" if data["reference"].iloc[0] else "-.", None)
+                linestyle, marker = look.get(data["curve_attack"].iloc[0], ATTACK_LOOKS[1])
+                _draw(ax, data.sort_values("eps"), curve, "black", linestyle, marker)
             ax.set_title(f"{panel}, {DATASET_TITLES[dataset]}")
             ax.set_xlabel("epsilon (L-infinity)")
             ax.set_ylabel("accuracy (%)" if j == 0 else "")
@@ -108,7 +121,13 @@ def accuracy_figure(
         for handle, label in zip(*ax.get_legend_handles_labels()):
             labels_seen.setdefault(label, handle)
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle(_title(name, figure, attacks, grid))
+    seeds = int(table["training_seeds"].max())
+    fig.suptitle(_title(name, figure, attacks, grid) + (f" (mean of {seeds} training seeds)" if seeds > 1 else ""))
+    if flagged:
+        fig.text(
+            0.5, -0.01, f"x: {flagged} point(s) failed a sanity check; see results/tables/sanity_{name}.csv",
+            ha="center", va="top", color="red",
+        )  # fmt: skip
     fig.tight_layout()
     _save(fig, dest_pdf, dest_png, style["png_dpi"])
 
@@ -118,7 +137,17 @@ def _draw(ax, data, label, color, linestyle, marker):
         return
     x, mean = data["eps"], 100 * data["accuracy_mean"]
     ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=3)
-    if (data["draws"] > 1).any():  # stochastic defence: the spread over latent draws
+    ax.errorbar(
+        x, mean, yerr=[mean - 100 * data["accuracy_ci_low"], 100 * data["accuracy_ci_high"] - mean],
+        fmt="none", ecolor=color, elinewidth=0.7, capsize=2, alpha=0.6,
+    )  # fmt: skip
+    if "sanity_flags" in data:
+        bad = data["sanity_flags"].fillna("") != ""
+        ax.plot(x[bad], mean[bad], linestyle="none", marker="x", color="red", markersize=7)
+    if (data["training_seeds"] > 1).any():  # the spread over training seeds
+        low, high = data["accuracy_seed_min"], data["accuracy_seed_max"]
+        ax.fill_between(x, 100 * low, 100 * high, color=color, alpha=0.2, linewidth=0)
+    elif (data["draws"] > 1).any():  # stochastic defence: the spread over latent draws
         ax.fill_between(x, 100 * data["accuracy_min"], 100 * data["accuracy_max"], color=color, alpha=0.2, linewidth=0)
 
 

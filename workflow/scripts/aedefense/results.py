@@ -7,6 +7,7 @@ import statistics
 
 import pandas as pd
 
+from aedefense.cells import split_replicate
 from aedefense.io import atomic_path
 
 CELL_FIELDS = ("family", "denoising", "stp", "alpha")
@@ -38,8 +39,10 @@ def accuracy_row(
     dataset, cell, eps, settings, accuracies, attack, classifier_settings, autoencoder_settings,
     attack_name,
 ) -> dict:  # fmt: skip
-    """One evaluated cell. `attack` is the adversarial set (None for the clean evaluation)."""
-    row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings)}
+    """One evaluated cell of one training seed (cell may end in _r<replicate>). `attack` is
+    the adversarial set (None for the clean evaluation)."""
+    cell, replicate = split_replicate(cell)
+    row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings), "replicate": replicate}
     row.update(eps=eps, scale=settings["scale"], attack=attack_name)
     attack_settings = attack["settings"] if attack is not None else {}
     row["attack_method"] = attack_settings.get("method", "none")
@@ -78,14 +81,50 @@ def write_rows(rows: list[dict], dest) -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
-ACCURACY_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "attack", "scale", "eps"]
+ACCURACY_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "attack", "scale", "eps", "replicate"]
+SETTING_COLUMNS = ["dataset", "cell", "attack", "scale", "eps"]
+
+
+def over_training_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting: the mean over training seeds of each seed's accuracy, its spread
+    across seeds (std, min, max), and how many seeds. The Wilson interval is the mean's over
+    the images of all seeds (n_images * seeds); the seed spread is the models' variation,
+    which it does not cover. The other columns (settings, per-seed image count) are the
+    first seed's."""
+    if "replicate" not in table:
+        table = table.assign(replicate=0)
+    grouped = table.groupby(SETTING_COLUMNS, sort=False, dropna=False)
+    summary = grouped.first().reset_index()
+    stats = grouped["accuracy_mean"].agg(["mean", "std", "min", "max", "count"]).reset_index(drop=True)
+    summary["accuracy_mean"] = stats["mean"].to_numpy()
+    summary["training_seeds"] = stats["count"].to_numpy()
+    summary["accuracy_seed_std"] = stats["std"].fillna(0.0).to_numpy()
+    summary["accuracy_seed_min"] = stats["min"].to_numpy()
+    summary["accuracy_seed_max"] = stats["max"].to_numpy()
+    if "sanity_flags" in table:
+        flags = grouped["sanity_flags"].agg(lambda f: ";".join(sorted({x for v in f.fillna("") for x in v.split(";") if x})))
+        summary["sanity_flags"] = flags.to_numpy()
+    pooled = [wilson_interval(p, n * seeds) for p, n, seeds in zip(summary["accuracy_mean"], summary["n_images"], summary["training_seeds"])]
+    summary["accuracy_ci_low"], summary["accuracy_ci_high"] = zip(*pooled) if pooled else ([], [])
+    return summary.drop(columns=["replicate"])
+
+
 LATENT_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "eps"]
 
 
-def collect(paths, dest, order) -> pd.DataFrame:
-    """Concatenate one-row CSVs into the tidy table, sorted for reading."""
+def concatenate(paths, order) -> pd.DataFrame:
+    """One-row CSVs as one tidy table, sorted for reading."""
     table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    table = table.sort_values([c for c in order if c in table], na_position="first")
+    return table.sort_values([c for c in order if c in table], na_position="first")
+
+
+def collect(paths, dest, order) -> pd.DataFrame:
+    """Concatenate one-row CSVs into the tidy table at dest."""
+    table = concatenate(paths, order)
+    write_table(table, dest)
+    return table
+
+
+def write_table(table: pd.DataFrame, dest) -> None:
     with atomic_path(dest) as tmp:
         table.to_csv(tmp, index=False)
-    return table

@@ -6,23 +6,29 @@ settings reruns that cell's jobs and nothing else.
 
 from __future__ import annotations
 
-from aedefense.cells import Cell, cell_from_name
+from aedefense.cells import Cell, cell_from_name, replicate_name, split_replicate
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
 CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
 VAE_ONLY = ("vae_likelihood", "variance_floor", "kl_warmup_epochs")
 
 
-def classifier_settings(config: dict, dataset: str) -> dict:
+def classifier_settings(config: dict, dataset: str, replicate: int = 0) -> dict:
     settings = {key: config["classifier"][key] for key in CLASSIFIER_KEYS}
     settings["epochs"] = config["data"][dataset]["classifier_epochs"]
-    settings["seed"] = config["seeds"]["classifier"]
+    settings["seed"] = config["seeds"]["classifier"] + replicate
     return settings
 
 
+def classifier_name(replicate: int) -> str:
+    """The classifier file of a training seed: classifier, classifier_r1, ..."""
+    return replicate_name("classifier", replicate)
+
+
 def trained_cell(name: str) -> Cell:
-    """The cell a model file is trained for; a name that is trained under another name fails."""
-    cell = cell_from_name(name)
+    """The cell a model file is trained for (any training seed); a name that is trained
+    under another name fails."""
+    cell = cell_from_name(split_replicate(name)[0])
     if cell.canonical() != cell:
         raise ValueError(
             f"cell {name} is not trained separately: with stp 0 denoising changes nothing, so "
@@ -32,11 +38,13 @@ def trained_cell(name: str) -> Cell:
 
 
 def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
+    """One autoencoder; name may carry a training seed (_r<r>): its seed is seeds.autoencoder + r."""
     cell = trained_cell(name)
+    base, replicate = split_replicate(name)
     settings = dict(config["autoencoder"])
     settings.update(config["data"][dataset].get("autoencoder", {}))
-    settings.update(config["cell_overrides"].get(f"{dataset}/{name}", {}))
-    settings["seed"] = config["seeds"]["autoencoder"]
+    settings.update(config["cell_overrides"].get(f"{dataset}/{base}", {}))
+    settings["seed"] = config["seeds"]["autoencoder"] + replicate
     settings.update(
         family=cell.family, denoising=cell.denoising, stp=cell.stp, alpha=cell.alpha
     )
@@ -76,6 +84,7 @@ def trained_cells(config: dict, figures=FIGURES) -> list[Cell]:
 
 UNDEFENDED = "none"  # the cell name of the bare classifier
 CLEAN = "clean"  # the attack name of the eps = 0 evaluation
+WORST = "worst"  # the attack name of the per-example worst case over worst_case_over
 
 
 def attacked_images(config: dict, dataset: str) -> dict:
@@ -154,10 +163,10 @@ def evaluations(
         for cell in figure_cells(config, figure):
             for scale in defence_scales(grid, cell):
                 pairs.add((cell.canonical().name, scale))
+    rows = longer_attack_evaluations(config, pairs)
     if all_reference_cells:
         for name in reference["cells"]:
             pairs.add((cell_from_name(name).canonical().name, 0.0))
-    rows = set()
     for dataset in config["datasets"]:
         eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
         for cell, scale in pairs:
@@ -168,7 +177,11 @@ def evaluations(
     names = config["comparison_figures"] if comparisons is None else comparisons
     for name in names:
         rows |= comparison_evaluations(config, name)
-    return sorted(rows)
+    return sorted(
+        (dataset, replicate_name(cell, r), attack, eps, scale)
+        for dataset, cell, attack, eps, scale in rows
+        for r in range(config["training_seeds"])
+    )
 
 
 def comparison_evaluations(config: dict, name: str) -> set[tuple]:
@@ -182,7 +195,7 @@ def comparison_evaluations(config: dict, name: str) -> set[tuple]:
         for cell in figure_cells(config, spec["like"])
         for scale in defence_scales(grid, cell)
     }
-    rows = set()
+    rows = longer_attack_evaluations(config, pairs | {(UNDEFENDED, 0.0)})
     for dataset in config["datasets"]:
         eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
         rows.add((dataset, UNDEFENDED, CLEAN, 0.0, 0.0))
@@ -194,6 +207,26 @@ def comparison_evaluations(config: dict, name: str) -> set[tuple]:
             for attack in spec["attacks"]:
                 rows.update((dataset, cell, attack, eps, scale) for eps in eps_grid)
     return rows
+
+
+def sanity_eps(config: dict, dataset: str) -> float:
+    """Where the longer attack runs: the middle of the eps grid, where accuracy is neither
+    at its clean value nor at zero."""
+    eps_grid = sorted(float(e) for e in config["data"][dataset]["eps"])
+    return eps_grid[len(eps_grid) // 2]
+
+
+def longer_attack_evaluations(config: dict, pairs) -> set[tuple]:
+    """The sanity check 'more iterations do not raise accuracy': the longer attack at
+    sanity_eps on every (cell, scale) a figure shows."""
+    longer = config["sanity"]["longer_attack"]
+    if not longer:
+        return set()
+    return {
+        (dataset, cell, longer, sanity_eps(config, dataset), scale)
+        for dataset in config["datasets"]
+        for cell, scale in pairs
+    }
 
 
 def figure_attacks(config: dict, figure: str) -> list[str]:
