@@ -45,12 +45,14 @@ def _figsize(style: dict, rows: int, columns: int) -> tuple[float, float]:
     return style["panel_width"] * columns, style["panel_height"] * rows
 
 
-def attack_curves(rows: pd.DataFrame, label: str, attack: str) -> pd.DataFrame:
-    """One curve per attack that ran on these rows, each starting from the clean accuracy;
-    curves of attacks other than the figure's are marked `reference`."""
+def attack_curves(rows: pd.DataFrame, label: str, attack: str, order=()) -> pd.DataFrame:
+    """One curve per attack that ran on these rows, each starting from the clean accuracy,
+    the figure's attack first and the others in `order` (then by name); curves of attacks
+    other than the figure's are marked `reference`."""
     clean = rows[rows["attack"] == "clean"]
     pieces = []
-    for other in sorted(set(rows["attack"]) - {"clean"}, key=lambda a: a != attack):
+    rank = {a: i for i, a in enumerate(order)}
+    for other in sorted(set(rows["attack"]) - {"clean"}, key=lambda a: (a != attack, rank.get(a, len(rank)), a)):
         suffix = "" if other == attack else f", {other.upper()}"
         piece = pd.concat([clean, rows[rows["attack"] == other]], ignore_index=True)
         pieces.append(piece.assign(curve=label + suffix, reference=other != attack, curve_attack=other))
@@ -59,7 +61,7 @@ def attack_curves(rows: pd.DataFrame, label: str, attack: str) -> pd.DataFrame:
     return pd.concat(pieces, ignore_index=True)
 
 
-def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str) -> pd.DataFrame:
+def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str, order=()) -> pd.DataFrame:
     """The rows of one accuracy figure with their panel row and curve. A grid cell with
     denoising on and stp 0 shows the model trained as denoising off."""
     key = CURVES[figure]
@@ -74,7 +76,7 @@ def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str) -> pd
                         rows = table[(table["cell"] == cell.canonical().name) & (table["scale"] == scale)]
                         value = {"stp": stp, "alpha": alpha, "scale": scale}[key]
                         label = CURVE_LABELS[key].format(format_number(value))
-                        curves = attack_curves(rows, label, attack)
+                        curves = attack_curves(rows, label, attack, order)
                         pieces.append(curves.assign(panel=row_label(family, denoising, figure), order=value))
     return pd.concat(pieces, ignore_index=True)
 
@@ -90,7 +92,7 @@ def accuracy_figure(
     attack, figure = attacks[0], layout
     table = over_training_seeds(table[table["attack"].isin(["clean", *attacks])])
     flagged = int((table.get("sanity_flags", pd.Series(dtype=str)).fillna("") != "").sum())
-    rows = figure_rows(table, grid, figure, attack)
+    rows = figure_rows(table, grid, figure, attack, attacks)
     undefended = table[table["cell"] == "none"]
     panels = list(dict.fromkeys(rows["panel"]))
     base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
@@ -108,7 +110,7 @@ def accuracy_figure(
                 base = curve.split(", ")[0]
                 linestyle, marker = look.get(data["curve_attack"].iloc[0], ATTACK_LOOKS[1])
                 _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), linestyle, marker)
-            reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack)
+            reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack, attacks)
             for curve, data in reference.groupby("curve", sort=False):
                 linestyle, marker = look.get(data["curve_attack"].iloc[0], ATTACK_LOOKS[1])
                 _draw(ax, data.sort_values("eps"), curve, "black", linestyle, marker)
@@ -161,7 +163,7 @@ def _title(name, figure, attacks, grid):
     if name == figure:  # a paper figure: other attacks only as references
         return f"Accuracy under the {attacks[0].upper()} attack: {what}"
     others = ", ".join(a.upper() for a in attacks[1:])
-    return f"Accuracy under {attacks[0].upper()} (solid) and {others} (dashed): {what}"
+    return f"Accuracy under {attacks[0].upper()} (solid) and {others}: {what}"
 
 
 def latent_figure(latent: pd.DataFrame, datasets, style: dict, dest_pdf, dest_png):
