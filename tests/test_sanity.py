@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from aedefense.sanity import check_figure, noise
+from aedefense.sanity import check_figure, noise, write_checked_table
 
 
 def rows(cell, attack, points, scale=0.0, n=100):
@@ -69,3 +69,13 @@ def test_without_a_longer_attack_that_check_is_not_run():
     plain = table(rows("none", "clean", [(0.0, 1.0)]), rows("none", "cw", [(0.3, 0.0)]))
     _, checks = check_figure(plain, "cw", None, 0.05)
     assert set(checks["check"]) == {"accuracy_rises_with_eps", "undefended_not_broken"}
+
+
+def test_the_checked_table_and_its_checks_are_written_and_the_flagged_table_returned(tmp_path):
+    rising = table(rows("none", "clean", [(0.0, 0.98)]), rows("none", "cw", [(0.1, 0.2), (0.3, 0.6)]))
+    sanity = {"main_attack": "cw", "longer_attack": None, "undefended_max_accuracy": 0.05}
+    flagged = write_checked_table(rising, sanity, tmp_path / "table.csv", tmp_path / "sanity.csv")
+    assert flags_of(flagged, "none", "cw", 0.3) == "accuracy_rises_with_eps;undefended_not_broken"
+    assert pd.read_csv(tmp_path / "table.csv")["sanity_flags"].fillna("").tolist() == flagged["sanity_flags"].tolist()
+    checks = pd.read_csv(tmp_path / "sanity.csv")
+    assert (~checks["passed"]).sum() == 2 and len(checks) == 3

@@ -24,9 +24,9 @@ with job(snakemake):
     )
     test = load_prepared(snakemake.input.test)
     indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
-    records = {}
+    records = {}  # input adversarial, or adversarial_<attack> for each attack of the worst case
     for key in snakemake.input.keys():
-        if key.startswith("adversarial"):  # adversarial, or adversarial_<attack> for the worst case
+        if key.startswith("adversarial"):
             path = snakemake.input[key]
             record = records[key.removeprefix("adversarial_")] = load_adversarial_set(path)
             if not torch.equal(record["indices"], indices):
@@ -35,21 +35,17 @@ with job(snakemake):
                     f"(snakemake --forcerun attack {path})"
                 )
     if not records:
-        images, attack = to_unit(test["images"][indices]), None
-    elif len(records) == 1 and "adversarial" in records:
-        attack = records["adversarial"]
-        images = attack["adversarial"]
+        image_sets, attack = [to_unit(test["images"][indices])], None
     else:
-        attack = worst_case(records)
-        images = [record["adversarial"] for record in records.values()]
+        image_sets = [record["adversarial"] for record in records.values()]
+        attack = records["adversarial"] if "adversarial" in records else worst_case(records)
     labels = test["labels"][indices]
     seed_everything(settings.get("seed", 0), device)
     classifier.to(device)
     if autoencoder is not None:
         autoencoder.to(device)
-    images = [i.to(device) for i in images] if isinstance(images, list) else images.to(device)
     accuracies = accuracy_over_draws(
-        classifier, autoencoder, images, labels.to(device), settings["scale"],
+        classifier, autoencoder, [images.to(device) for images in image_sets], labels.to(device), settings["scale"],
         settings.get("draws", 1), settings.get("seed", 0), settings["batch_size"],
     )
     row = accuracy_row(

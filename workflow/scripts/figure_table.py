@@ -2,12 +2,9 @@
 (results/tables/sanity_<figure>.csv; failing rows flagged in sanity_flags)."""
 
 from aedefense.jobs import job
-from aedefense.results import ACCURACY_ORDER, concatenate, write_table
-from aedefense.sanity import check_table, report_checks
+from aedefense.results import ACCURACY_ORDER, concatenate
+from aedefense.sanity import write_checked_table
 
 with job(snakemake):
-    table, checks = check_table(concatenate(snakemake.input, ACCURACY_ORDER), snakemake.params.sanity)
-    write_table(checks, snakemake.output.sanity)
-    write_table(table, snakemake.output.table)
-    print(f"{snakemake.output.table}: {len(table)} rows")
-    report_checks(snakemake.output.table, checks)
+    table = concatenate(snakemake.input, ACCURACY_ORDER)
+    write_checked_table(table, snakemake.params.sanity, snakemake.output.table, snakemake.output.sanity)

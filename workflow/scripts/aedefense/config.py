@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from aedefense.settings import WORST
+
 
 class ConfigError(ValueError):
     """The config does not satisfy the schema or the workflow's own rules."""
@@ -148,10 +150,10 @@ def rule_errors(config: dict) -> list[str]:
             )
     for name, spec in config["comparison_figures"].items():
         for attack in spec["attacks"]:
-            if attack not in config["attacks"] and attack != "worst":
+            if attack not in config["attacks"] and attack != WORST:
                 messages.append(
                     f"comparison_figures.{name}.attacks: {attack!r} is not defined under attacks "
-                    f"(nor 'worst'); defined: {', '.join(sorted(config['attacks']))}"
+                    f"(nor {WORST!r}); defined: {', '.join(sorted(config['attacks']))}"
                 )
     for name in config["figure_style_overrides"]:
         if "_" in name and name not in config["comparison_figures"]:

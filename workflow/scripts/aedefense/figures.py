@@ -108,12 +108,10 @@ def accuracy_figure(
             here = rows[(rows["panel"] == panel) & (rows["dataset"] == dataset)]
             for curve, data in here.groupby("curve", sort=False):
                 base = curve.split(", ")[0]
-                linestyle, marker = look.get(data["curve_attack"].iloc[0], ATTACK_LOOKS[1])
-                _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), linestyle, marker)
+                _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), *look[data["curve_attack"].iloc[0]])
             reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack, attacks)
             for curve, data in reference.groupby("curve", sort=False):
-                linestyle, marker = look.get(data["curve_attack"].iloc[0], ATTACK_LOOKS[1])
-                _draw(ax, data.sort_values("eps"), curve, "black", linestyle, marker)
+                _draw(ax, data.sort_values("eps"), curve, "black", *look[data["curve_attack"].iloc[0]])
             ax.set_title(f"{panel}, {DATASET_TITLES[dataset]}")
             ax.set_xlabel("epsilon (L-infinity)")
             ax.set_ylabel("accuracy (%)" if j == 0 else "")

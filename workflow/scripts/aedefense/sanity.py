@@ -19,6 +19,9 @@ import math
 
 import pandas as pd
 
+from aedefense.results import write_table
+from aedefense.settings import CLEAN, UNDEFENDED
+
 Z = 1.96
 CURVE = ["dataset", "cell", "scale", "replicate"]  # one curve per training seed
 
@@ -46,8 +49,8 @@ def check_figure(
     flags = {i: [] for i in table.index}
     checks: list[dict] = []
     for key, curve_rows in table.groupby(CURVE, dropna=False, sort=True):
-        clean = curve_rows[curve_rows["attack"] == "clean"]
-        for attack in sorted(set(curve_rows["attack"]) - {"clean"}):
+        clean = curve_rows[curve_rows["attack"] == CLEAN]
+        for attack in sorted(set(curve_rows["attack"]) - {CLEAN}):
             points = pd.concat([clean, curve_rows[curve_rows["attack"] == attack]]).sort_values("eps")
             for (_, before), (index, after) in zip(points.iterrows(), list(points.iterrows())[1:]):
                 rise = after["accuracy_mean"] - before["accuracy_mean"]
@@ -73,7 +76,7 @@ def check_figure(
                     f"{longer['accuracy_mean']:.3f} at eps {longer['eps']:g} (noise {allowed:.3f})",
                     shorter,
                 )  # fmt: skip
-    undefended = table[(table["cell"] == "none") & (table["attack"] == main_attack)]
+    undefended = table[(table["cell"] == UNDEFENDED) & (table["attack"] == main_attack)]
     for _, rows in undefended.groupby(["dataset", "replicate"]):
         index = rows["eps"].idxmax()
         accuracy = rows.loc[index, "accuracy_mean"]
@@ -86,15 +89,16 @@ def check_figure(
     return flagged, pd.DataFrame(checks, columns=["check", *CURVE, "attack", "eps", "passed", "detail"])
 
 
-def check_table(table: pd.DataFrame, sanity: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """check_figure with a rule's sanity params (main_attack and the config's sanity keys)."""
-    return check_figure(table, sanity["main_attack"], sanity["longer_attack"], sanity["undefended_max_accuracy"])
-
-
-def report_checks(name, checks: pd.DataFrame) -> None:
-    """The failed checks in the job's log."""
+def write_checked_table(table: pd.DataFrame, sanity: dict, table_dest, sanity_dest) -> pd.DataFrame:
+    """Run the checks with a rule's sanity params (main_attack and the config's sanity keys),
+    write the flagged table and the checks, list the failures in the job's log; return the
+    flagged table."""
+    flagged, checks = check_figure(table, sanity["main_attack"], sanity["longer_attack"], sanity["undefended_max_accuracy"])
+    write_table(checks, sanity_dest)
+    write_table(flagged, table_dest)
     failed = checks[~checks["passed"]]
-    print(f"{name}: sanity: {len(failed)} of {len(checks)} checks failed")
+    print(f"{table_dest}: {len(flagged)} rows; sanity: {len(failed)} of {len(checks)} checks failed")
     for _, check in failed.iterrows():
         print(f"  FLAG {check['check']}: {check['dataset']} {check['cell']} scale {check['scale']:g} "
               f"{check['attack']}: {check['detail']}")  # fmt: skip
+    return flagged
