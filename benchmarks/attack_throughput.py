@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
 from aedefense.models import Classifier, DefendedModel  # noqa: E402
-from aedefense.training import build_autoencoder, select_device  # noqa: E402
+from aedefense.models import build_autoencoder  # noqa: E402
+from aedefense.setup import select_device  # noqa: E402
 
 SHAPES = {"MNIST": ((1, 28, 28), 10), "BTSC": ((3, 32, 32), 62)}
 

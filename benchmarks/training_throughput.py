@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 from aedefense.cells import Cell  # noqa: E402
 from aedefense.settings import classifier_settings  # noqa: E402
 from aedefense import losses  # noqa: E402
-from aedefense.models import Classifier  # noqa: E402
+from aedefense.models import Classifier, build_autoencoder  # noqa: E402
+from aedefense.setup import select_device, to_unit  # noqa: E402
 from aedefense.training import (  # noqa: E402
-    autoencoder_loss, build_autoencoder, contractive_penalty, select_device, to_unit,
-    train_autoencoder, train_classifier,
+    autoencoder_loss, contractive_penalty, train_autoencoder, train_classifier,
 )  # fmt: skip
 
 SHAPES = {"mnist": (1, 28, 28), "btsc": (3, 32, 32)}

@@ -7,7 +7,8 @@ from aedefense import attacks
 from aedefense.attacks import attack_in_batches, cw_box, margin, pgd_box
 from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
 from aedefense.models import Autoencoder, Classifier, DefendedModel
-from aedefense.training import to_unit, train_classifier
+from aedefense.setup import to_unit
+from aedefense.training import train_classifier
 from test_models import tiny_data
 
 CW = {"method": "cw", "lr": 0.1, "iterations": 30, "gamma": 1.0, "kappa": 0.0,

@@ -138,10 +138,17 @@ def test_comparison_figures_are_checked(base_config, schema):
 
 def test_the_adaptive_attack_has_the_paper_attacks_settings_and_draws(base_config, schema):
     validate_config(base_config, schema)
+    # the same attack but for the draws; a smaller batch, as each image is eot_draws forwards
+    def attack_part(settings):
+        return {k: v for k, v in settings.items() if k not in ("eot_draws", "batch_size")}
+
     cw, cweot = base_config["attacks"]["cw"], base_config["attacks"]["cweot"]
-    assert {k: v for k, v in cweot.items() if k != "eot_draws"} == cw
+    assert attack_part(cweot) == attack_part(cw) and cweot["batch_size"] < cw["batch_size"]
     assert cweot["eot_draws"] > 1
     pgd, pgdeot = base_config["attacks"]["pgd"], base_config["attacks"]["pgdeot"]
-    assert {k: v for k, v in pgdeot.items() if k != "eot_draws"} == pgd and pgdeot["eot_draws"] > 1
+    assert attack_part(pgdeot) == attack_part(pgd) and pgdeot["eot_draws"] > 1
+    base_config["worst_case_over"] = ["cw", "pgdeot"]
+    assert "worst_case_over: 'pgdeot' is adaptive (eot_draws)" in errors_of(base_config, schema)
+    base_config["worst_case_over"] = ["cw"]
     base_config["attacks"]["cweot"]["eot_draws"] = 0
     assert "attacks.cweot.eot_draws: 0 is not allowed; allowed: integer >= 1" in errors_of(base_config, schema)

@@ -11,10 +11,9 @@ import fixtures
 from aedefense import losses
 from aedefense.cells import Cell
 from aedefense.checkpoints import load_autoencoder, load_classifier, save_checkpoint
-from aedefense.models import Autoencoder, Classifier, DefendedModel
+from aedefense.models import Autoencoder, Classifier, DefendedModel, build_autoencoder
 from aedefense.settings import autoencoder_settings, classifier_settings, trained_cells
 from aedefense.training import (
-    build_autoencoder,
     evaluate_autoencoder,
     train_autoencoder,
     train_classifier,

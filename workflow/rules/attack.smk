@@ -39,11 +39,13 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        "results/{dataset}/ae/{ae}/eval/{attack}_eps{eps}_s{scale}.csv",
+        "results/{dataset}/ae/{ae}/eval/{attack}_eps{eps}.csv",
     log:
-        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.log",
+        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.benchmark.tsv"
+        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}.benchmark.tsv"
+    wildcard_constraints:
+        attack="|".join([attack_names(adaptive=False), slices.CLEAN, slices.WORST]),
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["evaluate"]
@@ -52,6 +54,18 @@ rule evaluate:
         device=config["device"],
     script:
         "../scripts/evaluate.py"
+
+
+# An adaptive attack's sets are made per scale, and so are their evaluations.
+use rule evaluate as evaluate_adaptive with:
+    output:
+        "results/{dataset}/ae/{ae}/eval/{attack}_eps{eps}_s{scale}.csv",
+    log:
+        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.log",
+    benchmark:
+        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.benchmark.tsv"
+    wildcard_constraints:
+        attack=attack_names(adaptive=True),
 
 
 rule latent:
@@ -95,6 +109,7 @@ rule accuracy_table:
         "../../envs/aedefense.yaml"
     params:
         kind="accuracy",
+        rows=table_rows(),
         sanity=sanity_settings(config["figure_attack"]),
     script:
         "../scripts/table.py"

@@ -96,20 +96,25 @@ def adversarial_set(dataset, cell, attack, eps, scale):
     return f"results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}.pt"
 
 
+def evaluation_file(dataset, cell, attack, eps, scale):
+    """One evaluation per adversarial set: an adaptive attack's per scale, the others (and
+    the clean images, and the worst case) at all their scales in one file."""
+    if slices.is_adaptive(config, attack):
+        return f"results/{dataset}/ae/{cell}/eval/{attack}_eps{eps}_s{scale}.csv"
+    return f"results/{dataset}/ae/{cell}/eval/{attack}_eps{eps}.csv"
+
+
 def evaluate_inputs(wildcards):
     inputs = defence_inputs(wildcards)
+    scale = wildcards.get("scale")  # adaptive attacks only
     if wildcards.attack == slices.WORST:
         for attack in config["worst_case_over"]:
             inputs[f"adversarial_{attack}"] = adversarial_set(
-                wildcards.dataset, wildcards.ae, attack, wildcards.eps, wildcards.scale
+                wildcards.dataset, wildcards.ae, attack, wildcards.eps, scale
             )
     elif wildcards.attack != slices.CLEAN:
         inputs["adversarial"] = adversarial_set(
-            wildcards.dataset,
-            wildcards.ae,
-            wildcards.attack,
-            wildcards.eps,
-            wildcards.scale,
+            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, scale
         )
     return inputs
 
@@ -141,29 +146,67 @@ def attack_params(wildcards):
     )
 
 
+# Per (cell, attack): the latent scales its evaluations cover, computed once per run.
+EVALUATION_SCALES = slices.evaluation_scales(as_plain(config))
+
+
+def evaluated_scales(wildcards):
+    """The scales of one evaluation job: its own for an adaptive attack's set, else every
+    scale at which the figures show the cell under that attack."""
+    if "scale" in wildcards.keys():
+        return [float(wildcards.scale)]
+    base = split_replicate(wildcards.ae)[0]
+    scales = EVALUATION_SCALES.get((base, wildcards.attack))
+    if scales is None:
+        if base == slices.UNDEFENDED or base.startswith("ae"):
+            return [0.0]  # no latent sampling: one scale
+        raise WorkflowError(
+            f"no figure evaluates {base} under {wildcards.attack}, so its latent scales are "
+            "unknown; ask for a figure or a table instead"
+        )
+    return scales
+
+
 def evaluate_params(wildcards):
     return slices.evaluation_settings(
-        as_plain(config), wildcards.dataset, wildcards.ae, float(wildcards.scale)
+        as_plain(config), wildcards.dataset, wildcards.ae, evaluated_scales(wildcards)
     )
+
+
+def table_rows(figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None):
+    return [
+        list(row)
+        for row in slices.evaluations(
+            as_plain(config), figures, all_reference_cells, comparisons
+        )
+    ]
 
 
 def accuracy_files(
     figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
 ):
-    rows = slices.evaluations(
-        as_plain(config), figures, all_reference_cells, comparisons
-    )
-    return [
-        f"results/{d}/ae/{cell}/eval/{attack}_eps{format_number(eps)}_s{format_number(scale)}.csv"
+    rows = table_rows(figures, all_reference_cells, comparisons)
+    files = [
+        evaluation_file(d, cell, attack, format_number(eps), format_number(scale))
         for d, cell, attack, eps, scale in rows
     ]
+    return list(dict.fromkeys(files))
+
+
+def figure_selection(figure):
+    """The (figures, all_reference_cells, comparisons) whose evaluations one figure shows."""
+    if figure in config["comparison_figures"]:
+        return (), False, [figure]
+    return [figure], False, ()
 
 
 def figure_accuracy_files(wildcards):
     """Only what one figure shows: `snakemake results/figures/fig3.pdf` builds no more."""
-    if wildcards.figure in config["comparison_figures"]:
-        return accuracy_files((), False, [wildcards.figure])
-    return accuracy_files([wildcards.figure], False, ())
+    return accuracy_files(*figure_selection(wildcards.figure))
+
+
+def figure_table_rows(wildcards):
+    return table_rows(*figure_selection(wildcards.figure))
 
 
 def figure_params(wildcards):

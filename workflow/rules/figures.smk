@@ -22,6 +22,7 @@ rule figure_table:
     conda:
         "../../envs/aedefense.yaml"
     params:
+        rows=figure_table_rows,
         sanity=sanity_params,
     script:
         "../scripts/figure_table.py"

@@ -6,36 +6,38 @@ undefended classifier."""
 import torch
 
 from aedefense.adversarial import save_adversarial_set
-from aedefense.attacks import attack_in_batches
+from aedefense.attacks import attack_in_batches, work_of
 from aedefense.checkpoints import load_autoencoder, load_classifier
 from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import attacked_indices
 from aedefense.jobs import job
 from aedefense.models import DefendedModel
-from aedefense.training import seed_everything, select_device, to_unit
+from aedefense.setup import seed_everything, to_unit
 
-with job(snakemake):
-    device = select_device(snakemake.params.device)
+with job(snakemake) as timer:
+    device = timer.device(snakemake.params.device)
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
-    test = load_prepared(snakemake.input.test)
-    indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
-    x = to_unit(test["images"][indices]).to(device)
-    y = test["labels"][indices].to(device)
-    classifier, _ = load_classifier(snakemake.input.classifier)
-    autoencoder = load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
-    seed = settings.get("seed", 0)
-    if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
-        latent_generator = torch.Generator(device=device).manual_seed(seed + 1)
-        model = DefendedModel(classifier, autoencoder, "sample", settings["scale"], latent_generator)
-    else:
-        model = DefendedModel(classifier, autoencoder, "mean")
-    model = model.to(device)
-    seed_everything(seed, device)
+    with timer.phase("load"):
+        test = load_prepared(snakemake.input.test)
+        indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
+        x = to_unit(test["images"][indices]).to(device)
+        y = test["labels"][indices].to(device)
+        classifier, _ = load_classifier(snakemake.input.classifier)
+        autoencoder = load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
+        seed = settings.get("seed", 0)
+        if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
+            latent_generator = torch.Generator(device=device).manual_seed(seed + 1)
+            model = DefendedModel(classifier, autoencoder, "sample", settings["scale"], latent_generator)
+        else:
+            model = DefendedModel(classifier, autoencoder, "mean")
+        model = model.to(device)
     print(f"attacking {dataset}/{cell} on {device}: {settings}")
-    result = attack_in_batches(model, x, y, settings["eps"], settings, seed)
-    save_adversarial_set(snakemake.output[0], dataset, cell, settings, indices, y, result)
-    print(
-        f"{len(y)} images: success rate {float(result.success.float().mean()):.4f}, "
-        f"mean L2 {float(result.l2.mean()):.4f}, max L-inf {float(result.linf.max()):.4f}"
-    )
+    with timer.phase("compute"):
+        seed_everything(seed, device)
+        result = attack_in_batches(model, x, y, settings["eps"], settings, seed)
+        success, l2, linf = float(result.success.float().mean()), float(result.l2.mean()), float(result.linf.max())
+    with timer.phase("save"):
+        save_adversarial_set(snakemake.output[0], dataset, cell, settings, indices, y, result)
+    timer.work = {"unit": "image-iterations", "amount": work_of(settings, len(y))}
+    print(f"{len(y)} images: success rate {success:.4f}, mean L2 {l2:.4f}, max L-inf {linf:.4f}")

@@ -1,6 +1,7 @@
-"""Rule evaluate: accuracy of the defence as deployed (VAE sampling at scale s, averaged over
-latent draws) on one adversarial set, on the clean attacked images (attack 'clean'), or on
-the per-example worst case over several adversarial sets (attack 'worst')."""
+"""Rules evaluate and evaluate_adaptive: accuracy of the defence as deployed (VAE sampling at
+scale s, averaged over latent draws) on one adversarial set, on the clean attacked images
+(attack 'clean'), or on the per-example worst case over several adversarial sets (attack
+'worst'); one row per latent scale of settings['scales']."""
 
 import torch
 
@@ -10,47 +11,62 @@ from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
 from aedefense.results import accuracy_row, write_rows
-from aedefense.training import seed_everything, select_device, to_unit
+from aedefense.settings import at_scale
+from aedefense.setup import seed_everything, to_unit
 
-with job(snakemake):
-    device = select_device(snakemake.params.device)
+with job(snakemake) as timer:
+    device = timer.device(snakemake.params.device)
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
-    classifier, classifier_settings = load_classifier(snakemake.input.classifier)
-    autoencoder, autoencoder_settings = (
-        load_autoencoder(snakemake.input.autoencoder)
-        if "autoencoder" in snakemake.input.keys()
-        else (None, None)
-    )
-    test = load_prepared(snakemake.input.test)
-    indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
-    records = {}  # input adversarial, or adversarial_<attack> for each attack of the worst case
-    for key in snakemake.input.keys():
-        if key.startswith("adversarial"):
-            path = snakemake.input[key]
-            record = records[key.removeprefix("adversarial_")] = load_adversarial_set(path)
-            if not torch.equal(record["indices"], indices):
-                raise ValueError(
-                    f"{path} attacked other images than this evaluation expects; rebuild it "
-                    f"(snakemake --forcerun attack {path})"
-                )
-    if not records:
-        image_sets, attack = [to_unit(test["images"][indices])], None
-    else:
-        image_sets = [record["adversarial"] for record in records.values()]
-        attack = records["adversarial"] if "adversarial" in records else worst_case(records)
-    labels = test["labels"][indices]
-    seed_everything(settings.get("seed", 0), device)
-    classifier.to(device)
-    if autoencoder is not None:
-        autoencoder.to(device)
-    accuracies = accuracy_over_draws(
-        classifier, autoencoder, [images.to(device) for images in image_sets], labels.to(device), settings["scale"],
-        settings.get("draws", 1), settings.get("seed", 0), settings["batch_size"],
-    )
-    row = accuracy_row(
-        dataset, cell, float(snakemake.wildcards.eps), settings, accuracies, attack,
-        classifier_settings, autoencoder_settings, snakemake.wildcards.attack,
-    )
-    write_rows([row], snakemake.output[0])
-    print(row)
+    with timer.phase("load"):
+        classifier, classifier_settings = load_classifier(snakemake.input.classifier)
+        autoencoder, autoencoder_settings = (
+            load_autoencoder(snakemake.input.autoencoder)
+            if "autoencoder" in snakemake.input.keys()
+            else (None, None)
+        )
+        test = load_prepared(snakemake.input.test)
+        indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
+        records = {}  # input adversarial, or adversarial_<attack> for each attack of the worst case
+        for key in snakemake.input.keys():
+            if key.startswith("adversarial"):
+                path = snakemake.input[key]
+                record = records[key.removeprefix("adversarial_")] = load_adversarial_set(path)
+                if not torch.equal(record["indices"], indices):
+                    raise ValueError(
+                        f"{path} attacked other images than this evaluation expects; rebuild it "
+                        f"(snakemake --forcerun attack {path})"
+                    )
+        if not records:
+            image_sets, attack = [to_unit(test["images"][indices])], None
+        else:
+            image_sets = [record["adversarial"] for record in records.values()]
+            attack = records["adversarial"] if "adversarial" in records else worst_case(records)
+        labels = test["labels"][indices].to(device)
+        image_sets = [images.to(device) for images in image_sets]
+        classifier.to(device)
+        if autoencoder is not None:
+            autoencoder.to(device)
+    rows, forwards = [], 0
+    with timer.phase("compute"):
+        seed_everything(settings.get("seed", 0), device)
+        for scale in settings["scales"]:
+            # Every scale (and every evaluation job) seeds its latent draws alike: common
+            # random numbers, so curves and scales differ by the defence, not by the noise.
+            one = at_scale(settings, cell, scale)
+            accuracies = accuracy_over_draws(
+                classifier, autoencoder, image_sets, labels, scale, one.get("draws", 1), one.get("seed", 0),
+                settings["batch_size"],
+            )  # fmt: skip
+            forwards += len(accuracies) * len(image_sets) * len(labels)
+            rows.append(
+                accuracy_row(
+                    dataset, cell, float(snakemake.wildcards.eps), one, accuracies, attack,
+                    classifier_settings, autoencoder_settings, snakemake.wildcards.attack,
+                )  # fmt: skip
+            )
+    with timer.phase("save"):
+        write_rows(rows, snakemake.output[0])
+    timer.work = {"unit": "image-forwards", "amount": forwards}
+    for row in rows:
+        print(row)

@@ -6,5 +6,5 @@ from aedefense.results import ACCURACY_ORDER, concatenate
 from aedefense.sanity import write_checked_table
 
 with job(snakemake):
-    table = concatenate(snakemake.input, ACCURACY_ORDER)
+    table = concatenate(snakemake.input, ACCURACY_ORDER, snakemake.params.rows)
     write_checked_table(table, snakemake.params.sanity, snakemake.output.table, snakemake.output.sanity)

@@ -6,15 +6,17 @@ from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import latent_displacement
 from aedefense.jobs import job
 from aedefense.results import cell_columns, write_rows
-from aedefense.training import select_device, to_unit
+from aedefense.setup import to_unit
 
-with job(snakemake):
-    device = select_device(snakemake.params.device)
-    autoencoder, autoencoder_settings = load_autoencoder(snakemake.input.autoencoder)
-    adversarial = load_adversarial_set(snakemake.input.adversarial)
-    test = load_prepared(snakemake.input.test)
-    clean = to_unit(test["images"][adversarial["indices"]]).to(device)
-    stats = latent_displacement(autoencoder.to(device), clean, adversarial["adversarial"].to(device))
+with job(snakemake) as timer:
+    device = timer.device(snakemake.params.device)
+    with timer.phase("load"):
+        autoencoder, autoencoder_settings = load_autoencoder(snakemake.input.autoencoder)
+        adversarial = load_adversarial_set(snakemake.input.adversarial)
+        test = load_prepared(snakemake.input.test)
+        clean = to_unit(test["images"][adversarial["indices"]]).to(device)
+    with timer.phase("compute"):
+        stats = latent_displacement(autoencoder.to(device), clean, adversarial["adversarial"].to(device))
     row = {"dataset": snakemake.wildcards.dataset, **cell_columns(snakemake.wildcards.ae, autoencoder_settings)}
     row.update(
         eps=float(snakemake.wildcards.eps),
@@ -23,5 +25,7 @@ with job(snakemake):
         seed_attack=adversarial["settings"].get("seed"),
         **stats,
     )
-    write_rows([row], snakemake.output[0])
+    with timer.phase("save"):
+        write_rows([row], snakemake.output[0])
+    timer.work = {"unit": "image-encodings", "amount": 2 * len(clean)}
     print(row)

@@ -5,13 +5,14 @@ from pathlib import Path
 from aedefense.data.prepared import prepare
 from aedefense.jobs import job
 
-with job(snakemake):
-    records = prepare(
-        snakemake.wildcards.dataset,
-        Path(snakemake.input[0]).parent,
-        {"train": snakemake.output.train, "test": snakemake.output.test},
-        btsc_expected=snakemake.params.expected or None,
-    )
+with job(snakemake) as timer:
+    with timer.phase("compute"):  # reading, decoding and writing are one pass here
+        records = prepare(
+            snakemake.wildcards.dataset,
+            Path(snakemake.input[0]).parent,
+            {"train": snakemake.output.train, "test": snakemake.output.test},
+            btsc_expected=snakemake.params.expected or None,
+        )
     for split, record in records.items():
         labels = record["labels"]
         print(

@@ -11,7 +11,7 @@ with job(snakemake):
         table = collect(snakemake.input, snakemake.output.table, LATENT_ORDER)
         print(f"{snakemake.output.table}: {len(table)} rows from {len(snakemake.input)} files")
     else:
-        table = concatenate(snakemake.input, ACCURACY_ORDER)
+        table = concatenate(snakemake.input, ACCURACY_ORDER, snakemake.params.rows)
         flagged = write_checked_table(table, snakemake.params.sanity, snakemake.output.table, snakemake.output.sanity)
         summary = over_training_seeds(flagged)
         write_table(summary, snakemake.output.summary)

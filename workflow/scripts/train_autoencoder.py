@@ -7,16 +7,25 @@ from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
 from aedefense.jobs import job
 from aedefense.plots import save_reconstruction_grid
-from aedefense.training import select_device, train_autoencoder
+from aedefense.training import train_autoencoder
 
-with job(snakemake):
-    device = select_device(snakemake.params.device)
-    data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
+with job(snakemake) as timer:
+    device = timer.device(snakemake.params.device)
+    with timer.phase("load"):
+        data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
     settings = dict(snakemake.params.settings)
     cell = cell_from_name(split_replicate(snakemake.wildcards.ae)[0])  # seed r > 0: <cell>_r<r>
     print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
-    model, metrics = train_autoencoder(data, cell, settings, device)
+    with timer.phase("compute"):
+        model, metrics = train_autoencoder(data, cell, settings, device)
     settings["in_shape"] = list(data["train"]["images"].shape[1:])
-    save_checkpoint(snakemake.output.model, "autoencoder", model, settings)
-    save_json(dict(metrics, settings=settings, device=str(device)), snakemake.output.metrics)
-    save_reconstruction_grid(model, data["test"]["images"], cell, settings["seed"], snakemake.output.grid)
+    with timer.phase("save"):
+        save_checkpoint(snakemake.output.model, "autoencoder", model, settings)
+        save_json(dict(metrics, settings=settings, device=str(device)), snakemake.output.metrics)
+        save_reconstruction_grid(model, data["test"]["images"], cell, settings["seed"], snakemake.output.grid)
+    penalty = settings.get("contractive", "none") if cell.alpha > 0 else "none"
+    timer.work = {
+        "unit": "image-steps",
+        "amount": settings["epochs"] * len(data["train"]["labels"]),
+        "contractive": penalty,  # the exact penalty costs far more per image-step
+    }

@@ -229,6 +229,13 @@ def run_attack(model, x, labels, eps, settings: dict, generator=None) -> AttackR
     raise ValueError(f"unknown attack method {method!r}; allowed: cw, pgd, deepfool")
 
 
+def work_of(settings: dict, images: int) -> int:
+    """Image-iterations of one attack job: forward+backward passes over single images
+    (DeepFool's are one forward and one backward per class; counted as one)."""
+    steps = settings["iterations"] if settings["method"] == "cw" else settings["steps"]
+    return images * (steps + 1) * settings.get("eot_draws", 1)
+
+
 def attack_in_batches(model, images, labels, eps, settings: dict, seed: int) -> AttackResult:
     """The whole attacked set, `settings['batch_size']` images at a time, seeded."""
     generator = torch.Generator(device=images.device).manual_seed(seed)

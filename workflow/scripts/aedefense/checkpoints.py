@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aedefense.io import load_torch, save_torch
 from aedefense.models import Classifier
-from aedefense.training import build_autoencoder
+from aedefense.models import build_autoencoder
 
 FORMAT_VERSION = 1
 

@@ -148,6 +148,12 @@ def rule_errors(config: dict) -> list[str]:
                 f"worst_case_over: {attack!r} is not defined under attacks; "
                 f"defined: {', '.join(sorted(config['attacks']))}"
             )
+        elif "eot_draws" in config["attacks"][attack]:
+            messages.append(
+                f"worst_case_over: {attack!r} is adaptive (eot_draws), with one adversarial set "
+                "per latent scale; the worst case is taken over attacks whose one set serves every "
+                "scale: remove it"
+            )
     for name, spec in config["comparison_figures"].items():
         for attack in spec["attacks"]:
             if attack not in config["attacks"] and attack != WORST:

@@ -1,24 +1,103 @@
-"""What every job script does first: log to the rule's log file, use exactly its threads."""
+"""What every job script does first: log to the rule's log file, use exactly its threads, and
+time its phases.
+
+A job's wall time splits into start-up (the interpreter and the imports, measured from the
+process's start, plus device initialisation), load (reading its inputs), compute and save.
+The split goes to `<log without .log>.timing.json` beside the job's log, where
+`benchmarks/profile_run.py` reads it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 import traceback
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import torch
+
+PHASES = ("startup", "load", "compute", "save")
+
+
+def seconds_since_process_start() -> float | None:
+    """How long this process has run, from /proc (Linux); None where that cannot be read."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time after boot
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class JobTimer:
+    """Seconds per phase of one job; `work` says how much it computed, in units of its own."""
+
+    def __init__(self):
+        self.entered = time.perf_counter()
+        before_job = seconds_since_process_start()
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+        self.seconds["startup"] = before_job or 0.0
+        self.startup_measured = before_job is not None
+        self.work: dict = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def device(self, setting: str):
+        """Select the device (start-up: CUDA's initialisation counts there)."""
+        from aedefense.setup import select_device
+
+        with self.phase("startup"):
+            device = select_device(setting)
+            if device.type == "cuda":
+                torch.zeros(1, device=device)  # create the context now, not in the first load
+        self.device_name = str(device)
+        return device
+
+    def record(self, rule: str, wildcards: dict, threads: int) -> dict:
+        in_job = time.perf_counter() - self.entered
+        accounted = sum(v for k, v in self.seconds.items() if k != "startup")
+        return {
+            "rule": rule,
+            "wildcards": wildcards,
+            "threads": threads,
+            "device": getattr(self, "device_name", "cpu"),
+            "startup_measured": self.startup_measured,
+            **{f"{name}_s": round(value, 4) for name, value in self.seconds.items()},
+            "other_s": round(max(0.0, in_job - accounted), 4),
+            "work": self.work,
+        }
+
+
+def timing_path(log_path: str) -> Path:
+    log = Path(log_path)
+    return log.with_name(log.name.removesuffix(".log") + ".timing.json")
 
 
 @contextmanager
 def job(snakemake):
-    """Send output to the job's log, set torch's threads; on failure the error's own message
-    goes to the console too (the traceback stays in the log)."""
+    """Send output to the job's log, set torch's threads, time the phases; on failure the
+    error's own message goes to the console too (the traceback stays in the log)."""
+    timer = JobTimer()
     torch.set_num_threads(snakemake.threads)
     console = sys.stderr
     with open(snakemake.log[0], "w", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
         try:
-            yield
+            yield timer
         except Exception as error:
             traceback.print_exc()
             print(f"{type(error).__name__}: {error}\n(log: {snakemake.log[0]})", file=console)
             sys.exit(1)
+    record = timer.record(snakemake.rule, dict(snakemake.wildcards.items()), snakemake.threads)
+    from aedefense.io import atomic_path
+
+    with atomic_path(timing_path(snakemake.log[0])) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")

@@ -140,3 +140,14 @@ class DefendedModel(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.reconstruct(x))
+
+
+def build_autoencoder(in_shape, family: str, settings: dict) -> Autoencoder:
+    vae_only = {"likelihood": "vae_likelihood", "variance_floor": "variance_floor"}
+    return Autoencoder(
+        in_shape,
+        family=family,
+        channels=settings["channels"],
+        latent_dim=settings["latent_dim"],
+        **{arg: settings[key] for arg, key in vae_only.items() if key in settings},
+    )

@@ -1,14 +1,21 @@
-"""Tidy result rows: every number with the settings, sample count and seeds that produced it."""
+"""Tidy result rows: every number with the settings, sample count and seeds that produced it.
+
+Compute jobs only write rows (the csv module); pandas, which costs a compute job a third of
+a second to import, is imported by the functions that build tables.
+"""
 
 from __future__ import annotations
 
+import csv
 import math
 import statistics
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from aedefense.cells import split_replicate
+from aedefense.cells import replicate_name, split_replicate
 from aedefense.io import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CELL_FIELDS = ("family", "denoising", "stp", "alpha")
 NOT_ATTACK_SETTINGS = {"name", "method", "eps", "images", "seed", "subset_seed"}
@@ -77,8 +84,11 @@ def accuracy_row(
 
 
 def write_rows(rows: list[dict], dest) -> None:
-    with atomic_path(dest) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False)
+    """Rows with the same keys as one CSV, written as pandas would (empty for None)."""
+    with atomic_path(dest) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 ACCURACY_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "attack", "scale", "eps", "replicate"]
@@ -112,9 +122,24 @@ def over_training_seeds(table: pd.DataFrame) -> pd.DataFrame:
 LATENT_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "eps"]
 
 
-def concatenate(paths, order) -> pd.DataFrame:
-    """One-row CSVs as one tidy table, sorted for reading."""
+def concatenate(paths, order, rows=None) -> pd.DataFrame:
+    """Result CSVs as one tidy table, sorted for reading. rows: the (dataset, cell with its
+    training seed, attack, eps, scale) to keep; an evaluation file covers all the scales of
+    its adversarial set, of which a figure may show fewer."""
+    import pandas as pd
+
     table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    if rows is not None:
+        wanted = {(d, c, a, round(float(e), 9), round(float(s), 9)) for d, c, a, e, s in rows}
+        replicates = table["replicate"] if "replicate" in table else [0] * len(table)
+        keys = zip(
+            table["dataset"],
+            [replicate_name(c, int(r)) for c, r in zip(table["cell"], replicates)],
+            table["attack"],
+            table["eps"].round(9),
+            table["scale"].round(9),
+        )
+        table = table[[key in wanted for key in keys]].reset_index(drop=True)
     return table.sort_values([c for c in order if c in table], na_position="first")
 
 

@@ -125,14 +125,34 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
     return settings
 
 
-def evaluation_settings(config: dict, dataset: str, cell: str, scale: float) -> dict:
-    """One evaluation job: latent draws only where the defence samples (a VAE, scale > 0)."""
-    stochastic = is_stochastic(cell, scale)
-    settings = {"scale": float(scale), "batch_size": config["evaluation"]["batch_size"]}
+def evaluation_settings(config: dict, dataset: str, cell: str, scales) -> dict:
+    """One evaluation job: one adversarial set (or the clean images) at every latent scale
+    in `scales`; latent draws only where the defence samples (a VAE, scale > 0)."""
+    settings = {"scales": [float(s) for s in scales], "batch_size": config["evaluation"]["batch_size"]}
     settings.update(attacked_images(config, dataset))
-    if stochastic:
+    if any(is_stochastic(cell, s) for s in settings["scales"]):
         settings.update(draws=config["evaluation"]["latent_draws"], seed=config["seeds"]["evaluation"])
     return settings
+
+
+def at_scale(settings: dict, cell: str, scale: float) -> dict:
+    """An evaluation job's settings for one of its scales: the draws and their seed only
+    where the defence samples at that scale."""
+    one = {key: value for key, value in settings.items() if key not in ("scales", "draws", "seed")}
+    one["scale"] = float(scale)
+    if is_stochastic(cell, scale):
+        one.update(draws=settings["draws"], seed=settings["seed"])
+    return one
+
+
+def evaluation_scales(config: dict) -> dict[tuple[str, str], list[float]]:
+    """Per (cell, attack), training seed aside: every latent scale the figures evaluate it at.
+    One evaluation job per adversarial set covers them all (an adaptive attack's sets are
+    made per scale, so their evaluations are too)."""
+    scales: dict[tuple[str, str], set] = {}
+    for _, cell, attack, _, scale in evaluations(config):
+        scales.setdefault((split_replicate(cell)[0], attack), set()).add(scale)
+    return {key: sorted(values) for key, values in scales.items()}
 
 
 def defence_scales(figure_grid: dict, cell: Cell) -> list[float]:

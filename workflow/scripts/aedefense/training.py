@@ -7,43 +7,16 @@ machine.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from typing import Callable
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
 from aedefense import losses
 from aedefense.cells import Cell
-from aedefense.models import Autoencoder, Classifier
-
-
-def select_device(setting: str) -> torch.device:
-    """'auto': CUDA when present, else CPU; 'cuda' fails clearly where there is none."""
-    if setting == "cpu" or (setting == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise RuntimeError("device: cuda is set in config, but torch sees no CUDA device here")
-    return torch.device("cuda")
-
-
-def seed_everything(seed: int, device: torch.device) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if device.type == "cuda":
-        # deterministic cuBLAS; must be set before the first cuBLAS call
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
-    return images_uint8.float().div_(255.0)
+from aedefense.models import Autoencoder, Classifier, build_autoencoder
+from aedefense.setup import seed_everything, to_unit
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None):
@@ -105,17 +78,6 @@ def train_classifier(data: dict, settings: dict, device, log: Callable[[str], No
         )
     metrics = {"test_accuracy": history[-1]["test_accuracy"], "history": history}
     return model.eval(), metrics
-
-
-def build_autoencoder(in_shape, family: str, settings: dict) -> Autoencoder:
-    vae_only = {"likelihood": "vae_likelihood", "variance_floor": "variance_floor"}
-    return Autoencoder(
-        in_shape,
-        family=family,
-        channels=settings["channels"],
-        latent_dim=settings["latent_dim"],
-        **{arg: settings[key] for arg, key in vae_only.items() if key in settings},
-    )
 
 
 def autoencoder_loss(model: Autoencoder, x_in, target, kl_scale: float):

@@ -1,0 +1,35 @@
+"""Job set-up shared by every compute job: the device, the seeds, images as floats."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def select_device(setting: str) -> torch.device:
+    """'auto': CUDA when present, else CPU; 'cuda' fails clearly where there is none."""
+    if setting == "cpu" or (setting == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("device: cuda is set in config, but torch sees no CUDA device here")
+    return torch.device("cuda")
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.type == "cuda":
+        # deterministic cuBLAS; must be set before the first cuBLAS call
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 images as floats in [0, 1]."""
+    return images_uint8.float().div_(255.0)
