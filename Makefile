@@ -3,6 +3,8 @@
 #   make test    the test suite (what CI runs)
 #   make bench   the benchmarks: attack and training throughput against peers and limits,
 #                workflow overhead (BENCH_ARGS="--device cuda" etc. go to the throughput scripts)
+#   make profile where a finished run's time went, per rule, and the whole paper projected
+#                from its rates (PROFILE_ARGS="--directory DIR --parallel N" etc.)
 
 VENV ?= .venv
 CORES ?= 8
@@ -10,9 +12,10 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 BENCH_ARGS ?=
+PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: paper test bench
+.PHONY: paper test bench profile
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,3 +36,6 @@ bench: $(BENCH_STAMP)
 	$(VENV)/bin/python benchmarks/attack_throughput.py $(BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/training_throughput.py $(BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/workflow_overhead.py
+
+profile: $(STAMP)
+	$(VENV)/bin/python benchmarks/profile_run.py $(PROFILE_ARGS)

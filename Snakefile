@@ -21,5 +21,5 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         expand("results/figures/fig{n}.pdf", n=range(1, 6)),
-        expand("results/figures/{name}.pdf", name=config["comparison_figures"]),
+        expand("results/figures/{name}.pdf", name=default_comparisons()),
         "results/tables/accuracy.csv",

@@ -49,6 +49,8 @@ def slurm_test_profile(repo_root, cluster: dict, destination: Path) -> Path:
     for resources in profile["set-resources"].values():
         for key in GPU_REQUESTS & set(resources):
             del resources[key]
+    # a group job asks for the threads of the widest layer it runs: no more than the node has
+    profile["cores"] = min(profile["cores"], int(cluster["SLURM_CPUS"]))
     profile.update({  # jobs as in the profile: SLURM queues what the node cannot run yet
         "retries": 0,
         "latency-wait": 5,
@@ -83,11 +85,18 @@ def test_the_workflow_runs_through_slurm_like_it_runs_locally(repo_root, slurm_c
     profile = slurm_test_profile(repo_root, slurm_cluster, tmp_path / "profile")
     snakemake(repo_root, workdir, overlay, target, "--profile", str(profile))
 
-    # Every compute job is a SLURM job of this run, named by its rule in the comment the
-    # plugin sets, and completed; no local rule went through SLURM.
+    # Every compute job ran through SLURM in a job of this run that completed: training and
+    # preparation alone, named by their rule in the comment the plugin sets; attacks,
+    # evaluations and latent analyses in grouped jobs (named by their group's id). No local
+    # rule went through SLURM.
     records = [job for job in sacct_jobs(since) if job["comment"].startswith("rule_")]
-    submitted = Counter(re.match(r"rule_(.+?)(?:_wildcards_|$)", job["comment"])[1] for job in records)
-    assert submitted == compute_jobs, records
+    names = Counter(re.match(r"rule_(.+?)(?:_wildcards_|$)", job["comment"])[1] for job in records)
+    grouped = set(yaml.safe_load((repo_root / "profiles" / "slurm" / "config.v8+.yaml").read_text())["groups"])
+    alone = {rule: count for rule, count in compute_jobs.items() if rule not in grouped}
+    assert {name: count for name, count in names.items() if name in compute_jobs} == alone, records
+    group_jobs = sum(count for name, count in names.items() if name not in compute_jobs)
+    grouped_jobs = sum(count for rule, count in compute_jobs.items() if rule in grouped)
+    assert 1 <= group_jobs < grouped_jobs, records  # several jobs per submission
     assert {job["state"] for job in records} == {"COMPLETED"}
     assert len({job["name"] for job in records}) == 1  # one snakemake run
     assert (workdir / "logs" / "slurm").is_dir()  # the profile's log directory

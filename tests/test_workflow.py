@@ -4,6 +4,8 @@ import copy
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -100,6 +102,13 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert "Reconstructions by autoencoder cell vae_d1_stp0.2_a0" in report
     fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
     assert set(fig3["cell"]) == {"none", "vae_d1_stp0.2_a0"} and set(fig3["scale"]) == {0.0, 1.0, 2.0}
+    # One evaluation job per adversarial set covers every scale the figures show the cell at,
+    # with the same latent draws (common random numbers); a figure keeps only its own scales.
+    both = pd.read_csv(results / "ae" / "vae_d1_stp0.2_a0" / "eval" / "cw_eps0.1.csv")
+    assert list(both["scale"]) == [1.0, 2.0] and set(both["seed_evaluation"]) == {0}
+    assert (both["draws"] == 10).all() and both["accuracy_mean"].between(0, 1).all()
+    fig2 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig2.csv")
+    assert set(fig2.loc[fig2["cell"] == "vae_d1_stp0.2_a0", "scale"]) == {1.0}
     diameters = pd.read_csv(workdir / "results" / "figures" / "fig5_diameters.csv")
     assert len(diameters) == 6 and (diameters["clean_code_diameter"] > 0).all()
 
@@ -147,6 +156,22 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
         assert len(flags) == (~sanity["passed"]).sum()  # every failed check flags one row
     assert "sanity checks" in report
 
+    # Every compute job timed its phases; the profile reads them and projects a config.
+    timings = [json.loads(p.read_text()) for p in (workdir / "logs").rglob("*.timing.json")]
+    attacks = [t for t in timings if t["rule"] == "attack"]
+    assert len(attacks) == len(list(results.glob("ae/*/adv/*.pt"))) - len(list(results.glob("ae/*/adv/*_s*.pt")))
+    assert all(t["compute_s"] > 0 and t["startup_s"] > 0 and t["work"]["amount"] > 0 for t in attacks)
+    profile = subprocess.run(
+        [sys.executable, str(repo_root / "benchmarks" / "profile_run.py"), "--directory", str(workdir),
+         "--plan-configfile", str(workdir / "test-config.yaml"), "--parallel", "2"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in profile.stdout.splitlines() if line and not line[0].isspace()}
+    assert int(rows["attack"][1]) == len(attacks) and rows["attack"][4].endswith("%")
+    planned = int(re.search(r"Projection for .*: (\d+) jobs", profile.stdout)[1])
+    assert planned == len(timings)  # every job of the fixture grid but downloads, from a dry run
+    assert "jobs at once:" in profile.stdout
+
     # Incremental rebuilds, each a dry run against the complete results above.
     assert scheduled(snakemake(repo_root, workdir, overlay, "-n")) == []
 
@@ -165,9 +190,13 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     # (it is at latent_eps).
     # fig1_attacks: pgd on 2 more models, bim and deepfool on 4, and their 4 worst cases.
     # fig3_eot: pgd on the DVAE, pgdeot at its 2 scales, and their evaluations.
+    # One evaluation per adversarial set, at all its scales: cw 8 (the DVAE's covers its 2
+    # scales), pgd 2, cwlong 8, fig1_attacks 14, the DVAE's pgd 1; per scale for the adaptive
+    # sets: cweot 2, pgdeot 2.
     assert sorted(scheduled(plan)) == sorted(
         ["all", "accuracy_table"] + ["attack"] * (10 + 8 + 10 + 1) + ["attack_adaptive"] * (2 + 2)
-        + ["evaluate"] * (13 + 9 + 14 + 4) + ["figure_table", "accuracy_figure"] * 6
+        + ["evaluate"] * (8 + 2 + 8 + 14 + 1) + ["evaluate_adaptive"] * (2 + 2)
+        + ["figure_table", "accuracy_figure"] * 6
     )  # fmt: skip
     assert not re.search(r"_eps0\.[13]", "".join(re.findall(r"output: .*", plan.stdout)))
 
@@ -202,10 +231,10 @@ def test_one_figure_builds_only_what_it_shows(repo_root, fixture_overlay):
     jobs = scheduled(plan)
     # fig3 shows one DVAE at two latent scales next to the undefended classifier: one
     # autoencoder; cw at 2 eps on both models and the pgd reference on the classifier, and the
-    # sanity check's cwlong on both; the DVAE's clean + 2 eps + cwlong at each scale and the
-    # classifier's clean + 2 cw + 2 pgd + cwlong
+    # sanity check's cwlong on both; the DVAE's clean + 2 eps + cwlong, each one job for both
+    # scales, and the classifier's clean + 2 cw + 2 pgd + cwlong
     assert jobs.count("train_autoencoder") == 1 and "results/mnist/ae/vae_d1_stp0.2_a0/model.pt" in plan.stdout
-    assert jobs.count("attack") == 6 + 2 and jobs.count("evaluate") == 2 * 4 + 6
+    assert jobs.count("attack") == 6 + 2 and jobs.count("evaluate") == 4 + 6
     assert jobs.count("figure_table") == 1 and jobs.count("accuracy_figure") == 1
     assert not {"latent", "latent_table", "accuracy_table", "latent_figure", "attack_adaptive"} & set(jobs)
 
@@ -213,9 +242,11 @@ def test_one_figure_builds_only_what_it_shows(repo_root, fixture_overlay):
     jobs = scheduled(plan)
     # fig3's models under cw and pgd at 2 eps (+ cwlong), and the adaptive cweot and pgdeot
     # on the DVAE at each of its 2 scales and 2 eps; evaluations: the classifier clean + 2 cw
-    # + 2 pgd, the DVAE at 2 scales clean + 2 each of cw, cweot, pgd, pgdeot, and cwlong on 3
+    # + 2 pgd, the DVAE's clean + 2 cw + 2 pgd (each one job for both scales), cwlong on both
+    # models, and cweot and pgdeot per scale (2 scales x 2 eps each)
     assert jobs.count("train_autoencoder") == 1 and jobs.count("attack") == 8 + 2
-    assert jobs.count("attack_adaptive") == 8 and jobs.count("evaluate") == 5 + 2 * 9 + 3
+    assert jobs.count("attack_adaptive") == 8 and jobs.count("evaluate") == 5 + 5 + 2
+    assert jobs.count("evaluate_adaptive") == 8
     assert "results/mnist/ae/vae_d1_stp0.2_a0/adv/cweot_eps0.3_s2.pt" in plan.stdout
 
 

@@ -173,7 +173,20 @@ def evaluate_params(wildcards):
     )
 
 
-def table_rows(figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None):
+def default_comparisons():
+    """The comparison figures that a run without a target builds, and the full table holds."""
+    return (
+        list(config["comparison_figures"]) if config["run_comparison_figures"] else []
+    )
+
+
+def table_rows(
+    figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+):
+    """[dataset, cell, attack, eps, scale] of the evaluations a table holds; comparisons None:
+    those of the default run."""
+    if comparisons is None:
+        comparisons = default_comparisons()
     return [
         list(row)
         for row in slices.evaluations(

@@ -39,7 +39,8 @@ class JobTimer:
         self.entered = time.perf_counter()
         before_job = seconds_since_process_start()
         self.seconds = dict.fromkeys(PHASES, 0.0)
-        self.seconds["startup"] = before_job or 0.0
+        self.before_job = before_job or 0.0
+        self.seconds["startup"] = self.before_job
         self.startup_measured = before_job is not None
         self.work: dict = {}
 
@@ -65,7 +66,10 @@ class JobTimer:
     def record(self, rule: str, wildcards: dict, threads: int) -> dict:
         in_job = time.perf_counter() - self.entered
         accounted = sum(v for k, v in self.seconds.items() if k != "startup")
+        finished = time.time()
         return {
+            "started_at": round(finished - in_job - self.before_job, 3),
+            "finished_at": round(finished, 3),
             "rule": rule,
             "wildcards": wildcards,
             "threads": threads,

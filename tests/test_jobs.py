@@ -1,0 +1,32 @@
+"""Job timing: the phases a job records for `make profile`."""
+
+import time
+
+from aedefense.jobs import JobTimer, seconds_since_process_start, timing_path
+
+
+def test_the_process_age_is_read_and_grows():
+    first = seconds_since_process_start()
+    assert first is not None and 0 < first < 24 * 3600  # this test process started earlier
+    time.sleep(0.05)
+    assert seconds_since_process_start() - first >= 0.04
+
+
+def test_phases_add_up_and_the_rest_is_other():
+    timer = JobTimer()
+    with timer.phase("load"):
+        time.sleep(0.02)
+    with timer.phase("compute"):
+        time.sleep(0.05)
+    with timer.phase("compute"):  # phases accumulate
+        time.sleep(0.05)
+    time.sleep(0.03)  # in the job, in no phase
+    record = timer.record("attack", {"eps": "0.1"}, threads=2)
+    assert record["compute_s"] >= 0.1 and 0.02 <= record["load_s"] < record["compute_s"]
+    assert record["other_s"] >= 0.03 and record["startup_measured"]
+    assert record["started_at"] < record["finished_at"] - record["compute_s"]
+    assert record["device"] == "cpu" and record["work"] == {}
+
+
+def test_the_timing_file_sits_beside_the_log():
+    assert timing_path("logs/mnist/ae/none/attack/cw_eps0.1.log").name == "cw_eps0.1.timing.json"

@@ -1,0 +1,50 @@
+"""The profiles plan what they promise: few cluster submissions for the whole paper, several
+GPU jobs at once on one workstation."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.workflow
+
+LOCAL_RULES = {"all", "download", "accuracy_table", "figure_table", "latent_table", "accuracy_figure", "latent_figure"}
+
+
+def dry_run(repo_root, workdir, *args) -> str:
+    command = [sys.executable, "-m", "snakemake", "-n", "-s", str(repo_root / "Snakefile"), "-d", str(workdir), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def submissions(plan: str) -> tuple[int, list[str]]:
+    """(group jobs, rules of the jobs submitted alone) of a dry run's plan."""
+    groups = len(re.findall(r"Group job attacks", plan))
+    alone = [rule for rule in re.findall(r"^rule (\w+):$", plan, flags=re.MULTILINE) if rule not in LOCAL_RULES]
+    return groups, alone
+
+
+def test_the_slurm_profile_sends_the_whole_paper_in_at_most_300_submissions(repo_root, tmp_path):
+    plan = dry_run(repo_root, tmp_path, "--profile", str(repo_root / "profiles" / "slurm"))
+    groups, alone = submissions(plan)
+    total_jobs = int(re.search(r"^total\s+(\d+)$", plan, flags=re.MULTILINE)[1])
+    assert total_jobs > 3000  # the whole grid was planned
+    assert sorted(set(alone)) == ["prepare", "train_autoencoder", "train_classifier"]
+    assert groups >= 50 and groups + len(alone) <= 300
+    # a group holds adversarial sets with the jobs that read them
+    first_group = plan[plan.index("Group job attacks") :].split("Group job attacks")[1]
+    assert "rule attack:" in first_group and "rule evaluate:" in first_group
+
+
+def test_the_local_profile_shares_one_gpu_among_several_jobs(repo_root, tmp_path):
+    profile = yaml.safe_load((repo_root / "profiles" / "local" / "config.v8+.yaml").read_text())
+    budget = profile["resources"]["gpu_mem_mb"]
+    for rule in ("attack", "evaluate", "train_autoencoder"):
+        assert 0 < profile["set-resources"][rule]["gpu_mem_mb"] <= budget / 3
+    assert "gpu" not in profile["resources"]  # no longer one GPU job at a time
+    plan = dry_run(repo_root, tmp_path, "--profile", str(repo_root / "profiles" / "local"), "results/figures/fig3.pdf")
+    attack = plan[plan.index("rule attack:") :].split("\n\n")[0]
+    assert "gpu_mem_mb=3000" in attack and "threads: 2" in attack
