@@ -174,6 +174,7 @@ def uses_at_parse_time(config):
     """What the Snakefile computes from a valid config before any job."""
     slices.trained_cells(config)
     slices.evaluations(config)
+    slices.evaluation_scales(config)
     slices.latent_analyses(config)
     for dataset in config["datasets"]:
         slices.classifier_settings(config, dataset)
