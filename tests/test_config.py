@@ -124,6 +124,15 @@ def test_override_of_a_merged_cell_points_to_the_trained_one(base_config, schema
     assert "trained once as ae_d0_stp0_a0" in errors_of(base_config, schema)
 
 
+def test_override_of_a_cell_no_figure_trains_is_refused_with_the_cells_that_exist(base_config, schema):
+    base_config["cell_overrides"] = {"mnist/vae_d1_stp0.7_a0": {"epochs": 3}}
+    message = errors_of(base_config, schema)
+    assert "cell_overrides.mnist/vae_d1_stp0.7_a0: no figure trains vae_d1_stp0.7_a0" in message
+    assert "ae_d0_stp0_a0, " in message and "vae_d1_stp0.4_a0" in message
+    base_config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 3}}
+    validate_config(base_config, schema)
+
+
 def test_comparison_figures_are_checked(base_config, schema):
     base_config["comparison_figures"]["fig3_eot"]["attacks"] = ["cw", "cweot2"]
     base_config["comparison_figures"]["eot"] = {"like": "fig3", "attacks": ["cw"]}

@@ -192,6 +192,51 @@ def test_training_is_deterministic(base_config, tmp_path):
     assert not torch.equal(first["to_mu.weight"], other.state_dict()["to_mu.weight"])
 
 
+class Killed(Exception):
+    """Stands for the SIGKILL of a job at its time limit, right after an epoch."""
+
+
+def killed_after_epoch(epoch: int):
+    def log(message):
+        if message.startswith(f"epoch {epoch}/"):
+            raise Killed
+
+    return log
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "classifier"])
+def test_a_training_killed_after_an_epoch_resumes_to_the_uninterrupted_result(base_config, tmp_path, kind):
+    data, resume = tiny_data(n_train=100, n_test=20), tmp_path / ".model.pt.resume"
+    if kind == "autoencoder":
+        cell, settings = Cell("vae", True, 0.2, 0.0), ae_settings(base_config, epochs=3, kl_warmup_epochs=2)
+
+        def train(**options):
+            return train_autoencoder(data, cell, settings, CPU, **options)
+    else:
+        settings = dict(classifier_settings(base_config, "mnist"), epochs=3, channels=8, dense=20, batch_size=25)
+
+        def train(**options):
+            return train_classifier(data, settings, CPU, **options)
+
+    uninterrupted, _ = train(log=lambda _: None)
+    with pytest.raises(Killed):
+        train(log=killed_after_epoch(2), resume=resume)
+    assert resume.exists()
+    lines = []
+    resumed, metrics = train(log=lines.append, resume=resume)
+    assert lines[0] == f"resuming after epoch 2 from {resume}" and len(metrics["history"]) == 3
+    assert not resume.exists()  # done: nothing to resume from
+    for (name, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    # a checkpoint of other settings is not resumed from
+    with pytest.raises(Killed):
+        train(log=killed_after_epoch(1), resume=resume)
+    settings["lr"] = settings["lr"] / 2
+    lines = []
+    train(log=lines.append, resume=resume)
+    assert "made with other settings" in lines[0]
+
+
 def _saved_classifier(path):
     settings = {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 8,
                 "dense": 20, "dropout": 0.3}  # fmt: skip
@@ -207,14 +252,31 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.equal(loaded(x), model.eval()(x)) and settings["classes"] == 10
 
 
-def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly(tmp_path):
-    path = tmp_path / "c.pt"
+def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly_and_are_set_aside(tmp_path):
+    path, aside = tmp_path / "c.pt", tmp_path / "c.pt.damaged"
+
+    def fails(load, target, match):
+        with pytest.raises(ValueError, match=match) as error:
+            load(target)
+        # moved out of the way, so the next run rebuilds it (and what depends on it)
+        assert not target.exists() and target.with_name(target.name + ".damaged").exists()
+        assert "run the same snakemake command again" in str(error.value)
+
     _saved_classifier(path)
-    with pytest.raises(ValueError, match="not a autoencoder checkpoint.*found kind 'classifier'"):
-        load_autoencoder(path)
+    fails(load_autoencoder, path, "not a autoencoder checkpoint.*found kind 'classifier'")
+    _saved_classifier(path)
     path.write_bytes(path.read_bytes()[:300])
-    with pytest.raises(ValueError, match="cannot be read safely.*train_classifier"):
-        load_classifier(path)
+    fails(load_classifier, path, "is not a complete archive")
+
+    # changed in place, same size: torch.load would read it; the archive's CRCs do not match
+    _saved_classifier(path)
+    original = load_classifier(path)[0].state_dict()
+    content = bytearray(path.read_bytes())
+    weights = content.index(original["features.0.weight"].numpy().tobytes()[:64])
+    content[weights : weights + 400] = bytes(400)
+    path.write_bytes(bytes(content))
+    fails(load_classifier, path, "fails the checksum of its member .*: it changed on disk")
+    assert aside.read_bytes() == bytes(content)  # kept for a look, under another name
 
     class Payload:
         def __reduce__(self):
@@ -222,15 +284,15 @@ def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly(tmp_path):
 
     unsafe = tmp_path / "unsafe.pt"
     unsafe.write_bytes(pickle.dumps(Payload()))
-    with pytest.raises(ValueError, match="cannot be read safely"):
-        load_classifier(unsafe)
+    fails(load_classifier, unsafe, "is not a complete archive")  # a pickle is no torch archive
+    torch.save(Payload(), unsafe)  # the same pickle inside a well-formed torch archive
+    fails(load_classifier, unsafe, "cannot be read safely")
 
     mismatched = tmp_path / "m.pt"
     save_checkpoint(mismatched, "classifier", Classifier((1, 28, 28), 10, 4, 8, 20, 0.3),
                     {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 16,
                      "dense": 20, "dropout": 0.3})  # fmt: skip
-    with pytest.raises(ValueError, match="do not fit the architecture"):
-        load_classifier(mismatched)
+    fails(load_classifier, mismatched, "do not fit the architecture")
 
 
 def test_settings_slices_carry_only_what_the_cell_depends_on(base_config):

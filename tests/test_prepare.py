@@ -110,8 +110,9 @@ def test_load_prepared_refuses_corrupt_and_foreign_files(tmp_path, idx_mirror):
     outputs = prepare_to(tmp_path, "mnist", mirror / "mnist")
     path = outputs["test"]
     path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(ValueError, match="cannot be read safely.*rebuild"):
+    with pytest.raises(ValueError, match="is not a complete archive.*rebuilds that file"):
         load_prepared(path)
+    assert not path.exists() and path.with_name(path.name + ".damaged").exists()
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(ValueError, match="not written by prepare"):

@@ -19,6 +19,7 @@ from aedefense import settings as slices
 from aedefense.adversarial import load_adversarial_set, save_adversarial_set
 from aedefense.attacks import AttackResult
 from aedefense.config import ConfigError, validate_config
+from aedefense.io import atomic_path
 from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,7 @@ def small_adversarial_set(path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty"])
-def test_a_damaged_adversarial_set_names_itself_and_how_to_rebuild(tmp_path, damage):
+def test_a_damaged_adversarial_set_names_itself_and_is_set_aside_to_be_rebuilt(tmp_path, damage):
     path = tmp_path / "cw_eps0.1.pt"
     small_adversarial_set(path)
     assert len(load_adversarial_set(path)["labels"]) == 4
@@ -125,7 +126,45 @@ def test_a_damaged_adversarial_set_names_itself_and_how_to_rebuild(tmp_path, dam
     )
     with pytest.raises(ValueError) as error:
         load_adversarial_set(path)
-    assert str(path) in str(error.value) and "--forcerun attack" in str(error.value)
+    assert str(path) in str(error.value) and "run the same snakemake command again" in str(error.value)
+    assert not path.exists() and path.with_name(path.name + ".damaged").exists()
+
+
+@pytest.mark.workflow
+def test_a_damaged_input_is_rebuilt_byte_for_byte_by_the_next_run(repo_root, fixture_overlay):
+    workdir, overlay = fixture_overlay
+    overlay["sanity"] = {"longer_attack": None}  # fewer jobs; not what this is about
+    target = "results/figures/fig3.pdf"
+    snakemake(repo_root, workdir, overlay, target)
+    adversarial = workdir / "results" / "mnist" / "ae" / "none" / "adv" / "cw_eps0.1.pt"
+    original = adversarial.read_bytes()
+    adversarial.write_bytes(original[: len(original) // 2])
+
+    failed = snakemake(repo_root, workdir, overlay, target, check=False)
+    assert failed.returncode != 0
+    assert f"adversarial set {adversarial.relative_to(workdir)} is not a complete archive" in failed.stderr
+    assert "run the same snakemake command again" in failed.stderr
+    # The same command again rebuilds that set and what reads it, nothing else.
+    plan = snakemake(repo_root, workdir, overlay, "-n", target)
+    assert sorted(scheduled(plan)) == ["accuracy_figure", "attack", "evaluate", "figure_table"]
+    snakemake(repo_root, workdir, overlay, target)
+    assert adversarial.read_bytes() == original
+    assert scheduled(snakemake(repo_root, workdir, overlay, "-n", target)) == []
+
+
+def test_temporary_files_of_a_killed_writer_go_with_the_next_write(tmp_path):
+    dest = tmp_path / "classifier.pt"
+    child = subprocess.Popen(["true"])
+    child.wait()  # its pid now names no process: a writer that was killed
+    stale = tmp_path / f".classifier.pt.part-{child.pid}"
+    live = tmp_path / f".classifier.pt.part-{os.getppid()}"  # a writer still running
+    other = tmp_path / ".model.pt.part-999999"  # another file's
+    for path in (stale, live, other):
+        path.write_bytes(b"half")
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(b"whole")
+    assert dest.read_bytes() == b"whole"
+    assert not stale.exists() and live.exists() and other.exists()
 
 
 # --- config fuzzing ---------------------------------------------------------------------------

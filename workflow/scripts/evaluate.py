@@ -3,9 +3,7 @@ scale s, averaged over latent draws) on one adversarial set, on the clean attack
 (attack 'clean'), or on the per-example worst case over several adversarial sets (attack
 'worst'); one row per latent scale of settings['scales']."""
 
-import torch
-
-from aedefense.adversarial import load_adversarial_set, worst_case
+from aedefense.adversarial import check_attacked_images, load_adversarial_set, worst_case
 from aedefense.checkpoints import load_autoencoder, load_classifier
 from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
@@ -32,11 +30,7 @@ with job(snakemake) as timer:
             if key.startswith("adversarial"):
                 path = snakemake.input[key]
                 record = records[key.removeprefix("adversarial_")] = load_adversarial_set(path)
-                if not torch.equal(record["indices"], indices):
-                    raise ValueError(
-                        f"{path} attacked other images than this evaluation expects; rebuild it "
-                        f"(snakemake --forcerun attack {path})"
-                    )
+                check_attacked_images(record, path, indices)
         if not records:
             image_sets, attack = [to_unit(test["images"][indices])], None
         else:

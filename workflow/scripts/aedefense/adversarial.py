@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from aedefense.attacks import AttackResult
-from aedefense.io import load_torch, save_torch
+from aedefense.io import load_torch, save_torch, set_aside
 
 FORMAT_VERSION = 1
 KIND = "adversarial_set"
@@ -34,8 +34,8 @@ def save_adversarial_set(path, dataset, cell, settings, indices, labels, result:
 
 
 def load_adversarial_set(path: str | Path) -> dict:
-    hint = f"Rebuild it: snakemake --cores 2 --forcerun attack {path}"
-    record = load_torch(path, "adversarial set", hint)
+    what = "adversarial set"
+    record = load_torch(path, what)
     keys = {"indices", "labels", "adversarial", "success", "l2", "linf", "settings"}
     if (
         not isinstance(record, dict)
@@ -43,14 +43,20 @@ def load_adversarial_set(path: str | Path) -> dict:
         or record.get("format_version") != FORMAT_VERSION
         or not keys <= set(record)
     ):
-        raise ValueError(f"{path} is not an adversarial set of this workflow. {hint}")
+        raise set_aside(path, what, "is not an adversarial set of this workflow")
     n = len(record["indices"])
     if not all(len(record[k]) == n for k in ("labels", "adversarial", "l2", "linf")):
-        raise ValueError(f"{path}: its arrays disagree in length; the file is damaged. {hint}")
+        raise set_aside(path, what, "is damaged: its arrays disagree in length")
     adversarial = record["adversarial"]
     if adversarial.numel() and (float(adversarial.min()) < 0 or float(adversarial.max()) > 1):
-        raise ValueError(f"{path}: images outside [0, 1]; the file is damaged. {hint}")
+        raise set_aside(path, what, "is damaged: images outside [0, 1]")
     return record
+
+
+def check_attacked_images(record: dict, path, indices) -> None:
+    """An adversarial set must hold the images this evaluation attacks, in the same order."""
+    if not torch.equal(record["indices"], indices):
+        raise set_aside(path, "adversarial set", "attacked other images than this evaluation expects")
 
 
 def worst_case(records: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aedefense.io import load_torch, save_torch
+from aedefense.io import load_torch, save_torch, set_aside
 from aedefense.models import Classifier
 from aedefense.models import build_autoencoder
 
@@ -20,9 +20,9 @@ def save_checkpoint(path, kind: str, model, settings: dict) -> None:
     )
 
 
-def _load(path, kind: str, rebuild: str):
-    hint = f"Rebuild it: snakemake --cores 2 --forcerun {rebuild} {path}"
-    record = load_torch(path, f"{kind} checkpoint", hint)
+def _load(path, kind: str):
+    what = f"{kind} checkpoint"
+    record = load_torch(path, what)
     if (
         not isinstance(record, dict)
         or record.get("kind") != kind
@@ -30,35 +30,31 @@ def _load(path, kind: str, rebuild: str):
         or not isinstance(record.get("state_dict"), dict)
     ):
         found = record.get("kind") if isinstance(record, dict) else type(record).__name__
-        raise ValueError(
-            f"{path} is not a {kind} checkpoint of this workflow (format {FORMAT_VERSION}); "
-            f"found kind {found!r}. {hint}"
-        )
-    return record, hint
+        raise set_aside(path, what, f"is not a {kind} checkpoint of this workflow (format {FORMAT_VERSION}); found kind {found!r}")
+    return record, what
 
 
-def _restore(model, record, path, hint):
+def _restore(model, record, path, what):
     try:
         model.load_state_dict(record["state_dict"])
     except RuntimeError as error:
-        raise ValueError(
-            f"{path}: its weights do not fit the architecture its settings describe "
-            f"({str(error).splitlines()[0]}). {hint}"
+        raise set_aside(
+            path, what, f"holds weights that do not fit the architecture its settings describe ({str(error).splitlines()[0]})"
         ) from None
     return model.eval()
 
 
 def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
-    record, hint = _load(path, "classifier", "train_classifier")
+    record, what = _load(path, "classifier")
     s = record["settings"]
     model = Classifier(
         tuple(s["in_shape"]), s["classes"], s["blocks"], s["channels"], s["dense"], s["dropout"]
     )
-    return _restore(model, record, path, hint), s
+    return _restore(model, record, path, what), s
 
 
 def load_autoencoder(path: str | Path):
-    record, hint = _load(path, "autoencoder", "train_autoencoder")
+    record, what = _load(path, "autoencoder")
     s = record["settings"]
     model = build_autoencoder(tuple(s["in_shape"]), s["family"], s)
-    return _restore(model, record, path, hint), s
+    return _restore(model, record, path, what), s

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from aedefense.settings import WORST
+from aedefense.settings import WORST, trained_cells
 
 
 class ConfigError(ValueError):
@@ -167,6 +167,7 @@ def rule_errors(config: dict) -> list[str]:
                 f"figure_style_overrides.{name}: no comparison figure of that name; defined: "
                 f"{', '.join(sorted(config['comparison_figures'])) or 'none'}"
             )
+    trained = {cell.name for cell in trained_cells(config)}
     for key in config["cell_overrides"]:
         try:
             cell = cell_from_name(key.split("/", 1)[1])
@@ -177,6 +178,11 @@ def rule_errors(config: dict) -> list[str]:
             messages.append(
                 f"cell_overrides.{key}: with stp 0 denoising changes nothing, so this cell is "
                 f"trained once as {cell.canonical().name}; override that name instead"
+            )
+        elif cell.name not in trained:
+            messages.append(
+                f"cell_overrides.{key}: no figure trains {cell.name}, so the override would "
+                f"change nothing; the cells trained for {key.split('/', 1)[0]}: {', '.join(sorted(trained))}"
             )
     for name in config["reference_attack"]["cells"]:
         try:

@@ -7,8 +7,24 @@ the config checks), and importing torch there would add seconds to every `snakem
 from __future__ import annotations
 
 import os
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def remove_stale_parts(dest: Path) -> None:
+    """Delete what earlier writers of `dest` left when they were killed mid-write (SIGKILL
+    skips every cleanup): temporary files whose process no longer runs."""
+    for part in dest.parent.glob(f".{dest.name}.part-*"):
+        pid = part.name.rsplit("-", 1)[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # a live process of another user
 
 
 @contextmanager
@@ -16,6 +32,7 @@ def atomic_path(dest: str | Path):
     """Yield a temporary path beside `dest`; rename it to `dest` only if the block succeeds."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dest)
     tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     try:
         yield tmp
@@ -33,20 +50,54 @@ def save_torch(obj, dest: str | Path) -> None:
         torch.save(obj, handle)
 
 
-def load_torch(path: str | Path, what: str, rebuild_hint: str):
-    """torch.load with weights_only=True; a clear error names the file and how to rebuild it."""
+class DamagedInput(ValueError):
+    """An input file that cannot be used: truncated, changed on disk, or not this workflow's."""
+
+
+def set_aside(path: str | Path, what: str, problem: str) -> DamagedInput:
+    """Move a damaged input out of the workflow's way, to <path>.damaged, and return the error
+    to raise: the next run then finds it missing and rebuilds it and everything that depends
+    on it, as it would any missing file."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".damaged")
+    try:
+        os.replace(path, aside)
+        where = f"It was moved to {aside}"
+    except OSError:
+        where = "Delete it"
+    return DamagedInput(
+        f"{what} {path} {problem}. {where}; run the same snakemake command again (with the same "
+        "--configfile / --config options) and it rebuilds that file and what depends on it."
+    )
+
+
+def verify_archive(path: Path, what: str) -> None:
+    """Check the CRC-32 of every member of a torch.save archive: torch.load does not, so bytes
+    changed in place would load as wrong weights or images without an error."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise set_aside(path, what, f"is not a complete archive ({error})") from None
+    if bad is not None:
+        raise set_aside(path, what, f"fails the checksum of its member {bad}: it changed on disk")
+
+
+def load_torch(path: str | Path, what: str):
+    """torch.load with weights_only=True, after the archive's checksums; a damaged file is
+    set aside (set_aside) with an error that names it and says how it is rebuilt."""
     import torch
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} {path} does not exist. {rebuild_hint}")
+        raise FileNotFoundError(f"{what} {path} does not exist; run snakemake again to build it.")
+    verify_archive(path, what)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt, truncated, foreign or unsafe (pickled code) file
-        raise ValueError(
-            f"{what} {path} cannot be read safely ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else 'no detail'}). "
-            f"It is corrupt, truncated, or not written by this workflow. {rebuild_hint}"
+    except Exception as error:  # foreign or unsafe (pickled code) file
+        detail = str(error).splitlines()[0] if str(error) else "no detail"
+        raise set_aside(
+            path, what, f"cannot be read safely ({type(error).__name__}: {detail}); it is not written by this workflow"
         ) from None
 
 

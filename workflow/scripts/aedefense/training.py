@@ -2,12 +2,15 @@
 
 The prepared uint8 images stay on the device and are scaled to [0, 1] a batch at a time;
 batches are drawn with a seeded permutation, so a config gives the same model on the same
-machine.
+machine. With a resume path, the whole training state is saved after every epoch, and a job
+killed mid-way (at a SLURM time limit, say) resumes from its last epoch with the result an
+uninterrupted run gives.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -16,7 +19,62 @@ from torch.nn import functional as F
 from aedefense import losses
 from aedefense.cells import Cell
 from aedefense.models import Autoencoder, Classifier, build_autoencoder
+from aedefense.io import DamagedInput, load_torch, save_torch
 from aedefense.setup import seed_everything, to_unit
+
+
+class EpochCheckpoint:
+    """The training state after the last finished epoch: weights, optimiser, every random
+    number generator the loop draws from, the step and the history. It is used only by a run
+    with the same settings; `path` None turns it off."""
+
+    def __init__(self, path, settings: dict, log: Callable[[str], None] = print):
+        self.path = Path(path) if path is not None else None
+        self.settings, self.log = settings, log
+
+    def restore(self, model, optimiser, generators: dict) -> tuple[int, int, list]:
+        """(epochs done, step, history): from the saved state where one fits, else (0, 0, [])."""
+        if self.path is None:
+            return 0, 0, []
+        try:
+            state = load_torch(self.path, "epoch checkpoint")
+        except FileNotFoundError:
+            return 0, 0, []
+        except DamagedInput as error:
+            self.log(f"not resuming: {error}")
+            return 0, 0, []
+        if state.get("settings") != self.settings:
+            self.log(f"not resuming from {self.path}: it was made with other settings")
+            return 0, 0, []
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        for name, generator in generators.items():
+            generator.set_state(state["generators"][name])
+        torch.set_rng_state(state["torch_rng"])
+        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.log(f"resuming after epoch {state['epoch']} from {self.path}")
+        return state["epoch"], state["step"], state["history"]
+
+    def save(self, epoch: int, step: int, history: list, model, optimiser, generators: dict) -> None:
+        if self.path is None:
+            return
+        state = {
+            "settings": self.settings,
+            "epoch": epoch,
+            "step": step,
+            "history": history,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimiser": optimiser.state_dict(),
+            "generators": {name: g.get_state() for name, g in generators.items()},
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+        save_torch(state, self.path)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None):
@@ -36,8 +94,9 @@ def accuracy(model, images, labels, batch_size=1000) -> float:
     return correct / len(labels)
 
 
-def train_classifier(data: dict, settings: dict, device, log: Callable[[str], None] = print):
-    """data: {'train': prepared record, 'test': prepared record}; settings: config slice."""
+def train_classifier(data: dict, settings: dict, device, log: Callable[[str], None] = print, resume=None):
+    """data: {'train': prepared record, 'test': prepared record}; settings: config slice;
+    resume: the epoch checkpoint's path (None: none)."""
     seed_everything(settings["seed"], device)
     train_x, train_y = data["train"]["images"].to(device), data["train"]["labels"].to(device)
     test_x, test_y = data["test"]["images"].to(device), data["test"]["labels"].to(device)
@@ -53,8 +112,9 @@ def train_classifier(data: dict, settings: dict, device, log: Callable[[str], No
         model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
     )
     shuffle = torch.Generator().manual_seed(settings["seed"])
-    history = []
-    for epoch in range(1, settings["epochs"] + 1):
+    checkpoint = EpochCheckpoint(resume, settings, log)
+    done, _, history = checkpoint.restore(model, optimiser, {"shuffle": shuffle})
+    for epoch in range(done + 1, settings["epochs"] + 1):
         start, model = time.perf_counter(), model.train()
         total_loss = torch.zeros((), device=device)
         for index in batches(len(train_y), settings["batch_size"], shuffle):
@@ -72,11 +132,13 @@ def train_classifier(data: dict, settings: dict, device, log: Callable[[str], No
             "seconds": time.perf_counter() - start,
         }
         history.append(row)
+        checkpoint.save(epoch, 0, history, model, optimiser, {"shuffle": shuffle})
         log(
             f"epoch {epoch}/{settings['epochs']}: loss {row['train_loss']:.4f}, "
             f"test accuracy {test_accuracy:.4f}, {row['seconds']:.1f} s"
         )
     metrics = {"test_accuracy": history[-1]["test_accuracy"], "history": history}
+    checkpoint.remove()
     return model.eval(), metrics
 
 
@@ -136,9 +198,10 @@ def evaluate_autoencoder(model: Autoencoder, images, cell: Cell, seed: int, batc
 
 
 def train_autoencoder(
-    data: dict, cell: Cell, settings: dict, device, log: Callable[[str], None] = print
+    data: dict, cell: Cell, settings: dict, device, log: Callable[[str], None] = print, resume=None
 ):
-    """Train one cell; settings: the autoencoder config slice after per-cell overrides."""
+    """Train one cell; settings: the autoencoder config slice after per-cell overrides;
+    resume: the epoch checkpoint's path (None: none)."""
     seed_everything(settings["seed"], device)
     train_x = data["train"]["images"].to(device)
     model = build_autoencoder(tuple(train_x.shape[1:]), cell.family, settings).to(device)
@@ -148,8 +211,10 @@ def train_autoencoder(
     shuffle = torch.Generator().manual_seed(settings["seed"])
     noise = torch.Generator(device=device).manual_seed(settings["seed"] + 1)
     steps_per_epoch = -(-len(train_x) // settings["batch_size"])
-    step, history = 0, []
-    for epoch in range(1, settings["epochs"] + 1):
+    generators = {"shuffle": shuffle, "noise": noise}
+    checkpoint = EpochCheckpoint(resume, settings, log)
+    done, step, history = checkpoint.restore(model, optimiser, generators)
+    for epoch in range(done + 1, settings["epochs"] + 1):
         start, model = time.perf_counter(), model.train()
         sums: dict[str, torch.Tensor] = {}
         for index in batches(len(train_x), settings["batch_size"], shuffle):
@@ -174,6 +239,7 @@ def train_autoencoder(
         row = {name: float(value) / len(train_x) for name, value in sums.items()}
         row.update(epoch=epoch, seconds=time.perf_counter() - start)
         history.append(row)
+        checkpoint.save(epoch, step, history, model, optimiser, generators)
         log(
             f"epoch {epoch}/{settings['epochs']}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
@@ -183,4 +249,5 @@ def train_autoencoder(
     metrics = evaluate_autoencoder(model, test_x, cell, settings["seed"])
     log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     metrics["history"] = history
+    checkpoint.remove()
     return model.eval(), metrics

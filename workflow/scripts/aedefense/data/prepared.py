@@ -14,7 +14,7 @@ import torch
 
 from aedefense.data import btsc, idx
 from aedefense.data.sources import BTSC_FILES, CLASSES, IDX_FILES
-from aedefense.io import load_torch, save_torch
+from aedefense.io import load_torch, save_torch, set_aside
 
 FORMAT_VERSION = 1
 SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "btsc": (3, 32, 32)}
@@ -68,12 +68,12 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
 
 
 def load_prepared(path: str | Path) -> dict:
-    """A prepared split, checked; a clear error names the file and how to rebuild it."""
-    hint = f"Delete it and rebuild it: snakemake --cores 2 --forcerun prepare {path}"
-    record = load_torch(path, "prepared dataset", hint)
+    """A prepared split, checked; a damaged one is set aside with an error that says so."""
+    what = "prepared dataset"
+    record = load_torch(path, what)
     keys = {"format_version", "dataset", "split", "classes", "images", "labels"}
     if not isinstance(record, dict) or not keys <= set(record):
-        raise ValueError(f"prepared dataset {path} lacks {sorted(keys)}; not written by prepare. {hint}")
+        raise set_aside(path, what, f"lacks {sorted(keys)}; it is not written by prepare")
     images, labels = record["images"], record["labels"]
     if (
         record["format_version"] != FORMAT_VERSION
@@ -83,5 +83,5 @@ def load_prepared(path: str | Path) -> dict:
         or len(images) != len(labels)
         or tuple(images.shape[1:]) != SHAPES.get(record["dataset"])
     ):
-        raise ValueError(f"prepared dataset {path} has an unexpected layout or version. {hint}")
+        raise set_aside(path, what, "has an unexpected layout or version")
     return record
