@@ -1,6 +1,8 @@
 # The two set-up-and-run commands of README.md. Both create the environment on first use.
 #   make paper   the main job: every figure of the paper (CORES=8 and ARGS="..." to change)
-#   make test    the test suite (what CI runs)
+#   make test    the test suite (what CI runs, there with the SLURM test opted in)
+#   make test-slurm  the test suite with the real-SLURM test opted in: as root, installs SLURM,
+#                munge and MariaDB with apt-get if missing, starts a private cluster, stops it
 #   make bench   the benchmarks: attack and training throughput against peers and limits,
 #                workflow overhead (BENCH_ARGS="--device cuda" etc. go to the throughput scripts)
 #   make profile where a finished run's time went, per rule, and the whole paper projected
@@ -9,24 +11,31 @@
 VENV ?= .venv
 CORES ?= 8
 ARGS ?=
+PAUSE ?= 10
 STAMP := $(VENV)/.installed
 
 BENCH_ARGS ?=
 PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: paper test bench profile
+.PHONY: paper test test-slurm bench profile
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -e ".[test]"
 	touch $@
 
+# what the run will build and an estimate of its time on this machine, then the run
 paper: $(STAMP)
+	$(VENV)/bin/python -m aedefense.estimate --cores $(CORES) $(ARGS)
+	@echo "Starting in $(PAUSE) s; Ctrl-C stops it (nothing has run yet)." && sleep $(PAUSE)
 	$(VENV)/bin/snakemake --cores $(CORES) $(ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
+
+test-slurm: $(STAMP)
+	AEDEFENSE_SLURM_TEST=1 $(VENV)/bin/pytest
 
 $(BENCH_STAMP): $(STAMP)
 	$(VENV)/bin/pip install --quiet -e ".[test,bench]"

@@ -48,3 +48,22 @@ def test_the_local_profile_shares_one_gpu_among_several_jobs(repo_root, tmp_path
     plan = dry_run(repo_root, tmp_path, "--profile", str(repo_root / "profiles" / "local"), "results/figures/fig3.pdf")
     attack = plan[plan.index("rule attack:") :].split("\n\n")[0]
     assert "gpu_mem_mb=3000" in attack and "threads: 2" in attack
+
+
+def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo_root, tmp_path):
+    from workflow_helpers import make_fixture_overlay
+
+    workdir, overlay = make_fixture_overlay(repo_root, tmp_path)
+    config = workdir / "test-config.yaml"
+    config.write_text(yaml.safe_dump(overlay))
+    result = subprocess.run(
+        [sys.executable, "-m", "aedefense.estimate", "--cores", "2", "--configfile", str(config)],
+        cwd=workdir, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    built = re.search(r"This run builds (\d+) jobs for the datasets mnist:", result.stdout)
+    assert built and int(built[1]) > 50
+    assert re.search(r"attack \d+, ", result.stdout) and "train_autoencoder 7" in result.stdout
+    assert re.search(r"Estimated wall time on this machine \(cpu, 2 cores; .*\): about \d+", result.stdout)
+    assert "presets/quick.yaml" in result.stdout
+    assert not (workdir / "results").exists()  # nothing ran

@@ -30,14 +30,32 @@ GPU_REQUESTS = {"gpu", "gpu_model", "slurm_partition"}
 
 @pytest.fixture(scope="module")
 def slurm_cluster(repo_root) -> dict:
+    """A private SLURM cluster on this machine for this module's tests, stopped afterwards.
+    Opt-in (it may install packages and starts daemons): AEDEFENSE_SLURM_TEST=1, which
+    `make test-slurm` and CI set."""
+    if os.environ.get("AEDEFENSE_SLURM_TEST") != "1":
+        pytest.skip("the real-SLURM test is opt-in: AEDEFENSE_SLURM_TEST=1 (make test-slurm)")
     if os.geteuid() != 0:
-        pytest.skip("a local SLURM cluster needs root (daemons, /etc/slurm, apt-get)")
+        pytest.skip("a local SLURM cluster needs root (daemons under the slurm, munge and mysql users)")
     if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
         pytest.skip("no apt-get to install SLURM from Debian's packages, and no SLURM")
-    script = repo_root / "tests" / "slurm" / "start-local-cluster.sh"
-    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    scripts = repo_root / "tests" / "slurm"
+    result = subprocess.run(["bash", str(scripts / "start-local-cluster.sh")], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        subprocess.run(["bash", str(scripts / "stop-local-cluster.sh")], capture_output=True, timeout=120)
     assert result.returncode == 0, f"the local SLURM cluster did not start:\n{result.stderr[-4000:]}"
-    return dict(line.split("=", 1) for line in result.stdout.split())
+    cluster = dict(line.split("=", 1) for line in result.stdout.split())
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster["SLURM_CONF"]  # for sbatch, sacct and the plugin
+    try:
+        yield cluster
+    finally:
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous
+        stopped = subprocess.run(["bash", str(scripts / "stop-local-cluster.sh")], capture_output=True, text=True, timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
 
 
 def slurm_test_profile(repo_root, cluster: dict, destination: Path) -> Path:
@@ -109,3 +127,27 @@ def test_the_workflow_runs_through_slurm_like_it_runs_locally(repo_root, slurm_c
     assert through_slurm.keys() == local.keys() and len(local) > 20
     differing = [name for name in local if local[name] != through_slurm[name]]
     assert differing == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the start script runs as root only")
+def test_the_test_cluster_refuses_a_machine_with_a_slurm_of_its_own(repo_root, tmp_path):
+    script = repo_root / "tests" / "slurm" / "start-local-cluster.sh"
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=production\n")
+    environment = {**os.environ, "AEDEFENSE_SLURM_SYSTEM_CONF": str(conf)}
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+    assert result.returncode != 0 and f"{conf} exists: this machine has a SLURM configuration" in result.stderr
+    assert result.stdout == ""
+
+    # a SLURM daemon that the test did not start: a process of that name (a copy of sleep)
+    daemon = tmp_path / "slurmctld"
+    shutil.copy(shutil.which("sleep"), daemon)
+    process = subprocess.Popen([str(daemon), "60"])
+    try:
+        environment["AEDEFENSE_SLURM_SYSTEM_CONF"] = str(tmp_path / "absent.conf")
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert result.returncode != 0
+    assert f"a slurmctld (pid {process.pid}) that this test did not start is running" in result.stderr

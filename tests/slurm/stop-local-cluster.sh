@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Stop the local test cluster of start-local-cluster.sh: slurmd, slurmctld and slurmdbd.
-# munge and MariaDB keep running (start-local-cluster.sh reuses them); with --all they are
-# stopped too. Needs root. Stopping what is not running is not an error.
+# Stop the private test cluster of start-local-cluster.sh: slurmd, slurmctld, slurmdbd, its
+# MariaDB and its munged. Only the processes named by the pid files it wrote are signalled,
+# never a process found by name. Needs root. Stopping what is not running is not an error.
 set -euo pipefail
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-RUN_DIR=/run/slurm
+RUN=/run/aedefense-slurm-test
 
 log() { echo "[stop-local-cluster] $*" >&2; }
 
@@ -14,43 +13,23 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-stop_pids() { # stop_pids NAME PID...: TERM, wait up to 10 s, then KILL
+stop() { # stop NAME: TERM the pid of $RUN/NAME.pid, wait up to 10 s, then KILL
     local name=$1 pid i
-    shift
-    local pids=("$@")
-    ((${#pids[@]})) || return 0
-    log "stopping $name (${pids[*]})"
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    pid=$(cat "$RUN/$name.pid" 2>/dev/null || true)
+    rm -f "$RUN/$name.pid"
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
+    # a pid file outlives its daemon: signal the pid only while it is still that daemon
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]] || return 0
+    log "stopping $name ($pid)"
+    kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 40; i++)); do
-        local alive=()
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
-        ((${#alive[@]})) || return 0
-        pids=("${alive[@]}")
+        kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.25
     done
     log "$name did not stop on TERM: killing it"
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
-daemon_pids() { # NAME [PIDFILE]: the pid in its pid file and any process of exactly that name
-    {
-        [[ -n ${2:-} ]] && cat "$2" 2>/dev/null
-        pgrep -x "$1"
-    } | grep -E '^[0-9]+$' | sort -u || true
-}
-
-for daemon in slurmd slurmctld slurmdbd; do
-    mapfile -t pids < <(daemon_pids "$daemon" "$RUN_DIR/$daemon.pid")
-    stop_pids "$daemon" "${pids[@]}"
-    rm -f "$RUN_DIR/$daemon.pid"
-done
-
-if [[ ${1:-} == --all ]]; then
-    if [[ -x /etc/init.d/mariadb ]]; then
-        log "stopping MariaDB"
-        /etc/init.d/mariadb stop >&2 || true
-    fi
-    mapfile -t pids < <(daemon_pids munged /run/munge/munged.pid)
-    stop_pids munged "${pids[@]}"
-fi
+# the cluster first, the services it uses last
+for daemon in slurmd slurmctld slurmdbd mariadbd munged; do stop "$daemon"; done
 log "stopped"

@@ -27,5 +27,6 @@ with job(snakemake) as timer:
     timer.work = {
         "unit": "image-steps",
         "amount": settings["epochs"] * len(data["train"]["labels"]),
+        "train_images": len(data["train"]["labels"]),
         "contractive": penalty,  # the exact penalty costs far more per image-step
     }

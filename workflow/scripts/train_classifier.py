@@ -18,4 +18,5 @@ with job(snakemake) as timer:
     with timer.phase("save"):
         save_checkpoint(snakemake.output.model, "classifier", model, settings)
         save_json(dict(metrics, settings=settings, device=str(device)), snakemake.output.metrics)
-    timer.work = {"unit": "image-steps", "amount": settings["epochs"] * len(data["train"]["labels"])}
+    train_images = len(data["train"]["labels"])
+    timer.work = {"unit": "image-steps", "amount": settings["epochs"] * train_images, "train_images": train_images}

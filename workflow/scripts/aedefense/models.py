@@ -1,6 +1,6 @@
 """The classifier, the autoencoders, and the defended (stacked) model.
 
-Architectures follow ../shared/paper-notes.md: the classifier is four blocks of
+Architectures follow docs/decisions.md: the classifier is four blocks of
 [3x3 conv, BatchNorm, ReLU, 2x2 max-pool] with dropout after blocks 2 and 4, a dense layer
 and the class layer; the autoencoders have two stride-2 3x3 convolutions with ReLU and a dense
 layer to the code, and a decoder that mirrors it with two stride-2 transposed convolutions.

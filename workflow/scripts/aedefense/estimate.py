@@ -1,0 +1,154 @@
+"""What a run will build and about how long it takes on this machine, printed before it starts.
+
+    python -m aedefense.estimate [--cores N] [snakemake options and targets]
+
+Snakemake plans the run in the current directory (a dry run: the jobs left to do), each job's
+work is computed from its settings (aedefense.projection), and this machine's rates are
+measured in about ten seconds on the paper's models at MNIST size: an attack step, a training
+step (plain, and with the exact contractive penalty), an evaluation forward, and the start-up
+of a job (a fresh interpreter importing torch). The estimate is rough (BTSC's 32 x 32 models
+are timed at MNIST size; jobs are assumed to run `cores // threads` at a time), meant to tell
+an hour from a day from a month.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import yaml
+
+from aedefense.projection import EXACT_CONTRACTIVE, hours, load_config, planned_jobs, project
+
+# which config `threads` entry each category's jobs use
+THREADS = {
+    "prepare": "prepare", "train_classifier": "train_classifier", "train_autoencoder": "train_autoencoder",
+    EXACT_CONTRACTIVE: "train_autoencoder", "attack": "attack", "attack_adaptive": "attack",
+    "evaluate": "evaluate", "evaluate_adaptive": "evaluate", "latent": "evaluate",
+}  # fmt: skip
+
+
+def rate(step, images: int, seconds: float = 1.0) -> float:
+    """Images per second of `step` (which processes `images`), after one warm-up call."""
+    step()
+    count, start = 0, time.perf_counter()
+    while count == 0 or time.perf_counter() - start < seconds:
+        step()
+        count += 1
+    return count * images / (time.perf_counter() - start)
+
+
+def measure(config: dict, device_setting: str) -> tuple[dict, str]:
+    """This machine's rates per category (aedefense.projection units) and the device name."""
+    import torch
+
+    from aedefense import losses
+    from aedefense.attacks import cw_box
+    from aedefense.models import Classifier, DefendedModel, build_autoencoder
+    from aedefense.setup import select_device
+
+    device = select_device(device_setting)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, aedefense.attacks, aedefense.models"], check=True)
+    startup = time.perf_counter() - start + 0.3  # + Snakemake's script preamble
+    c, a = config["classifier"], config["autoencoder"]
+    shape = (1, 28, 28)
+    classifier = Classifier(shape, 10, c["blocks"], c["channels"], c["dense"], c["dropout"]).to(device)
+    autoencoder = build_autoencoder(shape, "ae", a).to(device)
+    model = DefendedModel(classifier, autoencoder, "mean").to(device).eval()
+    batch = 1000 if device.type == "cuda" else 100
+    x, y = torch.rand(batch, *shape, device=device), torch.randint(0, 10, (batch,), device=device)
+    rates = {}
+
+    def threads(category):
+        torch.set_num_threads(max(1, config["threads"][THREADS[category]]))
+
+    threads("attack")
+    attack = rate(lambda: cw_box(model, x, y, 0.1, iterations=4), batch * 5)
+    threads("evaluate")
+    with torch.no_grad():
+        evaluate = rate(lambda: model(x), batch)
+
+    def training_step(net, loss_of, size):
+        optimiser = torch.optim.Adam(net.parameters(), 1e-3)
+        inputs = torch.rand(size, *shape, device=device)
+
+        def step():
+            loss = loss_of(net, inputs)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+
+        return step
+
+    threads("train_autoencoder")
+    size = a["batch_size"]
+    plain = rate(training_step(autoencoder.train(), lambda n, i: (n(i) - i).pow(2).sum(), size), size)
+    small = 10  # the exact penalty is one backward per code unit: a few images say enough
+    exact = rate(
+        training_step(autoencoder, lambda n, i: losses.contractive_exact(lambda v: n.encode(v)[0], i), small), small, 0.5
+    )
+    threads("train_classifier")
+    labels = torch.randint(0, 10, (c["batch_size"],), device=device)
+    classify = rate(
+        training_step(classifier.train(), lambda n, i: torch.nn.functional.cross_entropy(n(i), labels), c["batch_size"]),
+        c["batch_size"],
+    )
+    per_job = {"overhead_per_job_s": startup}
+    for category, value in (
+        ("attack", attack), ("attack_adaptive", attack), ("evaluate", evaluate), ("evaluate_adaptive", evaluate),
+        ("latent", evaluate), ("train_autoencoder", plain), (EXACT_CONTRACTIVE, exact), ("train_classifier", classify),
+    ):  # fmt: skip
+        rates[category] = {**per_job, "rate": value}
+    rates["prepare"] = {**per_job, "compute_per_job_s": 20.0}  # decoding the archives; not timed here
+    return rates, str(device)
+
+
+def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int]:
+    """The --configfile files, --config values and --cores of a snakemake command line."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--configfile", "--configfiles", nargs="+", default=[])
+    parser.add_argument("--config", "-C", nargs="+", default=[])
+    parser.add_argument("--cores", "-c", default="1")
+    known, _ = parser.parse_known_args(arguments)
+    overrides = {}
+    for item in known.config:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    cores = int(known.cores) if str(known.cores).isdigit() else __import__("os").cpu_count()
+    return known.configfile, overrides, cores
+
+
+def main(arguments: list[str]) -> None:
+    configfiles, overrides, cores = config_overlays(arguments)
+    config = load_config(configfiles, overrides)
+    jobs = planned_jobs(arguments, directory=".")
+    counts = Counter(rule for rule, _ in jobs if rule not in ("all",))
+    if not jobs or set(counts) <= {"download"}:
+        print("Nothing to build: every output is up to date.")
+        return
+    print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
+    print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
+    rates, device = measure(config, config["device"])
+    projected, _ = project(rates, config, jobs)
+    wall = 0.0
+    slowest = max(projected, key=lambda p: p["compute_s"] + p["overhead_s"])
+    for row in projected:
+        at_once = max(1, cores // max(1, config["threads"][THREADS.get(row["rule"], "evaluate")]))
+        wall += (row["overhead_s"] + row["compute_s"]) / at_once
+    print(
+        f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
+        f"about {hours(wall)}; the largest part: {slowest['rule']} ({slowest['jobs']} jobs)."
+    )
+    print(
+        "Quicker: one figure (snakemake --cores N results/figures/fig3.pdf), fewer datasets "
+        "(--config 'datasets=[mnist]'), or the reduced grid (--configfile presets/quick.yaml); "
+        "README, section \"Two commands\"."
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

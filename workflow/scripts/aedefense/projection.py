@@ -1,0 +1,127 @@
+"""What a run will cost: every job Snakemake plans for a config, the work each computes, and
+the wall time that work takes at given rates (measured by a finished run, or by a short
+benchmark of this machine)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from aedefense import settings as plan
+from aedefense.attacks import work_of
+from aedefense.cells import cell_from_name, split_replicate
+
+ROOT = Path(__file__).resolve().parents[3]
+# Training images of the official datasets (a mirror may hold fewer; rates are per image).
+TRAIN_IMAGES = {"mnist": 60000, "fashion-mnist": 60000, "btsc": 4575}
+EXACT_CONTRACTIVE = "train_autoencoder (exact contractive)"
+# Jobs that cost nothing worth projecting: Snakemake's target, and downloads (network-bound).
+NOT_PROJECTED = ("all", "download")
+
+
+def load_config(configfiles=(), overrides: dict | None = None) -> dict:
+    """config.yaml with the given files, then --config values, laid on top as Snakemake does."""
+    import yaml
+
+    from aedefense.config import as_plain
+
+    def merge(base, top):
+        for key, value in top.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for path in configfiles:
+        merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    merge(config, overrides or {})
+    return as_plain(config)
+
+
+def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run plans: in `directory` (what is left to do
+    there), or in an empty one with --forceall (the whole config)."""
+    with tempfile.TemporaryDirectory() as empty:
+        command = [sys.executable, "-m", "snakemake", "-n", "-s", str(ROOT / "Snakefile"), "--cores", "8"]
+        command += ["-d", directory] if directory else ["-d", empty, "--forceall"]
+        result = subprocess.run([*command, *snakemake_args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake could not plan the run:\n{result.stderr.strip()}")
+    jobs = []
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout, flags=re.MULTILINE)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
+        found = re.search(r"^\s+wildcards: (.*)$", block, flags=re.MULTILINE)
+        wildcards = dict(item.split("=", 1) for item in found[1].split(", ")) if found else {}
+        jobs.append((rule, wildcards))
+    return jobs
+
+
+def planned_work(config: dict, rule: str, wildcards: dict, train_images=None) -> tuple[str, float]:
+    """(category, work) of one planned job, in the units its job's timing file records:
+    image-iterations (attacks), image-forwards (evaluations), image-steps (training).
+    train_images: dataset -> training images where they differ from the official sets."""
+    dataset = wildcards.get("dataset")
+    train_images = {**TRAIN_IMAGES, **(train_images or {})}
+    if rule in ("attack", "attack_adaptive"):
+        scale = float(wildcards["scale"]) if "scale" in wildcards else None
+        settings = plan.attack_settings(config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale)
+        return rule, work_of(settings, settings["images"])
+    if rule in ("evaluate", "evaluate_adaptive"):
+        base = split_replicate(wildcards["ae"])[0]
+        if "scale" in wildcards:
+            scales = [float(wildcards["scale"])]
+        else:
+            scales = plan.evaluation_scales(config).get((base, wildcards["attack"]), [0.0])
+        images = config["data"][dataset]["attack_images"]
+        draws = sum(config["evaluation"]["latent_draws"] if plan.is_stochastic(base, s) else 1 for s in scales)
+        sets = len(config["worst_case_over"]) if wildcards["attack"] == plan.WORST else 1
+        return rule, images * draws * sets
+    if rule == "train_autoencoder":
+        settings = plan.autoencoder_settings(config, dataset, wildcards["ae"])
+        alpha = cell_from_name(split_replicate(wildcards["ae"])[0]).alpha
+        kind = EXACT_CONTRACTIVE if alpha > 0 and settings.get("contractive") == "exact" else rule
+        return kind, settings["epochs"] * train_images[dataset]
+    if rule == "train_classifier":
+        return rule, config["data"][dataset]["classifier_epochs"] * train_images[dataset]
+    if rule == "latent":
+        return rule, 2 * config["data"][dataset]["attack_images"]
+    return rule, 0.0
+
+
+def project(rates: dict, config: dict, jobs, train_images=None) -> tuple[list[dict], list[str]]:
+    """Per category: jobs, overhead seconds (jobs x overhead per job) and compute seconds
+    (work / rate, or jobs x compute per job where a category has no work measure). rates:
+    category -> {"overhead_per_job_s", "rate" or "compute_per_job_s"}. Returns the rows and
+    the categories that have no rate (left out)."""
+    counts, work = defaultdict(int), defaultdict(float)
+    for rule, wildcards in jobs:
+        kind, amount = planned_work(config, rule, wildcards, train_images)
+        counts[kind] += 1
+        work[kind] += amount
+    projected, missing = [], []
+    for kind in sorted(counts):
+        if kind in NOT_PROJECTED:
+            continue
+        rate = rates.get(kind)
+        if rate is None:
+            missing.append(f"{kind} ({counts[kind]} jobs)")
+            continue
+        if rate.get("rate"):
+            compute = work[kind] / rate["rate"]
+        else:
+            compute = counts[kind] * rate.get("compute_per_job_s", 0.0)
+        projected.append({"rule": kind, "jobs": counts[kind], "overhead_s": counts[kind] * rate["overhead_per_job_s"], "compute_s": compute})
+    return projected, missing
+
+
+def hours(seconds: float) -> str:
+    """A duration as a person reads it: minutes, hours, or days past two days."""
+    if seconds >= 48 * 3600:
+        return f"{seconds / 86400:.0f} days"
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
