@@ -161,3 +161,12 @@ def test_the_adaptive_attack_has_the_paper_attacks_settings_and_draws(base_confi
     base_config["worst_case_over"] = ["cw"]
     base_config["attacks"]["cweot"]["eot_draws"] = 0
     assert "attacks.cweot.eot_draws: 0 is not allowed; allowed: integer >= 1" in errors_of(base_config, schema)
+
+
+def test_a_nested_command_line_value_read_as_text_says_to_use_a_configfile(base_config, schema):
+    base_config["threads"]["attack"] = "2"  # what --config 'threads={attack: 2}' hands over
+    message = errors_of(base_config, schema)
+    assert "threads.attack: '2' is not allowed; allowed: integer >= 1" in message
+    assert "put it in a YAML file and give it with --configfile" in message
+    base_config["threads"]["attack"] = 2.5  # a number of the wrong type: no such hint
+    assert "put it in a YAML file" not in errors_of(base_config, schema)

@@ -121,6 +121,42 @@ def test_http_permanent_error_is_not_retried(idx_mirror, tmp_path, http_mirror):
     assert server.requests.count(f"/mnist/{NAME}") == 1
 
 
+def test_a_name_that_does_not_resolve_fails_at_once(tmp_path, monkeypatch):
+    import socket
+    import urllib.error
+
+    from aedefense.data import download
+
+    calls = []
+
+    def failing_with(errno, text):
+        def urlopen(url, timeout):
+            if url.endswith("SUMS"):  # the mirror has no manifest
+                raise urllib.error.HTTPError(url, 404, "Not Found", {}, None)
+            calls.append(url)
+            raise urllib.error.URLError(socket.gaierror(errno, text))
+
+        return urlopen
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", failing_with(socket.EAI_NONAME, "Name or service not known"))
+    with pytest.raises(DownloadError, match="Name or service not known"):
+        fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=4)
+    assert calls == [f"https://mirror.example/data/mnist/{NAME}"]  # once: a retry cannot resolve it
+
+    calls.clear()
+    monkeypatch.setattr(download.urllib.request, "urlopen", failing_with(socket.EAI_AGAIN, "Temporary failure in name resolution"))
+    with pytest.raises(DownloadError, match="gave up after 2 attempts"):
+        fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=2)
+    assert len(calls) == 2
+
+
+def test_a_btsc_download_that_fails_says_how_to_leave_btsc_out(tmp_path):
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    with pytest.raises(DownloadError, match=r"Or leave btsc out: --config 'datasets=\[\.\.\.\]'"):
+        fetch("btsc", "BelgiumTSC_Testing.zip", tmp_path / "out" / "x.zip", str(empty), tmp_path / "lock", backoff_s=0)
+
+
 def test_unsupported_mirror_scheme_and_missing_directory(tmp_path):
     with pytest.raises(DownloadError, match="scheme 'ftp' is not supported"):
         parse_mirror("ftp://example.org/data")
@@ -202,3 +238,22 @@ def test_btsc_corrupt_zip_is_refused(tmp_path):
     path.write_bytes(bytes(blob))
     with pytest.raises(DownloadError, match="CRC|corrupt"):
         fetch_btsc(mirror, tmp_path / "a", tmp_path / "lock")
+
+
+def test_a_failure_from_a_directory_mirror_names_every_file_the_run_lacks(idx_mirror, tmp_path):
+    from aedefense.data.download import download_one
+
+    mirror, _ = idx_mirror
+    (mirror / "mnist" / NAME).unlink()
+    for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (mirror / "fashion-mnist" / name).unlink()
+    settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5}
+    dest = tmp_path / "resources" / "mnist" / NAME
+    with pytest.raises(DownloadError) as error:
+        download_one("mnist", NAME, dest, tmp_path / "log", str(mirror), tmp_path / "lock", settings, None, ["mnist", "fashion-mnist", "btsc"])
+    message = str(error.value)
+    lacking = message.split("lacks every one of these files of the run")[1]
+    for path in (f"mnist/{NAME}", "fashion-mnist/train-images-idx3-ubyte.gz", "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                 "btsc/BelgiumTSC_Training.zip", "btsc/BelgiumTSC_Testing.zip"):  # fmt: skip
+        assert path in lacking
+    assert "mnist/train-images-idx3-ubyte.gz" not in lacking.replace("fashion-mnist/", "")

@@ -271,4 +271,5 @@ def download_one(wildcards, output, log, expected):
         resolve_path(config["checksum_lock"], workflow.basedir),
         config["download"],
         expected,
+        list(config["datasets"]),
     )

@@ -67,6 +67,16 @@ def _property_names(schema: dict, root: dict) -> list[str]:
     return sorted(names)
 
 
+def _reads_as_non_text(value) -> bool:
+    """A string that YAML would read as a number, a boolean or null."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return not isinstance(yaml.safe_load(value), (str, dict, list))
+    except yaml.YAMLError:
+        return False
+
+
 def _describe(error: jsonschema.ValidationError, root: dict) -> str:
     where = key_path(error.absolute_path)
     kind = error.validator
@@ -86,6 +96,11 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "type", "const"):
         allowed = _allowed(error.schema)
         hint = f" ({error.schema['description']})" if "description" in error.schema else ""
+        if kind == "type" and _reads_as_non_text(error.instance) and len(error.absolute_path) > 1:
+            hint += (
+                "; a nested value given as --config 'key={...}' reaches the workflow as text: "
+                "put it in a YAML file and give it with --configfile"
+            )
         return f"{where}: {error.instance!r} is not allowed; allowed: {allowed}{hint}"
     if kind == "pattern":
         return f"{where}: {error.instance!r} does not match the pattern {error.validator_value}"

@@ -150,6 +150,10 @@ def _is_transient(error: BaseException) -> bool:
     if isinstance(error, urllib.error.HTTPError):
         return error.code in (408, 425, 429) or error.code >= 500
     if isinstance(error, urllib.error.URLError):
+        if isinstance(error.reason, socket.gaierror):
+            # "Name or service not known": the name does not resolve, and will not on a retry;
+            # only "temporary failure in name resolution" may pass
+            return error.reason.errno == socket.EAI_AGAIN
         return isinstance(error.reason, (OSError, socket.timeout))
     return isinstance(error, (TimeoutError, ConnectionError, http.client.HTTPException))
 
@@ -270,12 +274,37 @@ def fetch(
         + " or ".join(entry.urls)
         + f", put it at <DIR>/{relpath}, and run again with --config mirror=<DIR> "
         "(an MD5SUMS or SHA256SUMS file in <DIR> listing it makes its sums the expected ones)."
+        + (
+            f" Or leave {dataset} out: --config 'datasets=[...]' with the others."
+            if dataset == "btsc"
+            else ""
+        )
     )
 
 
 
-def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, btsc_expected):
-    """The download rule's body: fetch and verify one file, logging to the rule's log."""
+def missing_from_mirror(mirror: str, datasets, resources: Path) -> list[str]:
+    """The official files of `datasets` that a directory mirror lacks and that are not
+    downloaded yet: everything a run on that mirror will miss, for one message."""
+    try:
+        directory = parse_mirror(mirror).directory
+    except DownloadError:
+        return []
+    if directory is None:  # a URL mirror: nothing to list without fetching
+        return []
+    from aedefense.data.sources import official_files
+
+    return [
+        f"{dataset}/{entry.name}"
+        for dataset in datasets
+        for entry in official_files(dataset)
+        if not (directory / dataset / entry.name).is_file() and not (resources / dataset / entry.name).is_file()
+    ]
+
+
+def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, btsc_expected, datasets=()):
+    """The download rule's body: fetch and verify one file, logging to the rule's log. A
+    failure from a directory mirror also names every other file of `datasets` it lacks."""
     from aedefense.data.btsc import verify_zip
     from aedefense.data.sources import BTSC_FILES
 
@@ -284,15 +313,28 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
         split = {file: split for split, file in BTSC_FILES.items()}[name]
         verify = lambda path: verify_zip(path, split, btsc_expected)  # noqa: E731
     with open(log_path, "w", buffering=1) as log:
-        fetch(
-            dataset,
-            name,
-            dest,
-            mirror,
-            lock_path,
-            attempts=settings["attempts"],
-            backoff_s=settings["backoff_s"],
-            timeout_s=settings["timeout_s"],
-            verify=verify,
-            log=lambda line: print(line, file=log),
-        )
+        try:
+            _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log)
+        except DownloadError as error:
+            missing = missing_from_mirror(mirror, datasets, Path(dest).parents[1]) if mirror else []
+            if len(missing) > 1:
+                raise DownloadError(
+                    f"{error}\nThe mirror {mirror} lacks every one of these files of the run "
+                    f"(datasets {', '.join(datasets)}): {', '.join(missing)}."
+                ) from None
+            raise
+
+
+def _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log):
+    fetch(
+        dataset,
+        name,
+        dest,
+        mirror,
+        lock_path,
+        attempts=settings["attempts"],
+        backoff_s=settings["backoff_s"],
+        timeout_s=settings["timeout_s"],
+        verify=verify,
+        log=lambda line: print(line, file=log),
+    )
