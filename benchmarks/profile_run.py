@@ -87,6 +87,8 @@ def main():
     parser.add_argument("--parallel", type=float, help="jobs at once in the projection (default: the run's own)")
     parser.add_argument("--plan-configfile", action="append", default=[],
                         help="project this config (laid over config.yaml) instead of config.yaml alone")  # fmt: skip
+    parser.add_argument("--run-data", action="store_true",
+                        help="project on the run's training-set sizes (e.g. a mirror's subset), not the official ones")  # fmt: skip
     parser.add_argument("--no-projection", action="store_true")
     args = parser.parse_args()
     jobs = read_jobs(Path(args.directory))
@@ -110,7 +112,9 @@ def main():
     config = load_config(args.plan_configfile)
     plan_args = [item for path in args.plan_configfile for item in ("--configfile", str(Path(path).resolve()))]
     # the run's own training sets where it recorded them (a mirror may hold a subset)
-    sizes = {j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})}
+    sizes = {}
+    if args.run_data:
+        sizes = {j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})}
     projected, missing = project({row["rule"]: row for row in rows}, config, planned_jobs(plan_args), sizes)
     parallel = args.parallel or concurrency
     serial = sum(p["overhead_s"] + p["compute_s"] for p in projected)

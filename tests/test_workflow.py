@@ -174,6 +174,8 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
 
     # Incremental rebuilds, each a dry run against the complete results above.
     assert scheduled(snakemake(repo_root, workdir, overlay, "-n")) == []
+    # where jobs run is no reason to rerun them (a grid moved from a laptop to a cluster)
+    assert scheduled(snakemake(repo_root, workdir, {**overlay, "device": "cpu"}, "-n")) == []
 
     restyled = {**overlay, "figure_style_overrides": {"fig3": {"palette": "magma"}}}
     plan = snakemake(repo_root, workdir, restyled, "-n")

@@ -16,9 +16,10 @@ rule attack:
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["attack"]
+    resources:
+        device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=attack_params,
-        device=config["device"],
     script:
         "../scripts/attack.py"
 
@@ -49,9 +50,10 @@ rule evaluate:
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["evaluate"]
+    resources:
+        device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=evaluate_params,
-        device=config["device"],
     script:
         "../scripts/evaluate.py"
 
@@ -78,8 +80,8 @@ rule latent:
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["evaluate"]
-    params:
-        device=config["device"],
+    resources:
+        device=config["device"],  # where a job runs is no reason to rerun it
     script:
         "../scripts/latent.py"
 

@@ -15,9 +15,10 @@ rule train_classifier:
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["train_classifier"]
+    resources:
+        device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=classifier_params,
-        device=config["device"],
     script:
         "../scripts/train_classifier.py"
 
@@ -43,8 +44,9 @@ rule train_autoencoder:
     conda:
         "../../envs/aedefense.yaml"
     threads: config["threads"]["train_autoencoder"]
+    resources:
+        device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=autoencoder_params,
-        device=config["device"],
     script:
         "../scripts/train_autoencoder.py"

@@ -15,7 +15,7 @@ from aedefense.models import DefendedModel
 from aedefense.setup import seed_everything, to_unit
 
 with job(snakemake) as timer:
-    device = timer.device(snakemake.params.device)
+    device = timer.device(snakemake.resources.device)
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
     with timer.phase("load"):

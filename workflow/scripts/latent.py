@@ -9,7 +9,7 @@ from aedefense.results import cell_columns, write_rows
 from aedefense.setup import to_unit
 
 with job(snakemake) as timer:
-    device = timer.device(snakemake.params.device)
+    device = timer.device(snakemake.resources.device)
     with timer.phase("load"):
         autoencoder, autoencoder_settings = load_autoencoder(snakemake.input.autoencoder)
         adversarial = load_adversarial_set(snakemake.input.adversarial)

@@ -7,17 +7,17 @@ from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
 from aedefense.jobs import job
 from aedefense.plots import save_reconstruction_grid
-from aedefense.training import train_autoencoder
+from aedefense.training import resume_path, train_autoencoder
 
 with job(snakemake) as timer:
-    device = timer.device(snakemake.params.device)
+    device = timer.device(snakemake.resources.device)
     with timer.phase("load"):
         data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
     settings = dict(snakemake.params.settings)
     cell = cell_from_name(split_replicate(snakemake.wildcards.ae)[0])  # seed r > 0: <cell>_r<r>
     print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
     with timer.phase("compute"):
-        model, metrics = train_autoencoder(data, cell, settings, device)
+        model, metrics = train_autoencoder(data, cell, settings, device, resume=resume_path(snakemake.output.model))  # a killed job resumes
     settings["in_shape"] = list(data["train"]["images"].shape[1:])
     with timer.phase("save"):
         save_checkpoint(snakemake.output.model, "autoencoder", model, settings)

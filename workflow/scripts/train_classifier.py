@@ -4,16 +4,16 @@ from aedefense.checkpoints import save_checkpoint
 from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
 from aedefense.jobs import job
-from aedefense.training import train_classifier
+from aedefense.training import resume_path, train_classifier
 
 with job(snakemake) as timer:
-    device = timer.device(snakemake.params.device)
+    device = timer.device(snakemake.resources.device)
     with timer.phase("load"):
         data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
     settings = dict(snakemake.params.settings)
     print(f"training the {snakemake.wildcards.dataset} classifier on {device}: {settings}")
     with timer.phase("compute"):
-        model, metrics = train_classifier(data, settings, device)
+        model, metrics = train_classifier(data, settings, device, resume=resume_path(snakemake.output.model))  # a killed job resumes
     settings.update(in_shape=list(data["train"]["images"].shape[1:]), classes=data["train"]["classes"])
     with timer.phase("save"):
         save_checkpoint(snakemake.output.model, "classifier", model, settings)

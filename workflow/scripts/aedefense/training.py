@@ -23,6 +23,12 @@ from aedefense.io import DamagedInput, load_torch, save_torch
 from aedefense.setup import seed_everything, to_unit
 
 
+def resume_path(model_path) -> Path:
+    """Where a training job keeps its epoch checkpoint: a hidden file beside its model."""
+    model_path = Path(model_path)
+    return model_path.with_name(f".{model_path.name}.resume")
+
+
 class EpochCheckpoint:
     """The training state after the last finished epoch: weights, optimiser, every random
     number generator the loop draws from, the step and the history. It is used only by a run
