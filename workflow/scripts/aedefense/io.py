@@ -55,18 +55,19 @@ class DamagedInput(ValueError):
 
 
 def set_aside(path: str | Path, what: str, problem: str) -> DamagedInput:
-    """Move a damaged input out of the workflow's way, to <path>.damaged, and return the error
-    to raise: the next run then finds it missing and rebuilds it and everything that depends
-    on it, as it would any missing file."""
+    """Mark a damaged input for rebuilding and return the error to raise. Its time stamp is set
+    to 1970, older than the inputs it was made from, so the next run rebuilds it and everything
+    that depends on it, as Make-style tools rebuild any outdated file. (Moving it away would
+    not do: Snakemake leaves a missing intermediate file alone while what was made from it is
+    up to date.)"""
     path = Path(path)
-    aside = path.with_name(path.name + ".damaged")
     try:
-        os.replace(path, aside)
-        where = f"It was moved to {aside}"
+        os.utime(path, (0, 0))
+        marked = "It is marked for rebuilding (its time stamp set to 1970)"
     except OSError:
-        where = "Delete it"
+        marked = "Delete it"
     return DamagedInput(
-        f"{what} {path} {problem}. {where}; run the same snakemake command again (with the same "
+        f"{what} {path} {problem}. {marked}; run the same snakemake command again (with the same "
         "--configfile / --config options) and it rebuilds that file and what depends on it."
     )
 
