@@ -75,3 +75,13 @@ def test_training_seeds_repeat_every_evaluation_per_seed(base_config):
     three = slices.evaluations(base_config, ["fig3"], False, ())
     assert len(three) == 3 * len(one)
     assert {r[1] for r in three} == {c + s for c in {r[1] for r in one} for s in ("", "_r1", "_r2")}
+
+
+def test_cell_names_of_large_or_tiny_alphas_read_back():
+    import re
+
+    from aedefense.cells import CELL_REGEX, Cell, cell_from_name
+
+    for alpha in (1e16, 1e-7, 0.001, 1.0):  # repr writes 1e+16 and 1e-07
+        cell = Cell("ae", False, 0.1, alpha)
+        assert cell_from_name(cell.name) == cell and re.fullmatch(CELL_REGEX, cell.name)

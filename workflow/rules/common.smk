@@ -7,7 +7,7 @@ from pathlib import Path
 # The library lives beside the job scripts: Snakemake puts a script's own directory on
 # sys.path, so jobs import it in any environment (conda, container, cluster node) with no
 # install step. The Snakefile itself needs it on the path too.
-NUMBER_REGEX = r"[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
+NUMBER_REGEX = r"[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
 LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)

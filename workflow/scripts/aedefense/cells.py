@@ -8,10 +8,10 @@ from dataclasses import dataclass
 FAMILIES = ("ae", "vae")
 CELL_PATTERN = re.compile(
     r"^(?P<family>ae|vae)_d(?P<denoising>[01])_stp(?P<stp>[0-9]+(\.[0-9]+)?)"
-    r"_a(?P<alpha>[0-9]+(\.[0-9]+)?(e-?[0-9]+)?)$"
+    r"_a(?P<alpha>[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?)$"
 )
 # The same names for a Snakemake wildcard (no named groups)
-CELL_REGEX = r"(?:ae|vae)_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
+CELL_REGEX = r"(?:ae|vae)_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
 NO_DEFENCE = "none"  # the cell name of the undefended classifier
 # Training seed r > 0 of a cell (config training_seeds) is its own model: <cell>_r<r>, and the
 # undefended classifier of that seed none_r<r>; seed 0 keeps the plain name.
