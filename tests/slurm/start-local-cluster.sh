@@ -3,11 +3,14 @@
 # test (tests/test_slurm.py): munged, MariaDB, slurmdbd, slurmctld and slurmd from Debian's
 # packages, each started directly (no systemd), each its own private instance.
 #
-# It touches nothing of the machine's own: its configuration, state, logs and database live in
-# $BASE and $RUN below (never /etc/slurm, /etc/munge or the system's MariaDB), its daemons use
-# their own ports and sockets, and tests/slurm/stop-local-cluster.sh stops exactly the
-# processes whose pid files it wrote. It refuses to run where SLURM is already configured in
-# /etc/slurm or a SLURM daemon it did not start is running (a cluster node or login node).
+# It touches nothing of the machine's own: it refuses to run where SLURM is already configured
+# (/etc/slurm/slurm.conf not written by it) or a SLURM daemon it did not start is running (a
+# cluster's node or login node). Its state, logs, munge key and database live in $BASE and $RUN
+# below (never /etc/munge or the system's MariaDB), its daemons use their own ports and
+# sockets. Only slurm.conf and slurmdbd.conf go to /etc/slurm, where every SLURM command and
+# job step looks for them (the SLURM executor plugin drops SLURM_* variables, SLURM_CONF
+# among them, from the environment of what it runs); tests/slurm/stop-local-cluster.sh
+# removes them again and stops exactly the processes whose pid files it wrote.
 #
 # Needs root. Installs missing packages with apt-get only when AEDEFENSE_SLURM_TEST=1 (the
 # opt-in of `make test-slurm` and CI). Idempotent: when its cluster is up it only reports it.
@@ -29,8 +32,9 @@ MARKER="# Written by tests/slurm/start-local-cluster.sh"
 
 BASE=/var/lib/aedefense-slurm-test # configuration, state, database, logs
 RUN=/run/aedefense-slurm-test      # pid files and sockets: what stop-local-cluster.sh stops
-export SLURM_CONF=$BASE/slurm.conf
-DBD_CONF=$BASE/slurmdbd.conf
+SYSTEM_CONF=${AEDEFENSE_SLURM_SYSTEM_CONF:-/etc/slurm/slurm.conf} # settable for the tests only
+export SLURM_CONF=$SYSTEM_CONF
+DBD_CONF=$(dirname "$SYSTEM_CONF")/slurmdbd.conf
 LOG_DIR=$BASE/log
 DB_DIR=$BASE/mariadb
 DB_PORT=16819 # private ports, apart from SLURM's and MariaDB's defaults
@@ -38,7 +42,7 @@ CTLD_PORT=16817
 SLURMD_PORT=16818
 DBD_PORT=16820
 DB_NAME=slurm_acct_db
-MUNGE_SOCKET=$RUN/munge.socket
+MUNGE_SOCKET=$RUN/munge/munge.socket # in a directory of the munge user, which creates it
 
 log() { echo "[start-local-cluster] $*"; }
 die() {
@@ -49,12 +53,20 @@ die() {
 [[ $(id -u) -eq 0 ]] || die "needs root (daemons running as the slurm, munge and mysql users)"
 
 # --- refuse a machine with a SLURM of its own -------------------------------------------------
-SYSTEM_CONF=${AEDEFENSE_SLURM_SYSTEM_CONF:-/etc/slurm/slurm.conf} # settable for the tests only
 if [[ -e $SYSTEM_CONF ]] && ! head -n1 "$SYSTEM_CONF" | grep -qF "$MARKER"; then
     die "$SYSTEM_CONF exists: this machine has a SLURM configuration of its own. The test starts its own cluster only where there is none; run it on a machine that is not part of a cluster"
 fi
+pidfile() { # the pid file a daemon of this cluster writes (each in its own user's directory)
+    case $1 in
+    mariadbd) echo "$RUN/mariadb/mariadbd.pid" ;;
+    munged) echo "$RUN/munge/munged.pid" ;;
+    *) echo "$RUN/slurm/$1.pid" ;;
+    esac
+}
 ours() { # ours NAME PID: PID is the daemon NAME that this script started
-    [[ -s $RUN/$1.pid && $(cat "$RUN/$1.pid") == "$2" ]]
+    local file
+    file=$(pidfile "$1")
+    [[ -s $file && $(cat "$file") == "$2" ]]
 }
 for daemon in slurmctld slurmd slurmdbd; do
     for pid in $(pgrep -x "$daemon" || true); do
@@ -72,15 +84,19 @@ flock -w 300 9 || die "another start-local-cluster.sh holds $RUN/start.lock"
 # nor the real stdout (fd 3) inherited, else the daemon holds the lock, or the pipe of a caller
 # that reads this script's output, for as long as it runs.
 launch() { "$@" </dev/null >>"$LOG_DIR/start-local-cluster.log" 2>&1 3>&- 9>&-; }
+# The same for a daemon that stays in the foreground: `&` on the command itself, so that no
+# subshell holding the script's output and lock lives on beside it.
+launch_background() { "$@" </dev/null >>"$LOG_DIR/start-local-cluster.log" 2>&1 3>&- 9>&- & }
 
-pid_alive() { # NAME: the daemon of $RUN/NAME.pid is running
-    local pid
-    [[ -s $RUN/$1.pid ]] || return 1
-    pid=$(cat "$RUN/$1.pid")
+pid_alive() { # NAME: the daemon of its pid file is running
+    local pid file
+    file=$(pidfile "$1")
+    [[ -s $file ]] || return 1
+    pid=$(cat "$file")
     [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 munge_ok() { munge -S "$MUNGE_SOCKET" -n 2>/dev/null | unmunge -S "$MUNGE_SOCKET" >/dev/null 2>&1; }
-db_ok() { mariadb-admin --socket="$RUN/mariadb.socket" --silent ping >/dev/null 2>&1; }
+db_ok() { mariadb-admin --socket="$RUN/mariadb/mariadb.socket" --silent ping >/dev/null 2>&1; }
 dbd_ok() { sacctmgr -n -P show cluster format=cluster >/dev/null 2>&1; }
 ctld_ok() { scontrol ping 2>/dev/null | grep -q 'is UP'; }
 node_state() { sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n1; }
@@ -150,7 +166,7 @@ wait_for() { # wait_for WHAT LOG CHECK...: poll CHECK for up to TIMEOUT seconds
     done
 }
 
-install -d -m 0755 "$BASE" "$RUN" "$LOG_DIR"
+install -d -m 0755 "$BASE" "$RUN" "$LOG_DIR" "$(dirname "$SYSTEM_CONF")"
 install -d -o slurm -g slurm -m 0755 "$LOG_DIR/slurm"
 install -d -o munge -g munge -m 0700 "$LOG_DIR/munge"
 install -d -o mysql -g mysql -m 0750 "$LOG_DIR/mariadb"
@@ -166,7 +182,6 @@ log "starting munged"
 launch runuser -u munge -- munged --force --key-file="$BASE/munge.key" --socket="$MUNGE_SOCKET" \
     --pid-file="$RUN/munge/munged.pid" --log-file="$LOG_DIR/munge/munged.log" --seed-file="$RUN/munge/munged.seed"
 wait_for munged "$LOG_DIR/munge/munged.log" munge_ok
-ln -sf "$RUN/munge/munged.pid" "$RUN/munged.pid"
 
 # --- MariaDB: a private instance on its own data directory, socket and port -----------------
 if [[ ! -d $DB_DIR/mysql ]]; then
@@ -177,14 +192,13 @@ if [[ ! -d $DB_DIR/mysql ]]; then
 fi
 install -d -o mysql -g mysql -m 0755 "$RUN/mariadb"
 log "starting MariaDB"
-launch mariadbd --no-defaults --user=mysql --datadir="$DB_DIR" --socket="$RUN/mariadb.socket" \
+launch_background mariadbd --no-defaults --user=mysql --datadir="$DB_DIR" --socket="$RUN/mariadb/mariadb.socket" \
     --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$RUN/mariadb/mariadbd.pid" \
-    --log-error="$LOG_DIR/mariadb/mariadb.log" &
+    --log-error="$LOG_DIR/mariadb/mariadb.log"
 wait_for MariaDB "$LOG_DIR/mariadb/mariadb.log" db_ok
-ln -sf "$RUN/mariadb/mariadbd.pid" "$RUN/mariadbd.pid"
 DB_PASS=$(cat "$BASE/db.pass" 2>/dev/null || head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | tee "$BASE/db.pass")
 chmod 0600 "$BASE/db.pass"
-mariadb --socket="$RUN/mariadb.socket" <<SQL
+mariadb --socket="$RUN/mariadb/mariadb.socket" <<SQL
 CREATE DATABASE IF NOT EXISTS $DB_NAME;
 CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
 ALTER USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
@@ -245,6 +259,8 @@ MinJobAge=300
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=$DBD_PORT
+# the munge socket for talking to slurmdbd (AuthInfo covers the rest)
+AccountingStoragePass=$MUNGE_SOCKET
 AccountingStoreFlags=job_comment
 JobAcctGatherType=jobacct_gather/linux
 # sample every 5 s, so that short test jobs get MaxRSS too
@@ -259,7 +275,6 @@ mv -f "$SLURM_CONF.new" "$SLURM_CONF"
 log "starting slurmdbd"
 launch slurmdbd
 wait_for slurmdbd "$LOG_DIR/slurm/slurmdbd.log" dbd_ok
-ln -sf "$RUN/slurm/slurmdbd.pid" "$RUN/slurmdbd.pid"
 
 in_db cluster "$CLUSTER" || sacctmgr -i add cluster "$CLUSTER"
 in_db account "$ACCOUNT" || sacctmgr -i add account "$ACCOUNT" cluster="$CLUSTER" \
@@ -277,11 +292,9 @@ done
 log "starting slurmctld"
 launch slurmctld
 wait_for slurmctld "$LOG_DIR/slurm/slurmctld.log" ctld_ok
-ln -sf "$RUN/slurm/slurmctld.pid" "$RUN/slurmctld.pid"
 
 log "starting slurmd"
 launch slurmd
-ln -sf "$RUN/slurm/slurmd.pid" "$RUN/slurmd.pid"
 resumed=0
 node_ready() {
     node_ok && return 0
