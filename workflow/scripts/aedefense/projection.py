@@ -62,10 +62,11 @@ def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[
     return jobs
 
 
-def planned_work(config: dict, rule: str, wildcards: dict, train_images=None) -> tuple[str, float]:
+def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, scales_by_cell=None) -> tuple[str, float]:
     """(category, work) of one planned job, in the units its job's timing file records:
     image-iterations (attacks), image-forwards (evaluations), image-steps (training).
-    train_images: dataset -> training images where they differ from the official sets."""
+    train_images: dataset -> training images where they differ from the official sets;
+    scales_by_cell: plan.evaluation_scales(config), computed once by the caller of many jobs."""
     dataset = wildcards.get("dataset")
     train_images = {**TRAIN_IMAGES, **(train_images or {})}
     if rule in ("attack", "attack_adaptive"):
@@ -77,7 +78,7 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None) ->
         if "scale" in wildcards:
             scales = [float(wildcards["scale"])]
         else:
-            scales = plan.evaluation_scales(config).get((base, wildcards["attack"]), [0.0])
+            scales = (scales_by_cell or plan.evaluation_scales(config)).get((base, wildcards["attack"]), [0.0])
         images = config["data"][dataset]["attack_images"]
         draws = sum(config["evaluation"]["latent_draws"] if plan.is_stochastic(base, s) else 1 for s in scales)
         sets = len(config["worst_case_over"]) if wildcards["attack"] == plan.WORST else 1
@@ -100,8 +101,9 @@ def project(rates: dict, config: dict, jobs, train_images=None) -> tuple[list[di
     category -> {"overhead_per_job_s", "rate" or "compute_per_job_s"}. Returns the rows and
     the categories that have no rate (left out)."""
     counts, work = defaultdict(int), defaultdict(float)
+    scales_by_cell = plan.evaluation_scales(config)  # once, not once per evaluation job
     for rule, wildcards in jobs:
-        kind, amount = planned_work(config, rule, wildcards, train_images)
+        kind, amount = planned_work(config, rule, wildcards, train_images, scales_by_cell)
         counts[kind] += 1
         work[kind] += amount
     projected, missing = [], []
