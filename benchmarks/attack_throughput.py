@@ -132,7 +132,8 @@ def main():
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cw = config["attacks"]["cw"]
+    cw = {k: config["attacks"]["cw"][k] for k in ("lr", "gamma", "kappa", "distance")}
+    pgd = {k: config["attacks"]["pgd"][k] for k in ("step_size_factor", "random_start")}
     print(f"device {device}, {args.threads} threads, batch {args.batch}, {args.iterations} iterations, torch {torch.__version__}")
     print(f"{'model':<22} {'attack':<22} {'it run':>9} {'fwd/it':>7} {'img-it/s':>10} {'/ limit':>8} {'ours CW /':>10}")
     n = args.batch * args.iterations
@@ -148,13 +149,13 @@ def main():
             model = CountingModel(DefendedModel(classifier, autoencoder, "mean")).to(device).eval()
             name = f"{family.upper()}+classifier {data}"
             bare_forward_backward(model, x, labels, 2)  # warm-up
-            cw_box(model, x, labels, 0.1, cw["lr"], 2, cw["gamma"], cw["kappa"], cw["distance"])
+            cw_box(model, x, labels, eps=0.1, iterations=2, **cw)
             rows = {
                 "bare forward+backward": (lambda: bare_forward_backward(model, x, labels, args.iterations), args.batch),
-                "ours: CW in the box": (lambda: cw_box(
-                    model, x, labels, 0.1, cw["lr"], args.iterations, cw["gamma"], cw["kappa"], cw["distance"]
-                ), args.batch),
-                "ours: PGD": (lambda: pgd_box(model, x, labels, 0.1, args.iterations), args.batch),
+                "ours: CW in the box": (
+                    lambda: cw_box(model, x, labels, eps=0.1, iterations=args.iterations, **cw), args.batch
+                ),
+                "ours: PGD": (lambda: pgd_box(model, x, labels, eps=0.1, steps=args.iterations, **pgd), args.batch),
                 **peer_attacks(model, x, labels, args.iterations, cw["lr"], classes, args.slow_peer_images),
             }  # fmt: skip
             rates = {}
@@ -204,7 +205,8 @@ def deepfool_table(args, device, config):
         with torch.no_grad():
             labels = model(x).argmax(1)
         results = {}
-        seconds = timed(lambda: results.update(ours=deepfool_box(model, x, labels, 1.0, args.iterations).adversarial), device)
+        ours = dict(eps=1.0, steps=args.iterations, overshoot=0.02)
+        seconds = timed(lambda: results.update(ours=deepfool_box(model, x, labels, **ours).adversarial), device)
         attack = torchattacks.DeepFool(model, steps=args.iterations, overshoot=0.02)
         small = min(args.batch, args.slow_peer_images)  # one image at a time: time a few, scale up
         theirs = timed(lambda: results.update(theirs=attack(x[:small], labels[:small])), device) * args.batch / small

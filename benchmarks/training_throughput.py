@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.cells import Cell  # noqa: E402
-from aedefense.settings import classifier_settings  # noqa: E402
+from aedefense.params import classifier_settings  # noqa: E402
 from aedefense import losses  # noqa: E402
 from aedefense.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.setup import select_device, to_unit  # noqa: E402

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import yaml
 
 from aedefense import attacks
 from aedefense.attacks import attack_in_batches, cw_box, margin, pgd_box
@@ -37,7 +38,7 @@ def accuracy_on(model, x, y):
 def test_perturbation_stays_in_the_box_and_images_in_unit_range(trained, attack):
     model, x, y = trained
     eps = 0.05
-    result = attack_in_batches(model, x, y, eps, CW if attack == "cw" else PGD, seed=0)
+    result = attack_in_batches(model, x, y, dict(CW if attack == "cw" else PGD, eps=eps), seed=0)
     delta = result.adversarial - x
     assert float(delta.abs().max()) <= eps + 1e-6
     assert float(result.adversarial.min()) >= 0 and float(result.adversarial.max()) <= 1
@@ -51,7 +52,7 @@ def test_attacks_leave_the_weights_untouched(trained):
     flags = [p.requires_grad for p in model.parameters()]
     grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     for settings in (CW, PGD):
-        attack_in_batches(model, x, y, 0.2, settings, seed=0)
+        attack_in_batches(model, x, y, dict(settings, eps=0.2), seed=0)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert [p.requires_grad for p in model.parameters()] == flags
     after = [p.grad for p in model.parameters()]
@@ -65,7 +66,7 @@ def test_accuracy_falls_as_eps_grows(trained):
     settings = dict(CW, gamma=20.0, iterations=60)  # strong enough to move this model
     curve = []
     for eps in (0.0, 0.05, 0.15, 0.3):
-        result = attack_in_batches(model, x, y, eps, settings, seed=0)
+        result = attack_in_batches(model, x, y, dict(settings, eps=eps), seed=0)
         curve.append(accuracy_on(model, result.adversarial, y))
     assert curve[0] > 0.9
     assert all(a >= b for a, b in zip(curve, curve[1:])), curve
@@ -74,7 +75,7 @@ def test_accuracy_falls_as_eps_grows(trained):
 
 def test_pgd_at_a_large_eps_breaks_the_classifier(trained):
     model, x, y = trained
-    result = attack_in_batches(model, x, y, 0.5, dict(PGD, steps=20), seed=0)
+    result = attack_in_batches(model, x, y, dict(PGD, steps=20, eps=0.5), seed=0)
     assert accuracy_on(model, result.adversarial, y) <= 0.05
     assert float(result.success.float().mean()) >= 0.95
 
@@ -91,7 +92,7 @@ def test_best_iterate_bookkeeping():
     y = torch.tensor([0])
     # with a large gamma the margin term keeps pushing after success: the final iterate has a
     # larger L2 than the first successful one
-    result = cw_box(model, x, y, eps=0.5, lr=0.05, iterations=20, gamma=50.0, kappa=None)
+    result = cw_box(model, x, y, eps=0.5, lr=0.05, iterations=20, gamma=50.0, kappa=None, distance="l2_squared")
     assert bool(result.success[0]) and int(result.success_step[0]) >= 1
     final_l2 = 0.05 * 20  # the x0 pixel moves lr per Adam step (roughly), far past success
     assert float(result.l2[0]) < final_l2 / 2
@@ -101,7 +102,7 @@ def test_best_iterate_bookkeeping():
 
 def test_unsuccessful_attack_keeps_the_final_iterate(trained):
     model, x, y = trained
-    result = cw_box(model, x[:8], y[:8], eps=0.001, iterations=5)
+    result = cw_box(model, x[:8], y[:8], eps=0.001, lr=0.1, iterations=5, gamma=1.0, kappa=0.0, distance="l2_squared")
     assert not bool(result.success.any())
     assert bool((result.success_step == -1).all())
     assert float(result.l2.max()) > 0  # moved, within the tiny box
@@ -110,7 +111,7 @@ def test_unsuccessful_attack_keeps_the_final_iterate(trained):
 @pytest.mark.parametrize("distance,kappa", [("l2_squared", 0.0), ("l2", 0.0), ("l2", None), ("l2_squared", None)])
 def test_distance_variants_and_kappa(trained, distance, kappa):
     model, x, y = trained
-    result = cw_box(model, x, y, eps=0.2, iterations=40, gamma=5.0, distance=distance, kappa=kappa)
+    result = cw_box(model, x, y, eps=0.2, lr=0.1, iterations=40, gamma=5.0, distance=distance, kappa=kappa)
     assert float(result.adversarial.min()) >= 0 and float((result.adversarial - x).abs().max()) <= 0.2 + 1e-6
     assert float(result.success.float().mean()) > 0
 
@@ -132,7 +133,7 @@ def test_our_cw_without_the_box_succeeds_at_least_as_often_as_torchattacks(train
     torchattacks = pytest.importorskip("torchattacks")
     model, x, y = trained
     iterations = 50
-    ours = cw_box(model, x, y, eps=1.0, lr=0.01, iterations=iterations, gamma=1.0, kappa=0.0)
+    ours = cw_box(model, x, y, eps=1.0, lr=0.01, iterations=iterations, gamma=1.0, kappa=0.0, distance="l2_squared")
     peer = torchattacks.CW(model, c=1.0, kappa=0.0, steps=iterations, lr=0.01)
     adversarial = peer(x, y)
     with torch.no_grad():
@@ -143,10 +144,10 @@ def test_our_cw_without_the_box_succeeds_at_least_as_often_as_torchattacks(train
 def test_attacks_are_deterministic(trained):
     model, x, y = trained
     for settings in (CW, PGD):
-        first = attack_in_batches(model, x, y, 0.1, settings, seed=7)
-        second = attack_in_batches(model, x, y, 0.1, settings, seed=7)
+        first = attack_in_batches(model, x, y, dict(settings, eps=0.1), seed=7)
+        second = attack_in_batches(model, x, y, dict(settings, eps=0.1), seed=7)
         assert torch.equal(first.adversarial, second.adversarial)
-    other = attack_in_batches(model, x, y, 0.1, PGD, seed=8)
+    other = attack_in_batches(model, x, y, dict(PGD, eps=0.1), seed=8)
     assert not torch.equal(first.adversarial, other.adversarial)  # the random start moved
 
 
@@ -203,8 +204,79 @@ def test_margin_sign():
 
 def test_run_attack_rejects_unknown_methods(trained):
     model, x, y = trained
-    with pytest.raises(ValueError, match="unknown attack method"):
-        attacks.run_attack(model, x, y, 0.1, {"method": "fgsm"})
+    with pytest.raises(ValueError, match="unknown attack method 'fgsm'; allowed: cw, deepfool, pgd"):
+        attacks.run_attack(model, x, y, {"method": "fgsm", "eps": 0.1})
+
+
+def test_run_attack_names_a_missing_setting_and_where_it_belongs(trained):
+    model, x, y = trained
+    settings = {k: v for k, v in CW.items() if k not in ("gamma", "kappa")}
+    with pytest.raises(ValueError, match=r"'cw' needs the setting\(s\) gamma, kappa: set them under attacks.cwx in"):
+        attacks.run_attack(model, x[:2], y[:2], dict(settings, name="cwx", eps=0.1))
+    with pytest.raises(ValueError, match="lack eps"):
+        attacks.run_attack(model, x[:2], y[:2], CW)
+
+
+def test_run_attack_passes_the_attack_its_settings_and_no_others(monkeypatch):
+    seen = {}
+
+    def fake(model, x, labels, *, eps, steps, overshoot=0.5, generator=None):
+        seen.update(eps=eps, steps=steps, overshoot=overshoot, generator=generator)
+        return "result"
+
+    monkeypatch.setitem(attacks.METHODS, "fake", attacks.AttackMethod(fake, steps_setting="steps"))
+    generator = torch.Generator()
+    settings = {"method": "fake", "name": "f", "eps": 0.2, "steps": 3, "batch_size": 8, "images": 10, "seed": 1}
+    assert attacks.run_attack(None, None, None, settings, generator) == "result"
+    assert seen == {"eps": 0.2, "steps": 3, "overshoot": 0.5, "generator": generator}
+    assert attacks.work_of(dict(settings, eot_draws=2), 10) == 10 * 4 * 2
+
+
+def test_work_of_counts_each_methods_steps():
+    assert attacks.work_of(CW, 10) == 10 * (30 + 1)
+    assert attacks.work_of(dict(PGD, eot_draws=4), 10) == 10 * (10 + 1) * 4
+    assert attacks.work_of({"method": "deepfool", "steps": 50, "overshoot": 0.02}, 2) == 2 * 51
+
+
+def test_the_config_schema_knows_every_attack_method_and_its_settings(repo_root):
+    """workflow/schemas/config.schema.yaml's attacks block against attacks.METHODS: each method
+    in the enum, and its if/then block with exactly the function's settings (its keyword-only
+    parameters but eps and generator), required exactly where the function has no default."""
+    schema = yaml.safe_load((repo_root / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    block = schema["properties"]["attacks"]["additionalProperties"]
+    where = "workflow/schemas/config.schema.yaml, properties.attacks.additionalProperties"
+    enum = block["properties"]["method"]["enum"]
+    assert sorted(enum) == sorted(attacks.METHODS), (
+        f"the methods in {where}.properties.method.enum {sorted(enum)} differ from attacks.METHODS "
+        f"{sorted(attacks.METHODS)}: add each method of METHODS to the enum (and a registry entry for each method "
+        "of the enum)"
+    )
+    blocks = {}
+    for rule in block["allOf"]:
+        blocks[rule["if"]["properties"]["method"]["const"]] = rule["then"]
+    job_keys = {"method", "batch_size"}
+    for method, entry in attacks.METHODS.items():
+        name = entry.attack.__name__
+        assert method in blocks, (
+            f"{where}.allOf has no `if: {{properties: {{method: {{const: {method}}}}}}}` block: add one whose `then` "
+            f"lists {name}'s settings {list(entry.settings)} and batch_size with their types"
+        )
+        then = blocks[method]
+        properties = set(then["properties"]) - job_keys
+        assert properties == set(entry.settings), (
+            f"{where}: method {method}'s `then.properties` {sorted(properties)} (method and batch_size aside) differ "
+            f"from {name}'s keyword-only settings {sorted(entry.settings)}: add "
+            f"{sorted(set(entry.settings) - properties)} with their types to the schema, or drop "
+            f"{sorted(properties - set(entry.settings))} from it"
+        )
+        required = set(then.get("required", [])) - job_keys
+        assert required == set(entry.required), (
+            f"{where}: method {method}'s `then.required` {sorted(required)} (method and batch_size aside) differ from "
+            f"{name}'s settings without a default {sorted(entry.required)}: require exactly those in the schema, "
+            "or give the function a default for a setting the config may leave out"
+        )
+        assert entry.steps_setting in entry.required, f"METHODS[{method!r}].steps_setting is not a required setting"
+        assert "eps" in entry.parameters, f"{name} must take eps as a keyword-only parameter"
 
 
 class NoisyLogits(torch.nn.Module):
@@ -244,7 +316,7 @@ def test_eot_attacks_on_a_sampling_vae_defence_stay_in_the_box_and_repeat(traine
     def attack():
         generator = torch.Generator().manual_seed(1)
         defended = DefendedModel(model, vae, "sample", 2.0, generator)
-        return attack_in_batches(defended, x[:16], y[:16], 0.1, settings, seed=0)
+        return attack_in_batches(defended, x[:16], y[:16], dict(settings, eps=0.1), seed=0)
 
     first, second = attack(), attack()
     assert float((first.adversarial - x[:16]).abs().max()) <= 0.1 + 1e-6
@@ -254,7 +326,7 @@ def test_eot_attacks_on_a_sampling_vae_defence_stay_in_the_box_and_repeat(traine
 
 def test_worst_case_counts_an_image_only_if_it_survives_every_attack(trained):
     model, x, y = trained
-    sets = [x, attack_in_batches(model, x, y, 0.15, dict(PGD, steps=5), seed=0).adversarial]
+    sets = [x, attack_in_batches(model, x, y, dict(PGD, steps=5, eps=0.15), seed=0).adversarial]
     with torch.no_grad():
         correct = [model(images).argmax(1) == y for images in sets]
     (worst,) = accuracy_over_draws(model, None, sets, y, 0.0, 1, 0)
@@ -267,8 +339,9 @@ def test_bim_is_pgd_without_a_random_start_as_torchattacks_computes_it(trained):
     import torchattacks
 
     model, x, y = trained
-    settings = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": False, "batch_size": 64}
-    ours = attack_in_batches(model, x, y, 0.1, settings, seed=0)
+    settings = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": False,
+                "batch_size": 64, "eps": 0.1}  # fmt: skip
+    ours = attack_in_batches(model, x, y, settings, seed=0)
     theirs = torchattacks.BIM(model, eps=0.1, alpha=2.5 * 0.1 / 10, steps=10)(x, y)
     # the same steps; a gradient's sign may flip by rounding on a handful of pixels
     assert float((ours.adversarial - theirs).abs().gt(1e-5).float().mean()) < 0.01
@@ -282,23 +355,23 @@ def test_deepfool_first_step_is_torchattacks_and_later_steps_cross_the_boundary(
     settings = {"method": "deepfool", "steps": 1, "overshoot": 0.02, "batch_size": 64}
     # one step: the linearised step to the nearest boundary, as torchattacks computes it
     theirs = torchattacks.DeepFool(model, steps=1, overshoot=0.02)(x[:16], y[:16])
-    ours = attack_in_batches(model, x[:16], y[:16], 1.0, settings, seed=0)  # eps 1: no clipping
+    ours = attack_in_batches(model, x[:16], y[:16], dict(settings, eps=1.0), seed=0)  # eps 1: no clipping
     # the same up to the reference code's extra 1e-4 of L2 length, which torchattacks lacks
     same = (ours.adversarial - theirs).flatten(1).norm(dim=1) < 1.1e-4
     assert int(same.sum()) >= 15, same  # one image may part ways at a near-tie of classes
     assert ours.l2.gt(0).all()
 
     settings["steps"] = 50
-    whole_box = attack_in_batches(model, x[:16], y[:16], 1.0, settings, seed=0)
+    whole_box = attack_in_batches(model, x[:16], y[:16], dict(settings, eps=1.0), seed=0)
     with torch.no_grad():
         predicted = model(whole_box.adversarial).argmax(1)
     assert whole_box.success.all() and predicted.ne(y[:16]).all()  # across the boundary, not on it
     assert (whole_box.success_step >= 1).all()
     # L2-minimal: far smaller than PGD's perturbation, which fills the box
-    pgd = attack_in_batches(model, x[:16], y[:16], 0.3, PGD, seed=0)
+    pgd = attack_in_batches(model, x[:16], y[:16], dict(PGD, eps=0.3), seed=0)
     assert float(whole_box.l2.median()) < float(pgd.l2.median())
 
-    boxed = attack_in_batches(model, x[:16], y[:16], 0.05, settings, seed=0)
+    boxed = attack_in_batches(model, x[:16], y[:16], dict(settings, eps=0.05), seed=0)
     assert float((boxed.adversarial - x[:16]).abs().max()) <= 0.05 + 1e-6
     clipped = (x[:16] + (whole_box.adversarial - x[:16]).clamp(-0.05, 0.05)).clamp(0, 1)
     assert torch.allclose(boxed.adversarial, clipped, atol=1e-6)
@@ -313,6 +386,6 @@ def test_an_attack_leaves_every_module_in_the_mode_it_found_it():
     wrapper = torch.nn.Sequential(classifier)  # in training mode (as built) around an evaluated classifier
     classifier.eval()
     x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 3, (8,))
-    attack_in_batches(wrapper, x, y, 0.1, dict(PGD, steps=2), seed=0)
+    attack_in_batches(wrapper, x, y, dict(PGD, steps=2, eps=0.1), seed=0)
     assert wrapper.training and not classifier.training and not classifier[2].training
     assert all(p.requires_grad for p in wrapper.parameters())

@@ -12,7 +12,8 @@ from aedefense import losses
 from aedefense.cells import Cell
 from aedefense.checkpoints import load_autoencoder, load_classifier, save_checkpoint
 from aedefense.models import Autoencoder, Classifier, DefendedModel, build_autoencoder
-from aedefense.settings import autoencoder_settings, classifier_settings, trained_cells
+from aedefense.params import autoencoder_settings, classifier_settings
+from aedefense.plan import trained_cells
 from aedefense.training import (
     evaluate_autoencoder,
     train_autoencoder,

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aedefense import settings as slices
+from aedefense import params, plan
 from aedefense.adversarial import load_adversarial_set, save_adversarial_set
 from aedefense.attacks import AttackResult
 from aedefense.config import ConfigError, validate_config
@@ -211,22 +211,22 @@ def mutate(config, place, how, value):
 
 def uses_at_parse_time(config):
     """What the Snakefile computes from a valid config before any job."""
-    slices.trained_cells(config)
-    slices.evaluations(config)
-    slices.evaluation_scales(config)
-    slices.latent_analyses(config)
+    plan.trained_cells(config)
+    plan.evaluations(config)
+    plan.evaluation_scales(config)
+    plan.latent_analyses(config)
     for dataset in config["datasets"]:
-        slices.classifier_settings(config, dataset)
-        for cell in slices.trained_cells(config):
-            slices.autoencoder_settings(config, dataset, cell.name)
+        params.classifier_settings(config, dataset)
+        for cell in plan.trained_cells(config):
+            params.autoencoder_settings(config, dataset, cell.name)
         for attack in config["attacks"]:
             for eps in config["data"][dataset]["eps"]:
-                slices.attack_settings(config, dataset, attack, float(eps), "vae_d1_stp0.4_a0", 1.0)
-    for figure in [*slices.FIGURES, *config["comparison_figures"]]:
-        slices.figure_style(config, figure)
+                params.attack_settings(config, dataset, attack, float(eps), "vae_d1_stp0.4_a0", 1.0)
+    for figure in [*plan.FIGURES, *config["comparison_figures"]]:
+        params.figure_style(config, figure)
         if figure != "fig5":
-            slices.figure_attacks(config, figure)
-            slices.figure_layout(config, figure)
+            plan.figure_attacks(config, figure)
+            plan.figure_layout(config, figure)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

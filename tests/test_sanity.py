@@ -41,8 +41,8 @@ def test_a_healthy_figure_passes_every_check():
     # 2 curves x 3 steps from clean, cwlong's step from clean, ae's longer-attack check,
     # the undefended check
     assert sorted(checks["check"].value_counts().items()) == [
-        ("accuracy_rises_with_eps", 2 * 3 + 1), ("more_iterations_raise_accuracy", 1),
-        ("undefended_not_broken", 1),
+        ("accuracy_does_not_rise_with_eps", 2 * 3 + 1), ("longer_attack_does_not_raise_accuracy", 1),
+        ("undefended_is_broken", 1),
     ]  # fmt: skip
 
 
@@ -55,27 +55,27 @@ def test_each_failure_is_flagged_on_the_point_in_question():
         rows("vae", "cwlong", [(0.2, 0.99)], scale=1.0),  # more iterations, more accuracy
     )
     flagged, checks = check_figure(bad, "cw", "cwlong", 0.05)
-    assert flags_of(flagged, "none", "cw", 0.3) == "undefended_not_broken"
-    assert flags_of(flagged, "vae", "cw", 0.2) == "accuracy_rises_with_eps;more_iterations_raise_accuracy"
+    assert flags_of(flagged, "none", "cw", 0.3) == "undefended_is_broken"
+    assert flags_of(flagged, "vae", "cw", 0.2) == "accuracy_does_not_rise_with_eps;longer_attack_does_not_raise_accuracy"
     assert flags_of(flagged, "vae", "cw", 0.3) == ""
-    assert flags_of(flagged, "vae", "cwlong", 0.2) == "accuracy_rises_with_eps"  # 0.9 -> 0.99
+    assert flags_of(flagged, "vae", "cwlong", 0.2) == "accuracy_does_not_rise_with_eps"  # 0.9 -> 0.99
     failed = checks[~checks["passed"]]
     assert len(failed) == 4
-    detail = failed[failed["check"] == "more_iterations_raise_accuracy"]["detail"].iloc[0]
+    detail = failed[failed["check"] == "longer_attack_does_not_raise_accuracy"]["detail"].iloc[0]
     assert "cw 0.750 -> cwlong 0.990 at eps 0.2" in detail
 
 
 def test_without_a_longer_attack_that_check_is_not_run():
     plain = table(rows("none", "clean", [(0.0, 1.0)]), rows("none", "cw", [(0.3, 0.0)]))
     _, checks = check_figure(plain, "cw", None, 0.05)
-    assert set(checks["check"]) == {"accuracy_rises_with_eps", "undefended_not_broken"}
+    assert set(checks["check"]) == {"accuracy_does_not_rise_with_eps", "undefended_is_broken"}
 
 
 def test_the_checked_table_and_its_checks_are_written_and_the_flagged_table_returned(tmp_path):
     rising = table(rows("none", "clean", [(0.0, 0.98)]), rows("none", "cw", [(0.1, 0.2), (0.3, 0.6)]))
     sanity = {"main_attack": "cw", "longer_attack": None, "undefended_max_accuracy": 0.05}
     flagged = write_checked_table(rising, sanity, tmp_path / "table.csv", tmp_path / "sanity.csv")
-    assert flags_of(flagged, "none", "cw", 0.3) == "accuracy_rises_with_eps;undefended_not_broken"
+    assert flags_of(flagged, "none", "cw", 0.3) == "accuracy_does_not_rise_with_eps;undefended_is_broken"
     assert pd.read_csv(tmp_path / "table.csv")["sanity_flags"].fillna("").tolist() == flagged["sanity_flags"].tolist()
     checks = pd.read_csv(tmp_path / "sanity.csv")
     assert (~checks["passed"]).sum() == 2 and len(checks) == 3

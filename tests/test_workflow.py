@@ -151,7 +151,7 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     for name in ("", "_fig1", "_fig2", "_fig3", "_fig4", "_fig3_eot", "_fig1_attacks"):
         sanity = pd.read_csv(workdir / "results" / "tables" / f"sanity{name}.csv")
         figure_table = pd.read_csv(workdir / "results" / "tables" / f"accuracy{name}.csv")
-        assert {"accuracy_rises_with_eps", "undefended_not_broken", "more_iterations_raise_accuracy"} == set(sanity["check"])
+        assert {"accuracy_does_not_rise_with_eps", "undefended_is_broken", "longer_attack_does_not_raise_accuracy"} == set(sanity["check"])
         flags = [f for text in figure_table["sanity_flags"].fillna("") for f in text.split(";") if f]
         assert len(flags) == (~sanity["passed"]).sum()  # every failed check flags one row
     assert "sanity checks" in report

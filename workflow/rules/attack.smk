@@ -1,5 +1,5 @@
-# Attack every defended model white-box, evaluate the defence as deployed, analyse the latent
-# space, and collect the tidy tables.
+# Attack every defended model white-box, evaluate the defence as deployed, and analyse the
+# latent space.
 
 
 rule attack:
@@ -14,7 +14,7 @@ rule attack:
     wildcard_constraints:
         attack=attack_names(adaptive=False),
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     threads: config["threads"]["attack"]
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
@@ -46,9 +46,9 @@ rule evaluate:
     benchmark:
         "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}.benchmark.tsv"
     wildcard_constraints:
-        attack="|".join([attack_names(adaptive=False), slices.CLEAN, slices.WORST]),
+        attack="|".join([attack_names(adaptive=False), CLEAN, WORST]),
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     threads: config["threads"]["evaluate"]
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
@@ -78,59 +78,9 @@ rule latent:
     log:
         "logs/{dataset}/ae/{ae}/latent/{attack}_eps{eps}.log",
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     threads: config["threads"]["evaluate"]
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     script:
         "../scripts/latent.py"
-
-
-rule accuracy_table:
-    input:
-        accuracy_files(),
-    output:
-        table=report(
-            "results/tables/accuracy.csv",
-            caption="../report/accuracy_table.rst",
-            category="Tables",
-        ),
-        summary=report(
-            "results/tables/accuracy_summary.csv",
-            caption="../report/accuracy_summary.rst",
-            category="Tables",
-        ),
-        sanity=report(
-            "results/tables/sanity.csv",
-            caption="../report/sanity_table.rst",
-            category="Tables",
-        ),
-    log:
-        "logs/tables/accuracy.log",
-    conda:
-        "../../envs/aedefense.yaml"
-    params:
-        kind="accuracy",
-        rows=table_rows(),
-        sanity=sanity_settings(config["figure_attack"]),
-    script:
-        "../scripts/table.py"
-
-
-rule latent_table:
-    input:
-        latent_files(),
-    output:
-        table=report(
-            "results/tables/latent.csv",
-            caption="../report/latent_table.rst",
-            category="Tables",
-        ),
-    log:
-        "logs/tables/latent.log",
-    conda:
-        "../../envs/aedefense.yaml"
-    params:
-        kind="latent",
-    script:
-        "../scripts/table.py"

@@ -1,5 +1,6 @@
 # Shared by every rule: the library on the path, the validated config, wildcard constraints,
-# and the small functions that hand each rule its slice of config.
+# and the small functions that expand each rule's inputs from the plan (aedefense/plan.py)
+# and hand it its slice of config (aedefense/params.py).
 
 import sys
 from pathlib import Path
@@ -14,8 +15,18 @@ if LIBRARY not in sys.path:
 
 from aedefense.cells import CELL_REGEX, REPLICATE_REGEX, format_number, split_replicate
 from aedefense.config import ConfigError, as_plain, resolve_path, validate_config
-from aedefense import settings as slices
 from aedefense.data.sources import DATASETS, official_files
+from aedefense.names import CLEAN, UNDEFENDED, WORST
+from aedefense import plan
+from aedefense.params import (
+    accuracy_figure_settings,
+    attack_settings,
+    autoencoder_settings,
+    classifier_settings,
+    evaluation_settings,
+    figure_style,
+    sanity_settings,
+)
 import re
 
 try:
@@ -25,12 +36,17 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
+# The config as plain dicts and lists, as the plan and the params functions take it.
+PLAIN_CONFIG = as_plain(config)
+# Every job's software: one environment for all rules (paths are relative to workflow/rules).
+ENVIRONMENT = "../../envs/aedefense.yaml"
+
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    ae=f"(?:{CELL_REGEX}|{slices.UNDEFENDED}){REPLICATE_REGEX}",
+    ae=f"(?:{CELL_REGEX}|{UNDEFENDED}){REPLICATE_REGEX}",
     classifier=f"classifier{REPLICATE_REGEX}",
-    attack="|".join([*config["attacks"], slices.CLEAN, slices.WORST]),
+    attack="|".join([*config["attacks"], CLEAN, WORST]),
     figure="|".join(["fig[1-4]", *config["comparison_figures"]]),
     eps=NUMBER_REGEX,
     scale=NUMBER_REGEX,
@@ -61,58 +77,56 @@ def raw_files(wildcards):
 
 def classifier_params(wildcards):
     replicate = split_replicate(wildcards.classifier)[1]
-    return slices.classifier_settings(as_plain(config), wildcards.dataset, replicate)
+    return classifier_settings(PLAIN_CONFIG, wildcards.dataset, replicate)
 
 
 def autoencoder_params(wildcards):
-    return slices.autoencoder_settings(
-        as_plain(config), wildcards.dataset, wildcards.ae
-    )
+    return autoencoder_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.ae)
 
 
 def defence_inputs(wildcards):
     """The test data, the classifier, and the cell's autoencoder unless it is 'none', all of
     the cell's training seed."""
     base, replicate = split_replicate(wildcards.ae)
-    classifier = slices.classifier_name(replicate)
+    classifier = plan.classifier_name(replicate)
     inputs = {
         "test": f"results/{wildcards.dataset}/data/test.pt",
         "classifier": f"results/{wildcards.dataset}/{classifier}.pt",
     }
-    if base != slices.UNDEFENDED:
-        slices.trained_cell(
-            wildcards.ae
-        )  # a clear error for a cell trained under another name
+    if base != UNDEFENDED:
+        plan.trained_cell(wildcards.ae)  # a clear error for a cell trained elsewhere
         inputs["autoencoder"] = (
             f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt"
         )
     return inputs
 
 
+def set_name(attack, eps, scale):
+    """The file name of an adversarial set and of its evaluation: an adaptive attack's sets
+    are made per latent scale; the others (and the clean images, and the worst case) serve
+    every scale, so their one evaluation covers all of them."""
+    if plan.is_adaptive(PLAIN_CONFIG, attack):
+        return f"{attack}_eps{eps}_s{scale}"
+    return f"{attack}_eps{eps}"
+
+
 def adversarial_set(dataset, cell, attack, eps, scale):
-    """An adaptive attack's sets are made per latent scale; the others serve every scale."""
-    if slices.is_adaptive(config, attack):
-        return f"results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}_s{scale}.pt"
-    return f"results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}.pt"
+    return f"results/{dataset}/ae/{cell}/adv/{set_name(attack, eps, scale)}.pt"
 
 
 def evaluation_file(dataset, cell, attack, eps, scale):
-    """One evaluation per adversarial set: an adaptive attack's per scale, the others (and
-    the clean images, and the worst case) at all their scales in one file."""
-    if slices.is_adaptive(config, attack):
-        return f"results/{dataset}/ae/{cell}/eval/{attack}_eps{eps}_s{scale}.csv"
-    return f"results/{dataset}/ae/{cell}/eval/{attack}_eps{eps}.csv"
+    return f"results/{dataset}/ae/{cell}/eval/{set_name(attack, eps, scale)}.csv"
 
 
 def evaluate_inputs(wildcards):
     inputs = defence_inputs(wildcards)
     scale = wildcards.get("scale")  # adaptive attacks only
-    if wildcards.attack == slices.WORST:
+    if wildcards.attack == WORST:
         for attack in config["worst_case_over"]:
             inputs[f"adversarial_{attack}"] = adversarial_set(
                 wildcards.dataset, wildcards.ae, attack, wildcards.eps, scale
             )
-    elif wildcards.attack != slices.CLEAN:
+    elif wildcards.attack != CLEAN:
         inputs["adversarial"] = adversarial_set(
             wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, scale
         )
@@ -131,13 +145,13 @@ def latent_inputs(wildcards):
 
 def attack_names(adaptive):
     """A wildcard pattern of the adaptive or of the plain attack names."""
-    names = [a for a in config["attacks"] if slices.is_adaptive(config, a) == adaptive]
+    names = [a for a in config["attacks"] if plan.is_adaptive(PLAIN_CONFIG, a) == adaptive]
     return "|".join(names) or "(?!)"  # (?!) matches nothing
 
 
 def attack_params(wildcards):
-    return slices.attack_settings(
-        as_plain(config),
+    return attack_settings(
+        PLAIN_CONFIG,
         wildcards.dataset,
         wildcards.attack,
         float(wildcards.eps),
@@ -147,29 +161,18 @@ def attack_params(wildcards):
 
 
 # Per (cell, attack): the latent scales its evaluations cover, computed once per run.
-EVALUATION_SCALES = slices.evaluation_scales(as_plain(config))
-
-
-def evaluated_scales(wildcards):
-    """The scales of one evaluation job: its own for an adaptive attack's set, else every
-    scale at which the figures show the cell under that attack."""
-    if "scale" in wildcards.keys():
-        return [float(wildcards.scale)]
-    base = split_replicate(wildcards.ae)[0]
-    scales = EVALUATION_SCALES.get((base, wildcards.attack))
-    if scales is None:
-        if base == slices.UNDEFENDED or base.startswith("ae"):
-            return [0.0]  # no latent sampling: one scale
-        raise WorkflowError(
-            f"no figure evaluates {base} under {wildcards.attack}, so its latent scales are "
-            "unknown; ask for a figure or a table instead"
-        )
-    return scales
+EVALUATION_SCALES = plan.evaluation_scales(PLAIN_CONFIG)
 
 
 def evaluate_params(wildcards):
-    return slices.evaluation_settings(
-        as_plain(config), wildcards.dataset, wildcards.ae, evaluated_scales(wildcards)
+    try:
+        scales = plan.evaluation_job_scales(
+            EVALUATION_SCALES, wildcards.ae, wildcards.attack, wildcards.get("scale")
+        )
+    except ValueError as error:
+        raise WorkflowError(str(error)) from None
+    return evaluation_settings(
+        PLAIN_CONFIG, wildcards.dataset, wildcards.ae, scales
     )
 
 
@@ -181,7 +184,7 @@ def default_comparisons():
 
 
 def table_rows(
-    figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+    figures=plan.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
 ):
     """[dataset, cell, attack, eps, scale] of the evaluations a table holds; comparisons None:
     those of the default run."""
@@ -189,14 +192,14 @@ def table_rows(
         comparisons = default_comparisons()
     return [
         list(row)
-        for row in slices.evaluations(
-            as_plain(config), figures, all_reference_cells, comparisons
+        for row in plan.evaluations(
+            PLAIN_CONFIG, figures, all_reference_cells, comparisons
         )
     ]
 
 
 def accuracy_files(
-    figures=slices.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+    figures=plan.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
 ):
     rows = table_rows(figures, all_reference_cells, comparisons)
     files = [
@@ -222,30 +225,29 @@ def figure_table_rows(wildcards):
     return table_rows(*figure_selection(wildcards.figure))
 
 
-def figure_params(wildcards):
-    layout = slices.figure_layout(as_plain(config), wildcards.figure)
-    return {
-        "layout": layout,
-        "grid": as_plain(config["figures"][layout]),
-        "attacks": slices.figure_attacks(as_plain(config), wildcards.figure),
-        "datasets": list(config["datasets"]),
-        "style": slices.figure_style(as_plain(config), wildcards.figure),
-    }
+def accuracy_figure_param(key):
+    """One named param of an accuracy figure (layout, grid, attacks, datasets, style)."""
 
+    def param(wildcards):
+        return accuracy_figure_settings(PLAIN_CONFIG, wildcards.figure)[key]
 
-def sanity_settings(main_attack):
-    return {"main_attack": main_attack, **as_plain(config["sanity"])}
+    return param
 
 
 def sanity_params(wildcards):
-    return sanity_settings(slices.figure_attacks(as_plain(config), wildcards.figure)[0])
+    """The sanity checks of one figure's table (against its main attack), or of the full
+    accuracy table (against figure_attack)."""
+    figure = wildcards.get("figure")
+    if figure is None:
+        return sanity_settings(PLAIN_CONFIG, config["figure_attack"])
+    return sanity_settings(PLAIN_CONFIG, plan.figure_attacks(PLAIN_CONFIG, figure)[0])
 
 
 def latent_files():
     attack = config["figure_attack"]
     return [
         f"results/{d}/ae/{cell}/latent/{attack}_eps{format_number(eps)}.csv"
-        for d, cell, eps in slices.latent_analyses(as_plain(config))
+        for d, cell, eps in plan.latent_analyses(PLAIN_CONFIG)
     ]
 
 
@@ -253,7 +255,7 @@ def btsc_expected(wildcards):
     """What the BTSC zips must hold; nothing for datasets with published checksums."""
     if wildcards.dataset != "btsc":
         return {}
-    return as_plain(config["data"]["btsc"]["expected"])
+    return PLAIN_CONFIG["data"]["btsc"]["expected"]
 
 
 def download_one(wildcards, output, log, expected):

@@ -23,7 +23,7 @@ rule prepare:
     benchmark:
         "logs/{dataset}/prepare.benchmark.tsv"
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     threads: config["threads"]["prepare"]
     params:
         expected=btsc_expected,

@@ -1,33 +1,6 @@
 # The paper's figures, drawn from tables only: restyling a figure reruns no computation.
 
 
-rule figure_table:
-    input:
-        figure_accuracy_files,
-    output:
-        table=report(
-            "results/tables/accuracy_{figure}.csv",
-            caption="../report/figure_table.rst",
-            category="{figure}",
-            labels={"item": "table"},
-        ),
-        sanity=report(
-            "results/tables/sanity_{figure}.csv",
-            caption="../report/sanity_table.rst",
-            category="{figure}",
-            labels={"item": "sanity checks"},
-        ),
-    log:
-        "logs/tables/accuracy_{figure}.log",
-    conda:
-        "../../envs/aedefense.yaml"
-    params:
-        rows=figure_table_rows,
-        sanity=sanity_params,
-    script:
-        "../scripts/figure_table.py"
-
-
 rule accuracy_figure:
     input:
         "results/tables/accuracy_{figure}.csv",
@@ -42,9 +15,13 @@ rule accuracy_figure:
     log:
         "logs/figures/{figure}.log",
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     params:
-        figure_params,
+        layout=accuracy_figure_param("layout"),
+        grid=accuracy_figure_param("grid"),
+        attacks=accuracy_figure_param("attacks"),
+        datasets=accuracy_figure_param("datasets"),
+        style=accuracy_figure_param("style"),
     script:
         "../scripts/accuracy_figure.py"
 
@@ -69,9 +46,9 @@ rule latent_figure:
     log:
         "logs/figures/fig5.log",
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     params:
         datasets=list(config["datasets"]),
-        style=slices.figure_style(as_plain(config), "fig5"),
+        style=figure_style(PLAIN_CONFIG, "fig5"),
     script:
         "../scripts/latent_figure.py"

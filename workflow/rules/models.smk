@@ -13,7 +13,7 @@ rule train_classifier:
     benchmark:
         "logs/{dataset}/train_{classifier}.benchmark.tsv"
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     threads: config["threads"]["train_classifier"]
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
@@ -42,7 +42,7 @@ rule train_autoencoder:
     benchmark:
         "logs/{dataset}/ae/{ae}/train_autoencoder.benchmark.tsv"
     conda:
-        "../../envs/aedefense.yaml"
+        ENVIRONMENT
     threads: config["threads"]["train_autoencoder"]
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it

@@ -6,9 +6,15 @@ from aedefense.figures import accuracy_figure
 from aedefense.jobs import job
 
 with job(snakemake):
-    params = snakemake.params[0]
-    table = pd.read_csv(snakemake.input[0])
+    params = snakemake.params
     accuracy_figure(
-        table, snakemake.wildcards.figure, params["layout"], params["grid"], params["attacks"], params["datasets"],
-        params["style"], snakemake.output.pdf, snakemake.output.png,
+        pd.read_csv(snakemake.input[0]),
+        name=snakemake.wildcards.figure,
+        layout=params.layout,
+        grid=params.grid,
+        attacks=params.attacks,
+        datasets=params.datasets,
+        style=params.style,
+        pdf=snakemake.output.pdf,
+        png=snakemake.output.png,
     )

@@ -35,7 +35,7 @@ with job(snakemake) as timer:
     print(f"attacking {dataset}/{cell} on {device}: {settings}")
     with timer.phase("compute"):
         seed_everything(seed, device)
-        result = attack_in_batches(model, x, y, settings["eps"], settings, seed)
+        result = attack_in_batches(model, x, y, settings, seed)
         success, l2, linf = float(result.success.float().mean()), float(result.l2.mean()), float(result.linf.max())
     with timer.phase("save"):
         save_adversarial_set(snakemake.output[0], dataset, cell, settings, indices, y, result)

@@ -3,13 +3,13 @@ scale s, averaged over latent draws) on one adversarial set, on the clean attack
 (attack 'clean'), or on the per-example worst case over several adversarial sets (attack
 'worst'); one row per latent scale of settings['scales']."""
 
-from aedefense.adversarial import check_attacked_images, load_adversarial_set, worst_case
+from aedefense.adversarial import load_evaluated_sets, worst_case
 from aedefense.checkpoints import load_autoencoder, load_classifier
 from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
 from aedefense.results import accuracy_row, write_rows
-from aedefense.settings import at_scale
+from aedefense.params import at_scale
 from aedefense.setup import seed_everything, to_unit
 
 with job(snakemake) as timer:
@@ -25,12 +25,9 @@ with job(snakemake) as timer:
         )
         test = load_prepared(snakemake.input.test)
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
-        records = {}  # input adversarial, or adversarial_<attack> for each attack of the worst case
-        for key in snakemake.input.keys():
-            if key.startswith("adversarial"):
-                path = snakemake.input[key]
-                record = records[key.removeprefix("adversarial_")] = load_adversarial_set(path)
-                check_attacked_images(record, path, indices)
+        # input adversarial, or adversarial_<attack> for each attack of the worst case
+        paths = {key.removeprefix("adversarial_"): path for key, path in snakemake.input.items() if key.startswith("adversarial")}
+        records = load_evaluated_sets(paths, indices)
         if not records:
             image_sets, attack = [to_unit(test["images"][indices])], None
         else:

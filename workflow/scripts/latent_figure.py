@@ -9,7 +9,10 @@ from aedefense.results import write_rows
 with job(snakemake):
     latent = pd.read_csv(snakemake.input[0])
     latent_figure(
-        latent, snakemake.params.datasets, snakemake.params.style, snakemake.output.pdf,
-        snakemake.output.png,
+        latent,
+        datasets=snakemake.params.datasets,
+        style=snakemake.params.style,
+        pdf=snakemake.output.pdf,
+        png=snakemake.output.png,
     )
     write_rows(diameters(latent).to_dict("records"), snakemake.output.diameters)

@@ -8,6 +8,7 @@ import torch
 
 from aedefense.attacks import AttackResult
 from aedefense.io import load_torch, save_torch, set_aside
+from aedefense.names import WORST
 
 FORMAT_VERSION = 1
 KIND = "adversarial_set"
@@ -53,10 +54,15 @@ def load_adversarial_set(path: str | Path) -> dict:
     return record
 
 
-def check_attacked_images(record: dict, path, indices) -> None:
-    """An adversarial set must hold the images this evaluation attacks, in the same order."""
-    if not torch.equal(record["indices"], indices):
-        raise set_aside(path, "adversarial set", "attacked other images than this evaluation expects")
+def load_evaluated_sets(paths: dict, indices: torch.Tensor) -> dict:
+    """The adversarial sets of one evaluation (attack -> path), each checked to hold the
+    images this evaluation attacks (`indices`), in the same order."""
+    records = {}
+    for attack, path in paths.items():
+        record = records[attack] = load_adversarial_set(path)
+        if not torch.equal(record["indices"], indices):
+            raise set_aside(path, "adversarial set", "attacked other images than this evaluation expects")
+    return records
 
 
 def worst_case(records: dict) -> dict:
@@ -64,7 +70,7 @@ def worst_case(records: dict) -> dict:
     where any attack succeeded, the largest L2 and L-infinity perturbation per image."""
     sets = list(records.values())
     return {
-        "settings": {"method": "worst", "over": list(records)},
+        "settings": {"method": WORST, "over": list(records)},
         "success": torch.stack([r["success"] for r in sets]).any(0),
         "l2": torch.stack([r["l2"] for r in sets]).amax(0),
         "linf": torch.stack([r["linf"] for r in sets]).amax(0),

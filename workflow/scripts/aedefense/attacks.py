@@ -1,39 +1,29 @@
 """White-box attacks inside an L-infinity box, batched over images.
 
-cw_box: the paper's Carlini-Wagner L2 attack. The variable is the perturbation delta,
-starting at zero; the loss per example is distance(delta) + gamma * max(Z_y - max_{j != y} Z_j,
--kappa) on the logits Z of the attacked model; Adam takes the steps, and after every step
-delta is projected onto [-eps, eps] and x + delta onto [0, 1]. distance is ||delta||_2^2
-(the paper's text) or ||delta||_2 (the authors' code); kappa None drops the floor (the
-authors' code). Per example the successful iterate with the smallest L2 is kept, else the
-final iterate (standard CW bookkeeping).
+Each attack is one function `(model, x, labels, *, eps, <settings>) -> AttackResult`: the
+perturbation stays in [-eps, eps] and the image in [0, 1]. cw_box is the paper's
+Carlini-Wagner L2 attack, pgd_box the reference strong attack (and BIM, without its random
+start), deepfool_box the L2-minimal DeepFool clipped into the box; each function's docstring
+says what it optimises and returns. CW and PGD also attack a randomised defence by the
+expectation over transformation (EOT, Athalye et al. 2018; their `eot_draws`). A job's
+settings (config.yaml's attacks.<name> plus the job's eps, images and seeds) reach an attack
+through run_attack, which looks its method up in METHODS.
 
-pgd_box: the reference strong attack: projected gradient ascent on the cross-entropy with
-signed steps and a uniform random start in the box (Madry et al.).
-
-Both take `draws`: the expectation over transformation (EOT, Athalye et al. 2018) of an
-attack on a randomised defence. The model then samples its latent code on every forward (a
-VAE at the deployed scale); each step averages the loss, and so its gradient, over `draws`
-forwards of the batch, and success is judged on the margin averaged over the same draws.
-draws 1 is the plain attack.
-
-BIM (Kurakin et al.) is pgd_box without the random start (config: method pgd,
-random_start false); the tests check it against torchattacks.BIM.
-
-deepfool_box: DeepFool (Moosavi-Dezfooli et al. 2016) as the authors' reference code computes
-it, batched over images: each step adds the linearised L2 step r to the nearest class
-boundary (lengthened by 1e-4) to a running sum r_tot, the iterate is x + (1 + overshoot) r_tot clamped to [0, 1],
-and an image stops once misclassified; one backward per class for the whole batch.
-torchattacks.DeepFool applies the overshoot to each step instead, so its steps shrink onto
-the boundary and images end on it (margins of 1e-7) rather than across it; the first step
-is the same in both, which the tests check. The result is L2-minimal, not confined to the
-box, so it is clipped into the box afterwards.
+Adding an attack: write its function with the settings as keyword-only parameters named
+exactly as their keys under attacks.<name> in config.yaml (a default only for a setting the
+config may leave out), and give it an entry in METHODS (the setting that counts its steps,
+for work_of); then add the method to the enum, and its settings' types to an if/then block,
+in the attacks block of workflow/schemas/config.schema.yaml, so that a bad config fails
+before any job runs. tests/test_attacks.py checks the schema against METHODS and names what
+is missing.
 """
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch.nn import functional as F
@@ -100,9 +90,28 @@ def _norms(delta):
     return flat.norm(dim=1), flat.abs().amax(dim=1)
 
 
-def cw_box(
-    model, x, labels, eps, lr=0.1, iterations=100, gamma=1.0, kappa=0.0, distance="l2_squared", draws=1
-):
+def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot_draws=1) -> AttackResult:
+    """The paper's Carlini-Wagner L2 attack inside the box.
+
+    The variable is the perturbation delta, starting at zero; the loss per example is
+    distance(delta) + gamma * max(Z_y - max_{j != y} Z_j, -kappa) on the logits Z of the
+    attacked model; Adam (learning rate lr) takes `iterations` steps, and after every step
+    delta is projected onto [-eps, eps] and x + delta onto [0, 1]. distance is
+    ||delta||_2^2 ("l2_squared", the paper's text) or ||delta||_2 ("l2", the authors' code);
+    kappa None drops the floor (the authors' code).
+
+    eot_draws: the expectation over transformation (EOT, Athalye et al. 2018) of an attack on
+    a randomised defence. The model then samples its latent code on every forward (a VAE at
+    the deployed scale); each step averages the loss, and so its gradient, over `eot_draws`
+    forwards of the batch, and success is judged on the margin averaged over the same draws.
+    eot_draws 1 is the plain attack.
+
+    Returns an AttackResult over the iterates 0..iterations (the last is not stepped):
+    success_step is the first iterate whose (averaged) margin is negative, -1 if none;
+    success is success_step >= 0; adversarial is, per example, the successful iterate with
+    the smallest L2, else the final iterate clamped to [0, 1] (standard CW bookkeeping); l2
+    and linf are the norms of adversarial - x.
+    """
     if distance not in ("l2_squared", "l2"):
         raise ValueError(f"distance {distance!r}; allowed: l2_squared, l2")
     n = len(x)
@@ -113,7 +122,7 @@ def cw_box(
     success_step = torch.full((n,), -1, dtype=torch.long, device=x.device)
     with frozen(model):
         for step in range(iterations + 1):  # iterates 0..iterations; the last is not stepped
-            m = expected_margin(model, x + delta, labels, draws)
+            m = expected_margin(model, x + delta, labels, eot_draws)
             with torch.no_grad():  # bookkeeping on the device: no host syncs in the loop
                 l2 = delta.flatten(1).norm(dim=1)
                 improved = (m < 0) & (l2 < best_l2)
@@ -136,8 +145,27 @@ def cw_box(
 
 
 def pgd_box(
-    model, x, labels, eps, steps=40, step_size_factor=2.5, random_start=True, generator=None, draws=1
-):
+    model, x, labels, *, eps, steps, step_size_factor, random_start, eot_draws=1, generator=None
+) -> AttackResult:
+    """The reference strong attack (Madry et al.): projected gradient ascent on the
+    cross-entropy of the attacked model, with signed steps of step_size_factor * eps / steps
+    from a uniform random start in the box (drawn from `generator`); after every step the
+    perturbation is projected onto [-eps, eps] and x + delta onto [0, 1].
+
+    BIM (Kurakin et al.) is pgd_box without the random start (config: method pgd,
+    random_start false); the tests check it against torchattacks.BIM.
+
+    eot_draws: the expectation over transformation (EOT, Athalye et al. 2018) of an attack on
+    a randomised defence. The model then samples its latent code on every forward (a VAE at
+    the deployed scale); each step averages the loss, and so its gradient, over `eot_draws`
+    forwards of the batch, and success is judged on the margin averaged over the same draws.
+    eot_draws 1 is the plain attack.
+
+    Returns an AttackResult of the final iterate, which is what PGD returns: adversarial is
+    x + delta after `steps` steps, clamped to [0, 1]; success whether its (averaged) margin
+    is negative; success_step the first of the iterates 0..steps whose margin was negative,
+    -1 if none; l2 and linf the norms of adversarial - x.
+    """
     step_size = step_size_factor * eps / steps
     if random_start:
         noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -149,14 +177,14 @@ def pgd_box(
     with frozen(model):
         for step in range(steps + 1):
             delta.requires_grad_(True)
-            inputs = x + delta if draws == 1 else (x + delta).repeat(draws, 1, 1, 1)
+            inputs = x + delta if eot_draws == 1 else (x + delta).repeat(eot_draws, 1, 1, 1)
             logits = model(inputs)
             with torch.no_grad():
-                wrong = margin(logits, labels.repeat(draws)).view(draws, -1).mean(0) < 0
+                wrong = margin(logits, labels.repeat(eot_draws)).view(eot_draws, -1).mean(0) < 0
                 success_step = torch.where(wrong & (success_step < 0), step, success_step)
             if step == steps:
                 break
-            loss = F.cross_entropy(logits, labels.repeat(draws), reduction="sum") / draws
+            loss = F.cross_entropy(logits, labels.repeat(eot_draws), reduction="sum") / eot_draws
             (grad,) = torch.autograd.grad(loss, delta)
             with torch.no_grad():
                 delta = delta.detach() + step_size * grad.sign()
@@ -167,7 +195,25 @@ def pgd_box(
     return AttackResult(adversarial, success, success_step, l2, linf)
 
 
-def deepfool_box(model, x, labels, eps, steps=50, overshoot=0.02) -> AttackResult:
+def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
+    """DeepFool (Moosavi-Dezfooli et al. 2016) as the authors' reference code computes it,
+    batched over images: it looks for the smallest L2 perturbation that crosses the nearest
+    class boundary of the linearised model. Each step adds the linearised L2 step r to the
+    nearest class boundary (lengthened by 1e-4) to a running sum r_tot, the iterate is
+    x + (1 + overshoot) r_tot clamped to [0, 1], and an image stops once misclassified; at
+    most `steps` steps, one backward per class for the whole batch. torchattacks.DeepFool
+    applies the overshoot to each step instead, so its steps shrink onto the boundary and
+    images end on it (margins of 1e-7) rather than across it; the first step is the same in
+    both, which the tests check.
+
+    The result is L2-minimal, not confined to the box, so it is clipped into the box
+    afterwards: the perturbation onto [-eps, eps], the image onto [0, 1].
+
+    Returns an AttackResult of the clipped image: adversarial; success whether the model
+    misclassifies it (its margin is negative); success_step the first step at which the
+    unclipped iterate was misclassified, -1 if none or if the box undid it; l2 and linf the
+    norms of adversarial - x.
+    """
     n = len(x)
     rows = torch.arange(n, device=x.device)
     total = torch.zeros_like(x)  # the sum of the linearised steps, r_tot
@@ -214,33 +260,84 @@ def deepfool_box(model, x, labels, eps, steps=50, overshoot=0.02) -> AttackResul
     return AttackResult(adversarial, success, torch.where(success, success_step, -1), l2, linf)
 
 
-def run_attack(model, x, labels, eps, settings: dict, generator=None) -> AttackResult:
-    """Dispatch on settings['method'] with the config's attack settings (batch_size aside).
-    settings['eot_draws'], where present, is the number of draws each step averages over."""
-    method, draws = settings["method"], settings.get("eot_draws", 1)
-    if method == "cw":
-        keys = ("lr", "iterations", "gamma", "kappa", "distance")
-        return cw_box(model, x, labels, eps, draws=draws, **{k: settings[k] for k in keys})
-    if method == "pgd":
-        keys = ("steps", "step_size_factor", "random_start")
-        return pgd_box(model, x, labels, eps, generator=generator, draws=draws, **{k: settings[k] for k in keys})
-    if method == "deepfool":
-        return deepfool_box(model, x, labels, eps, settings["steps"], settings["overshoot"])
-    raise ValueError(f"unknown attack method {method!r}; allowed: cw, pgd, deepfool")
+# keyword-only parameters an attack gets from the job rather than from attacks.<name> in config.yaml
+NOT_SETTINGS = ("eps", "generator")
+
+
+@dataclass(frozen=True)
+class AttackMethod:
+    """A config `method`: the attack function, and the setting that counts its steps (work_of)."""
+
+    attack: Callable[..., AttackResult]
+    steps_setting: str
+
+    @property
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        """The function's keyword-only parameters: eps, its settings, and a generator where it draws."""
+        parameters = inspect.signature(self.attack).parameters.items()
+        return {name: p for name, p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The keyword-only parameters that come from attacks.<name> in config.yaml."""
+        return tuple(name for name in self.parameters if name not in NOT_SETTINGS)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The settings without a default: a config must give them."""
+        return tuple(name for name in self.settings if self.parameters[name].default is inspect.Parameter.empty)
+
+
+METHODS = {
+    "cw": AttackMethod(cw_box, steps_setting="iterations"),
+    "pgd": AttackMethod(pgd_box, steps_setting="steps"),
+    "deepfool": AttackMethod(deepfool_box, steps_setting="steps"),
+}
+
+
+def method_of(settings: dict) -> AttackMethod:
+    """The registry entry of settings['method']."""
+    method = settings.get("method")
+    if method not in METHODS:
+        raise ValueError(f"unknown attack method {method!r}; allowed: {', '.join(sorted(METHODS))}")
+    return METHODS[method]
+
+
+def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult:
+    """settings['method']'s attack on one batch, at settings['eps'], given the settings that are
+    its keyword-only parameters (the job's other keys, such as name, batch_size, images and the
+    seeds, are not passed) and `generator` where it takes one. A setting with a default, such as
+    eot_draws (the draws each step averages over), may be left out."""
+    entry = method_of(settings)
+    missing = [name for name in entry.required if name not in settings]
+    if missing:
+        where = f"attacks.{settings['name']}" if "name" in settings else "attacks.<name>"
+        raise ValueError(
+            f"attack method {settings['method']!r} needs the setting(s) {', '.join(missing)}: "
+            f"set them under {where} in config.yaml"
+        )
+    kwargs = {name: settings[name] for name in entry.settings if name in settings}
+    if "eps" in entry.parameters:
+        if "eps" not in settings:
+            raise ValueError(f"attack method {settings['method']!r}: the job's settings lack eps, its L-inf budget")
+        kwargs["eps"] = settings["eps"]
+    if "generator" in entry.parameters:
+        kwargs["generator"] = generator
+    return entry.attack(model, x, labels, **kwargs)
 
 
 def work_of(settings: dict, images: int) -> int:
     """Image-iterations of one attack job: forward+backward passes over single images
     (DeepFool's are one forward and one backward per class; counted as one)."""
-    steps = settings["iterations"] if settings["method"] == "cw" else settings["steps"]
+    steps = settings[method_of(settings).steps_setting]
     return images * (steps + 1) * settings.get("eot_draws", 1)
 
 
-def attack_in_batches(model, images, labels, eps, settings: dict, seed: int) -> AttackResult:
-    """The whole attacked set, `settings['batch_size']` images at a time, seeded."""
+def attack_in_batches(model, images, labels, settings: dict, seed: int) -> AttackResult:
+    """The whole attacked set at settings['eps'], `settings['batch_size']` images at a time, seeded."""
     generator = torch.Generator(device=images.device).manual_seed(seed)
     parts = []
     for start in range(0, len(images), settings["batch_size"]):
         stop = start + settings["batch_size"]
-        parts.append(run_attack(model, images[start:stop], labels[start:stop], eps, settings, generator))
+        parts.append(run_attack(model, images[start:stop], labels[start:stop], settings, generator))
     return AttackResult(*(torch.cat([getattr(p, f) for p in parts]) for f in AttackResult.__dataclass_fields__))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aedefense.names import UNDEFENDED
+
 FAMILIES = ("ae", "vae")
 CELL_PATTERN = re.compile(
     r"^(?P<family>ae|vae)_d(?P<denoising>[01])_stp(?P<stp>[0-9]+(\.[0-9]+)?)"
@@ -12,7 +14,6 @@ CELL_PATTERN = re.compile(
 )
 # The same names for a Snakemake wildcard (no named groups)
 CELL_REGEX = r"(?:ae|vae)_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
-NO_DEFENCE = "none"  # the cell name of the undefended classifier
 # Training seed r > 0 of a cell (config training_seeds) is its own model: <cell>_r<r>, and the
 # undefended classifier of that seed none_r<r>; seed 0 keeps the plain name.
 REPLICATE_REGEX = r"(?:_r[1-9][0-9]*)?"
@@ -80,3 +81,15 @@ def cell_from_name(name: str) -> Cell:
     if cell.name != name:
         raise ValueError(f"{name!r} is not written canonically; write it as {cell.name!r}")
     return cell
+
+
+def family_of(name: str) -> str | None:
+    """The autoencoder family of a cell name (a training seed suffix allowed); None for the
+    undefended classifier."""
+    base = split_replicate(name)[0]
+    return None if base == UNDEFENDED else cell_from_name(base).family
+
+
+def is_stochastic(family: str | None, scale: float) -> bool:
+    """The defence samples its latent code: a VAE evaluated at a latent scale above 0."""
+    return family == "vae" and scale > 0

@@ -9,7 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from aedefense.settings import WORST, trained_cells
+from aedefense.names import WORST
+from aedefense.plan import trained_cells
 
 
 class ConfigError(ValueError):

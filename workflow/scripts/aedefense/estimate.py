@@ -67,7 +67,10 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
         torch.set_num_threads(max(1, config["threads"][THREADS[category]]))
 
     threads("attack")
-    attack = rate(lambda: cw_box(model, x, y, 0.1, iterations=4), batch * 5)
+    attack = rate(
+        lambda: cw_box(model, x, y, eps=0.1, lr=0.1, iterations=4, gamma=1.0, kappa=0.0, distance="l2_squared"),
+        batch * 5,
+    )
     threads("evaluate")
     with torch.no_grad():
         evaluate = rate(lambda: model(x), batch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from aedefense.cells import is_stochastic
 from aedefense.models import DefendedModel
 
 
@@ -22,10 +23,6 @@ def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> tor
     return torch.randperm(test_size, generator=generator)[:count].sort().values
 
 
-def is_stochastic(autoencoder, scale: float) -> bool:
-    return autoencoder is not None and autoencoder.family == "vae" and scale > 0
-
-
 @torch.inference_mode()
 def accuracy_over_draws(
     classifier, autoencoder, images, labels, scale: float, draws: int, seed: int, batch_size=1000
@@ -36,7 +33,8 @@ def accuracy_over_draws(
     images: one tensor, or a list of tensors of the same images attacked in different ways:
     then an image counts as correct only if it is correct in every one (the worst case)."""
     image_sets = images if isinstance(images, (list, tuple)) else [images]
-    draws = draws if is_stochastic(autoencoder, scale) else 1
+    family = autoencoder.family if autoencoder is not None else None
+    draws = draws if is_stochastic(family, scale) else 1
     device = image_sets[0].device
     generator = torch.Generator(device=device).manual_seed(seed)
     defended = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()

@@ -18,7 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from aedefense.cells import Cell, format_number  # noqa: E402
+from aedefense.cells import format_number  # noqa: E402
+from aedefense.names import CLEAN, UNDEFENDED  # noqa: E402
+from aedefense.plan import grid_points  # noqa: E402
 from aedefense.results import over_training_seeds  # noqa: E402
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "btsc": "BTSC"}
@@ -49,10 +51,10 @@ def attack_curves(rows: pd.DataFrame, label: str, attack: str, order=()) -> pd.D
     """One curve per attack that ran on these rows, each starting from the clean accuracy,
     the figure's attack first and the others in `order` (then by name); curves of attacks
     other than the figure's are marked `reference`."""
-    clean = rows[rows["attack"] == "clean"]
+    clean = rows[rows["attack"] == CLEAN]
     pieces = []
     rank = {a: i for i, a in enumerate(order)}
-    for other in sorted(set(rows["attack"]) - {"clean"}, key=lambda a: (a != attack, rank.get(a, len(rank)), a)):
+    for other in sorted(set(rows["attack"]) - {CLEAN}, key=lambda a: (a != attack, rank.get(a, len(rank)), a)):
         suffix = "" if other == attack else f", {other.upper()}"
         piece = pd.concat([clean, rows[rows["attack"] == other]], ignore_index=True)
         pieces.append(piece.assign(curve=label + suffix, reference=other != attack, curve_attack=other))
@@ -66,34 +68,27 @@ def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str, order
     denoising on and stp 0 shows the model trained as denoising off."""
     key = CURVES[figure]
     pieces = []
-    for family in grid["families"]:
-        for denoising in grid["denoising"]:
-            for stp in grid["stp"]:
-                for alpha in grid["alpha"]:
-                    cell = Cell(family, bool(denoising), float(stp), float(alpha))
-                    scales = [0.0] if family == "ae" else [float(s) for s in grid["scales"]]
-                    for scale in scales:
-                        rows = table[(table["cell"] == cell.canonical().name) & (table["scale"] == scale)]
-                        value = {"stp": stp, "alpha": alpha, "scale": scale}[key]
-                        label = CURVE_LABELS[key].format(format_number(value))
-                        curves = attack_curves(rows, label, attack, order)
-                        pieces.append(curves.assign(panel=row_label(family, denoising, figure), order=value))
+    for cell, scale in grid_points(grid):
+        rows = table[(table["cell"] == cell.canonical().name) & (table["scale"] == scale)]
+        value = {"stp": cell.stp, "alpha": cell.alpha, "scale": scale}[key]
+        label = CURVE_LABELS[key].format(format_number(value))
+        curves = attack_curves(rows, label, attack, order)
+        pieces.append(curves.assign(panel=row_label(cell.family, cell.denoising, figure), order=value))
     return pd.concat(pieces, ignore_index=True)
 
 
 def accuracy_figure(
-    table: pd.DataFrame, name: str, layout: str, grid: dict, attacks: list, datasets, style: dict,
-    dest_pdf, dest_png,
-):  # fmt: skip
-    """Figure `name` with the panels and curves of paper figure `layout` (fig1-4; the same
+    table: pd.DataFrame, *, name: str, layout: str, grid: dict, attacks: list, datasets, style: dict, pdf, png
+):
+    """Figure `name` (written to `pdf` and `png`) with the panels and curves of paper figure `layout` (fig1-4; the same
     for a paper figure), the first of `attacks` drawn solid and each other attack in a line
     style and marker of its own; the undefended classifier in black."""
     _apply(style)
     attack, figure = attacks[0], layout
-    table = over_training_seeds(table[table["attack"].isin(["clean", *attacks])])
+    table = over_training_seeds(table[table["attack"].isin([CLEAN, *attacks])])
     flagged = int((table.get("sanity_flags", pd.Series(dtype=str)).fillna("") != "").sum())
     rows = figure_rows(table, grid, figure, attack, attacks)
-    undefended = table[table["cell"] == "none"]
+    undefended = table[table["cell"] == UNDEFENDED]
     panels = list(dict.fromkeys(rows["panel"]))
     base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
     palette = dict(zip(base_curves, sns.color_palette(style["palette"], len(base_curves))))
@@ -129,7 +124,7 @@ def accuracy_figure(
             ha="center", va="top", color="red",
         )  # fmt: skip
     fig.tight_layout()
-    _save(fig, dest_pdf, dest_png, style["png_dpi"])
+    _save(fig, pdf, png, style["png_dpi"])
 
 
 def _draw(ax, data, label, color, linestyle, marker):
@@ -164,7 +159,7 @@ def _title(name, figure, attacks, grid):
     return f"Accuracy under {attacks[0].upper()} (solid) and {others}: {what}"
 
 
-def latent_figure(latent: pd.DataFrame, datasets, style: dict, dest_pdf, dest_png):
+def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
     _apply(style)
     latent = latent.copy()
     latent["model"] = [("D" if d else "") + f.upper() for f, d in zip(latent["family"], latent["denoising"])]
@@ -184,7 +179,7 @@ def latent_figure(latent: pd.DataFrame, datasets, style: dict, dest_pdf, dest_pn
             ax.ticklabel_format(axis="y", useOffset=False)  # values near 1 read as they are
     fig.suptitle("Latent space under attack: d0/d1 = denoising off/on")
     fig.tight_layout()
-    _save(fig, dest_pdf, dest_png, style["png_dpi"])
+    _save(fig, pdf, png, style["png_dpi"])
 
 
 def diameters(latent: pd.DataFrame) -> pd.DataFrame:

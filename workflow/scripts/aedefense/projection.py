@@ -11,9 +11,11 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from aedefense import settings as plan
+from aedefense import plan
 from aedefense.attacks import work_of
-from aedefense.cells import cell_from_name, split_replicate
+from aedefense.cells import cell_from_name, family_of, is_stochastic, split_replicate
+from aedefense.names import WORST
+from aedefense.params import attack_settings, autoencoder_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 # Training images of the official datasets (a mirror may hold fewer; rates are per image).
@@ -71,20 +73,19 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
     train_images = {**TRAIN_IMAGES, **(train_images or {})}
     if rule in ("attack", "attack_adaptive"):
         scale = float(wildcards["scale"]) if "scale" in wildcards else None
-        settings = plan.attack_settings(config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale)
+        settings = attack_settings(config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale)
         return rule, work_of(settings, settings["images"])
     if rule in ("evaluate", "evaluate_adaptive"):
-        base = split_replicate(wildcards["ae"])[0]
-        if "scale" in wildcards:
-            scales = [float(wildcards["scale"])]
-        else:
-            scales = (scales_by_cell or plan.evaluation_scales(config)).get((base, wildcards["attack"]), [0.0])
+        scales = plan.evaluation_job_scales(
+            scales_by_cell or plan.evaluation_scales(config), wildcards["ae"], wildcards["attack"], wildcards.get("scale")
+        )
         images = config["data"][dataset]["attack_images"]
-        draws = sum(config["evaluation"]["latent_draws"] if plan.is_stochastic(base, s) else 1 for s in scales)
-        sets = len(config["worst_case_over"]) if wildcards["attack"] == plan.WORST else 1
+        family = family_of(wildcards["ae"])
+        draws = sum(config["evaluation"]["latent_draws"] if is_stochastic(family, s) else 1 for s in scales)
+        sets = len(config["worst_case_over"]) if wildcards["attack"] == WORST else 1
         return rule, images * draws * sets
     if rule == "train_autoencoder":
-        settings = plan.autoencoder_settings(config, dataset, wildcards["ae"])
+        settings = autoencoder_settings(config, dataset, wildcards["ae"])
         alpha = cell_from_name(split_replicate(wildcards["ae"])[0]).alpha
         kind = EXACT_CONTRACTIVE if alpha > 0 and settings.get("contractive") == "exact" else rule
         return kind, settings["epochs"] * train_images[dataset]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aedefense.cells import replicate_name, split_replicate
 from aedefense.io import atomic_path
+from aedefense.names import UNDEFENDED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,11 +21,12 @@ if TYPE_CHECKING:
 CELL_FIELDS = ("family", "denoising", "stp", "alpha")
 NOT_ATTACK_SETTINGS = {"name", "method", "eps", "images", "seed", "subset_seed"}
 NOT_AE_SETTINGS = {"in_shape", "seed", *CELL_FIELDS}
+NO_ATTACK_METHOD = "none"  # the attack_method of a clean evaluation
 
 
 def cell_columns(cell: str, autoencoder_settings: dict | None) -> dict:
     if autoencoder_settings is None:  # the undefended classifier
-        return {"cell": cell, "family": "none", "denoising": None, "stp": None, "alpha": None}
+        return {"cell": cell, "family": UNDEFENDED, "denoising": None, "stp": None, "alpha": None}
     columns = {"cell": cell, **{k: autoencoder_settings[k] for k in CELL_FIELDS}}
     columns["denoising"] = int(columns["denoising"])
     columns.update(
@@ -52,7 +54,7 @@ def accuracy_row(
     row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings), "replicate": replicate}
     row.update(eps=eps, scale=settings["scale"], attack=attack_name)
     attack_settings = attack["settings"] if attack is not None else {}
-    row["attack_method"] = attack_settings.get("method", "none")
+    row["attack_method"] = attack_settings.get("method", NO_ATTACK_METHOD)
     row.update(
         {f"attack_{k}": v for k, v in sorted(attack_settings.items()) if k not in NOT_ATTACK_SETTINGS}
     )

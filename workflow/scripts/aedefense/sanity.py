@@ -1,11 +1,11 @@
 """The checks a careful reviewer runs on an accuracy figure, on its table alone.
 
-- accuracy_rises_with_eps: along a curve (clean, then each eps of one attack on one cell at
+- accuracy_does_not_rise_with_eps: along a curve (clean, then each eps of one attack on one cell at
   one scale) accuracy must not rise by more than the sampling noise of two accuracies on n
   images: z * sqrt(p1 (1 - p1) / n + p2 (1 - p2) / n), and at least one image.
-- undefended_not_broken: the undefended classifier under the figure's main attack at the
+- undefended_is_broken: the undefended classifier under the figure's main attack at the
   largest eps must be at or below `undefended_max_accuracy`.
-- more_iterations_raise_accuracy: the longer attack (the main attack with more iterations, run
+- longer_attack_does_not_raise_accuracy: the longer attack (the main attack with more iterations, run
   at one eps) must not leave more accuracy than the main attack, beyond the same noise; a
   failure flags the main attack's point, the one that overstates the defence.
 
@@ -20,7 +20,7 @@ import math
 import pandas as pd
 
 from aedefense.results import write_table
-from aedefense.settings import CLEAN, UNDEFENDED
+from aedefense.names import CLEAN, UNDEFENDED
 
 Z = 1.96
 CURVE = ["dataset", "cell", "scale", "replicate"]  # one curve per training seed
@@ -56,7 +56,7 @@ def check_figure(
                 rise = after["accuracy_mean"] - before["accuracy_mean"]
                 allowed = noise(before["accuracy_mean"], after["accuracy_mean"], int(after["n_images"]))
                 _check(
-                    checks, flags, "accuracy_rises_with_eps", index, rise <= allowed,
+                    checks, flags, "accuracy_does_not_rise_with_eps", index, rise <= allowed,
                     f"{before['accuracy_mean']:.3f} at eps {before['eps']:g} -> "
                     f"{after['accuracy_mean']:.3f} at eps {after['eps']:g} (noise {allowed:.3f})",
                     after,
@@ -71,7 +71,7 @@ def check_figure(
                 allowed = noise(shorter["accuracy_mean"], longer["accuracy_mean"], int(longer["n_images"]))
                 rise = longer["accuracy_mean"] - shorter["accuracy_mean"]
                 _check(
-                    checks, flags, "more_iterations_raise_accuracy", index, rise <= allowed,
+                    checks, flags, "longer_attack_does_not_raise_accuracy", index, rise <= allowed,
                     f"{main_attack} {shorter['accuracy_mean']:.3f} -> {longer_attack} "
                     f"{longer['accuracy_mean']:.3f} at eps {longer['eps']:g} (noise {allowed:.3f})",
                     shorter,
@@ -81,7 +81,7 @@ def check_figure(
         index = rows["eps"].idxmax()
         accuracy = rows.loc[index, "accuracy_mean"]
         _check(
-            checks, flags, "undefended_not_broken", index, accuracy <= undefended_max_accuracy,
+            checks, flags, "undefended_is_broken", index, accuracy <= undefended_max_accuracy,
             f"{accuracy:.3f} at eps {rows.loc[index, 'eps']:g} (at most {undefended_max_accuracy:g})",
             rows.loc[index],
         )  # fmt: skip

@@ -1,25 +1,25 @@
-"""Each job's slice of the config: what an adaptive attack and a comparison figure schedule."""
+"""Which jobs a config plans (plan.py) and each job's slice of it (params.py)."""
 
-from aedefense import settings as slices
+from aedefense import params, plan
 
 
 def test_an_adaptive_attack_is_keyed_by_scale_and_samples_only_where_the_defence_does(base_config):
-    vae = slices.attack_settings(base_config, "mnist", "cweot", 0.1, "vae_d1_stp0.4_a0", 2.0)
+    vae = params.attack_settings(base_config, "mnist", "cweot", 0.1, "vae_d1_stp0.4_a0", 2.0)
     assert vae["scale"] == 2.0 and vae["eot_draws"] == base_config["attacks"]["cweot"]["eot_draws"]
     assert vae["seed"] == base_config["seeds"]["attack"]  # the latent draws are seeded
     for cell, scale in (("vae_d1_stp0.4_a0", 0.0), ("ae_d1_stp0.4_a0", 0.0), ("none", 0.0)):
-        deterministic = slices.attack_settings(base_config, "mnist", "cweot", 0.1, cell, scale)
+        deterministic = params.attack_settings(base_config, "mnist", "cweot", 0.1, cell, scale)
         assert deterministic["eot_draws"] == 1 and "seed" not in deterministic
 
 
 def test_the_plain_attack_settings_do_not_change(base_config):
     """The paper's attack: no scale, no draws, no seed (CW is deterministic), whatever cell."""
-    plain = slices.attack_settings(base_config, "mnist", "cw", 0.1, "vae_d1_stp0.4_a0", None)
+    plain = params.attack_settings(base_config, "mnist", "cw", 0.1, "vae_d1_stp0.4_a0", None)
     assert plain == {**base_config["attacks"]["cw"], "name": "cw", "eps": 0.1, "images": 1000}
 
 
 def test_a_comparison_figure_evaluates_its_cells_under_each_attack(base_config):
-    rows = slices.evaluations(base_config, (), False, ["fig3_eot"])
+    rows = plan.evaluations(base_config, (), False, ["fig3_eot"])
     eps = [float(e) for e in base_config["data"]["mnist"]["eps"]]
     mnist = [r for r in rows if r[0] == "mnist"]
     scales = base_config["figures"]["fig3"]["scales"]
@@ -33,26 +33,26 @@ def test_a_comparison_figure_evaluates_its_cells_under_each_attack(base_config):
             expected.add(("mnist", cell, "cwlong", 0.2, scale))  # the sanity check, mid-grid
             expected |= {("mnist", cell, attack, e, scale) for attack in ("cw", "cweot", "pgd", "pgdeot") for e in eps}
     assert set(mnist) == expected
-    assert slices.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot", "pgd", "pgdeot"]
-    assert slices.figure_layout(base_config, "fig3_eot") == "fig3"
-    assert slices.figure_attacks(base_config, "fig3") == ["cw", "pgd"]
+    assert plan.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot", "pgd", "pgdeot"]
+    assert plan.figure_layout(base_config, "fig3_eot") == "fig3"
+    assert plan.figure_attacks(base_config, "fig3") == ["cw", "pgd"]
 
 
 def test_the_paper_figures_do_not_include_the_comparisons(base_config):
-    paper = slices.evaluations(base_config, ["fig3"], False, ())
+    paper = plan.evaluations(base_config, ["fig3"], False, ())
     assert not [r for r in paper if r[2] == "cweot"]
-    assert [r for r in slices.evaluations(base_config) if r[2] == "cweot"]
+    assert [r for r in plan.evaluations(base_config) if r[2] == "cweot"]
 
 
 def test_the_longer_attack_runs_mid_grid_on_what_a_figure_shows_or_not_at_all(base_config):
-    assert slices.sanity_eps(base_config, "mnist") == 0.2  # of 0.05 ... 0.3
-    assert slices.sanity_eps(base_config, "btsc") == 0.02
-    fig1 = slices.evaluations(base_config, ["fig1"], False, ())
+    assert plan.sanity_eps(base_config, "mnist") == 0.2  # of 0.05 ... 0.3
+    assert plan.sanity_eps(base_config, "btsc") == 0.02
+    fig1 = plan.evaluations(base_config, ["fig1"], False, ())
     longer = {r for r in fig1 if r[2] == "cwlong"}
     # per dataset: the undefended classifier and fig1's 9 trained AEs (d1 at stp 0 is d0)
     assert len(longer) == 3 * (1 + 9) and {r[3] for r in longer} == {0.2, 0.02}
     base_config["sanity"]["longer_attack"] = None
-    assert not [r for r in slices.evaluations(base_config) if r[2] == "cwlong"]
+    assert not [r for r in plan.evaluations(base_config) if r[2] == "cwlong"]
 
 
 def test_each_training_seed_is_its_own_model_with_its_own_seeds(base_config):
@@ -63,16 +63,16 @@ def test_each_training_seed_is_its_own_model_with_its_own_seeds(base_config):
     assert replicate_name("vae_d1_stp0.4_a0", 0) == "vae_d1_stp0.4_a0"
     base_config["seeds"].update(classifier=5, autoencoder=7)
     base_config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 2}}
-    assert slices.classifier_settings(base_config, "mnist", 2)["seed"] == 7
-    second = slices.autoencoder_settings(base_config, "mnist", "vae_d1_stp0.4_a0_r1")
+    assert params.classifier_settings(base_config, "mnist", 2)["seed"] == 7
+    second = params.autoencoder_settings(base_config, "mnist", "vae_d1_stp0.4_a0_r1")
     assert second["seed"] == 8 and second["epochs"] == 2  # the cell's override holds for every seed
-    assert slices.classifier_name(0) == "classifier" and slices.classifier_name(1) == "classifier_r1"
+    assert plan.classifier_name(0) == "classifier" and plan.classifier_name(1) == "classifier_r1"
 
 
 def test_training_seeds_repeat_every_evaluation_per_seed(base_config):
-    one = slices.evaluations(base_config, ["fig3"], False, ())
+    one = plan.evaluations(base_config, ["fig3"], False, ())
     base_config["training_seeds"] = 3
-    three = slices.evaluations(base_config, ["fig3"], False, ())
+    three = plan.evaluations(base_config, ["fig3"], False, ())
     assert len(three) == 3 * len(one)
     assert {r[1] for r in three} == {c + s for c in {r[1] for r in one} for s in ("", "_r1", "_r2")}
 

@@ -1,0 +1,113 @@
+"""Each job's slice of the config: only what its output depends on, after per-cell overrides.
+
+These are the values a rule hands to its script as params, so that editing one cell's
+settings reruns that cell's jobs and nothing else. Which jobs exist is plan.py's business.
+"""
+
+from __future__ import annotations
+
+from aedefense.cells import family_of, is_stochastic, split_replicate
+from aedefense.names import UNDEFENDED
+from aedefense.plan import figure_attacks, figure_layout, is_adaptive, trained_cell
+
+CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
+VAE_ONLY = ("vae_likelihood", "variance_floor", "kl_warmup_epochs")
+
+
+def classifier_settings(config: dict, dataset: str, replicate: int = 0) -> dict:
+    settings = {key: config["classifier"][key] for key in CLASSIFIER_KEYS}
+    settings["epochs"] = config["data"][dataset]["classifier_epochs"]
+    settings["seed"] = config["seeds"]["classifier"] + replicate
+    return settings
+
+
+def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
+    """One autoencoder; name may carry a training seed (_r<r>): its seed is seeds.autoencoder + r."""
+    cell = trained_cell(name)
+    base, replicate = split_replicate(name)
+    settings = dict(config["autoencoder"])
+    settings.update(config["data"][dataset].get("autoencoder", {}))
+    settings.update(config["cell_overrides"].get(f"{dataset}/{base}", {}))
+    settings["seed"] = config["seeds"]["autoencoder"] + replicate
+    settings.update(family=cell.family, denoising=cell.denoising, stp=cell.stp, alpha=cell.alpha)
+    # Leave out what this cell's model does not depend on, so changing it reruns nothing here.
+    unused = set(VAE_ONLY) if cell.family == "ae" else set()
+    if cell.alpha == 0:
+        unused |= {"contractive", "contractive_projections"}
+    elif settings["contractive"] == "exact":
+        unused.add("contractive_projections")
+    return {key: value for key, value in settings.items() if key not in unused}
+
+
+def attacked_images(config: dict, dataset: str) -> dict:
+    """How many test images are attacked and, for BTSC (drawn at random), the seed."""
+    settings = {"images": config["data"][dataset]["attack_images"]}
+    if dataset == "btsc":
+        settings["subset_seed"] = config["seeds"]["attack_subset"]
+    return settings
+
+
+def attack_settings(
+    config: dict, dataset: str, attack: str, eps: float, cell: str = UNDEFENDED, scale=None
+) -> dict:
+    """One attack job: the attack's settings, its eps, which images, and the seeds; for an
+    adaptive attack also the scale it attacks at (draws 1 where the defence does not sample)."""
+    if attack not in config["attacks"]:
+        raise ValueError(f"attack {attack!r} is not defined under attacks in config.yaml")
+    settings = dict(config["attacks"][attack])
+    settings.update(name=attack, eps=float(eps), seed=config["seeds"]["attack"])
+    settings.update(attacked_images(config, dataset))
+    if is_adaptive(config, attack):
+        if scale is None:
+            raise ValueError(f"attack {attack!r} is adaptive (eot_draws): its adversarial sets need a scale")
+        settings["scale"] = float(scale)
+        if not is_stochastic(family_of(cell), float(scale)):
+            settings["eot_draws"] = 1  # every draw is the same forward
+    if settings["method"] == "cw" and settings.get("eot_draws", 1) == 1:  # deterministic
+        del settings["seed"]
+    return settings
+
+
+def evaluation_settings(config: dict, dataset: str, cell: str, scales) -> dict:
+    """One evaluation job: one adversarial set (or the clean images) at every latent scale
+    in `scales`; latent draws only where the defence samples (a VAE, scale > 0)."""
+    settings = {"scales": [float(s) for s in scales], "batch_size": config["evaluation"]["batch_size"]}
+    settings.update(attacked_images(config, dataset))
+    if any(is_stochastic(family_of(cell), s) for s in settings["scales"]):
+        settings.update(draws=config["evaluation"]["latent_draws"], seed=config["seeds"]["evaluation"])
+    return settings
+
+
+def at_scale(settings: dict, cell: str, scale: float) -> dict:
+    """An evaluation job's settings for one of its scales: the draws and their seed only
+    where the defence samples at that scale."""
+    one = {key: value for key, value in settings.items() if key not in ("scales", "draws", "seed")}
+    one["scale"] = float(scale)
+    if is_stochastic(family_of(cell), scale):
+        one.update(draws=settings["draws"], seed=settings["seed"])
+    return one
+
+
+def figure_style(config: dict, figure: str) -> dict:
+    """The look of one figure: the shared style with that figure's overrides on top."""
+    style = dict(config["figure_style"])
+    style.update(config["figure_style_overrides"].get(figure, {}))
+    return style
+
+
+def sanity_settings(config: dict, main_attack: str) -> dict:
+    """The sanity checks of a table whose curves show `main_attack`: the config's sanity keys."""
+    return {"main_attack": main_attack, **config["sanity"]}
+
+
+def accuracy_figure_settings(config: dict, figure: str) -> dict:
+    """An accuracy figure's params: the paper figure whose grid and panels it has (layout),
+    that grid, its attacks (main first), the datasets (columns) and its style."""
+    layout = figure_layout(config, figure)
+    return {
+        "layout": layout,
+        "grid": config["figures"][layout],
+        "attacks": figure_attacks(config, figure),
+        "datasets": list(config["datasets"]),
+        "style": figure_style(config, figure),
+    }

@@ -1,0 +1,202 @@
+"""Which jobs a config asks for: the models to train, the evaluations every figure and table
+shows, the latent analyses of Fig. 5. The rules expand their inputs from here; params.py cuts
+each of those jobs' settings."""
+
+from __future__ import annotations
+
+from aedefense.cells import Cell, cell_from_name, replicate_name, split_replicate
+from aedefense.names import CLEAN, UNDEFENDED
+
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
+ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")
+
+
+def classifier_name(replicate: int) -> str:
+    """The classifier file of a training seed: classifier, classifier_r1, ..."""
+    return replicate_name("classifier", replicate)
+
+
+def trained_cell(name: str) -> Cell:
+    """The cell a model file is trained for (any training seed); a name that is trained
+    under another name fails."""
+    cell = cell_from_name(split_replicate(name)[0])
+    if cell.canonical() != cell:
+        raise ValueError(
+            f"cell {name} is not trained separately: with stp 0 denoising changes nothing, so "
+            f"its model is {cell.canonical().name}"
+        )
+    return cell
+
+
+def grid_cells(grid: dict) -> list[Cell]:
+    """The cells of a figure grid in the figure's order, as named in the grid (denoising 1 at
+    stp 0 included: it shows the model of denoising 0)."""
+    return [
+        Cell(family, bool(denoising), float(stp), float(alpha))
+        for family in grid["families"]
+        for denoising in grid["denoising"]
+        for stp in grid["stp"]
+        for alpha in grid["alpha"]
+    ]
+
+
+def defence_scales(grid: dict, cell: Cell) -> list[float]:
+    """An AE has no latent sampling: it is evaluated at scale 0 whatever the figure says."""
+    return [0.0] if cell.family == "ae" else [float(s) for s in grid["scales"]]
+
+
+def grid_points(grid: dict) -> list[tuple[Cell, float]]:
+    """Every (cell, latent scale) a figure grid shows, in the figure's order."""
+    return [(cell, scale) for cell in grid_cells(grid) for scale in defence_scales(grid, cell)]
+
+
+def figure_cells(config: dict, figure: str) -> list[Cell]:
+    return grid_cells(config["figures"][figure])
+
+
+def trained_cells(config: dict, figures=FIGURES) -> list[Cell]:
+    """Every model to train for the given figures: each distinct canonical cell once."""
+    cells = {cell.canonical() for figure in figures for cell in figure_cells(config, figure)}
+    return sorted(cells, key=lambda c: (c.family, c.denoising, c.stp, c.alpha))
+
+
+def is_adaptive(config: dict, attack: str) -> bool:
+    """An adaptive (EOT) attack averages over latent draws at the deployed scale, so its
+    adversarial sets are made per scale."""
+    return "eot_draws" in config["attacks"].get(attack, {})
+
+
+def _shown_pairs(config: dict, figure: str) -> set[tuple[str, float]]:
+    """(trained cell name, scale) of every point a figure's grid shows."""
+    return {(cell.canonical().name, scale) for cell, scale in grid_points(config["figures"][figure])}
+
+
+def evaluations(
+    config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+) -> list[tuple]:
+    """Every (dataset, cell, attack, eps, scale) the given figures need, once each.
+
+    Per (dataset, cell, scale): the clean accuracy (attack CLEAN, eps 0) and the figure
+    attack at every eps; the reference attack too for the undefended classifier and the
+    reference cells. all_reference_cells: include the reference cells even where none of
+    the figures shows them (the full table does; one figure's table does not).
+    comparisons: the comparison figures to include (None: all of them).
+    """
+    figure_attack = config["figure_attack"]
+    reference = config["reference_attack"]
+    reference_cells = {UNDEFENDED, *reference["cells"]}
+    pairs = {(UNDEFENDED, 0.0)} if figures else set()
+    for figure in figures:
+        pairs |= _shown_pairs(config, figure)
+    rows = longer_attack_evaluations(config, pairs)
+    if all_reference_cells:
+        for name in reference["cells"]:
+            pairs.add((cell_from_name(name).canonical().name, 0.0))
+    for dataset in config["datasets"]:
+        eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
+        for cell, scale in pairs:
+            rows.add((dataset, cell, CLEAN, 0.0, scale))
+            attacks = [figure_attack] + ([reference["attack"]] if cell in reference_cells else [])
+            for attack in dict.fromkeys(attacks):
+                rows.update((dataset, cell, attack, eps, scale) for eps in eps_grid)
+    names = config["comparison_figures"] if comparisons is None else comparisons
+    for name in names:
+        rows |= comparison_evaluations(config, name)
+    return sorted(
+        (dataset, replicate_name(cell, r), attack, eps, scale)
+        for dataset, cell, attack, eps, scale in rows
+        for r in range(config["training_seeds"])
+    )
+
+
+def comparison_evaluations(config: dict, name: str) -> set[tuple]:
+    """A comparison figure: the cells and scales of the paper figure it is `like`, clean and
+    under each of its attacks; the undefended classifier under its non-adaptive attacks (an
+    adaptive attack on a deterministic model is the plain one)."""
+    spec = config["comparison_figures"][name]
+    pairs = _shown_pairs(config, spec["like"])
+    rows = longer_attack_evaluations(config, pairs | {(UNDEFENDED, 0.0)})
+    for dataset in config["datasets"]:
+        eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
+        rows.add((dataset, UNDEFENDED, CLEAN, 0.0, 0.0))
+        for attack in spec["attacks"]:
+            if not is_adaptive(config, attack):
+                rows.update((dataset, UNDEFENDED, attack, eps, 0.0) for eps in eps_grid)
+        for cell, scale in pairs:
+            rows.add((dataset, cell, CLEAN, 0.0, scale))
+            for attack in spec["attacks"]:
+                rows.update((dataset, cell, attack, eps, scale) for eps in eps_grid)
+    return rows
+
+
+def sanity_eps(config: dict, dataset: str) -> float:
+    """Where the longer attack runs: the middle of the eps grid, where accuracy is neither
+    at its clean value nor at zero."""
+    eps_grid = sorted(float(e) for e in config["data"][dataset]["eps"])
+    return eps_grid[len(eps_grid) // 2]
+
+
+def longer_attack_evaluations(config: dict, pairs) -> set[tuple]:
+    """The sanity check that a longer attack leaves no more accuracy: the longer attack at
+    sanity_eps on every (cell, scale) a figure shows."""
+    longer = config["sanity"]["longer_attack"]
+    if not longer:
+        return set()
+    return {
+        (dataset, cell, longer, sanity_eps(config, dataset), scale)
+        for dataset in config["datasets"]
+        for cell, scale in pairs
+    }
+
+
+def evaluation_scales(config: dict) -> dict[tuple[str, str], list[float]]:
+    """Per (cell, attack), training seed aside: every latent scale the figures evaluate it at.
+    One evaluation job per adversarial set covers them all (an adaptive attack's sets are
+    made per scale, so their evaluations are too)."""
+    scales: dict[tuple[str, str], set] = {}
+    for _, cell, attack, _, scale in evaluations(config):
+        scales.setdefault((split_replicate(cell)[0], attack), set()).add(scale)
+    return {key: sorted(values) for key, values in scales.items()}
+
+
+def evaluation_job_scales(scales_by_cell: dict, cell: str, attack: str, scale=None) -> list[float]:
+    """The latent scales of one evaluation job: its own for an adaptive attack's set, else
+    every scale at which the figures show the cell under that attack (scales_by_cell:
+    evaluation_scales(config)). A deterministic defence asked for outside every figure is
+    evaluated at scale 0; a VAE has no such default."""
+    if scale is not None:
+        return [float(scale)]
+    base = split_replicate(cell)[0]
+    scales = scales_by_cell.get((base, attack))
+    if scales is not None:
+        return scales
+    if base == UNDEFENDED or cell_from_name(base).family == "ae":
+        return [0.0]
+    raise ValueError(
+        f"no figure evaluates {base} under {attack}, so its latent scales are unknown; ask "
+        "for a figure or a table instead"
+    )
+
+
+def figure_attacks(config: dict, figure: str) -> list[str]:
+    """The attacks a figure draws, its main attack first."""
+    if figure in config["comparison_figures"]:
+        return list(config["comparison_figures"][figure]["attacks"])
+    return list(dict.fromkeys([config["figure_attack"], config["reference_attack"]["attack"]]))
+
+
+def figure_layout(config: dict, figure: str) -> str:
+    """The paper figure whose grid, panels and curves an accuracy figure has."""
+    if figure in config["comparison_figures"]:
+        return config["comparison_figures"][figure]["like"]
+    return figure
+
+
+def latent_analyses(config: dict) -> list[tuple]:
+    """Every (dataset, cell, eps) of Fig. 5: the figure's cells at the dataset's latent_eps."""
+    cells = {cell.canonical().name for cell in figure_cells(config, "fig5")}
+    return sorted(
+        (dataset, cell, float(config["data"][dataset]["latent_eps"]))
+        for dataset in config["datasets"]
+        for cell in cells
+    )
