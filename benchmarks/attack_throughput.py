@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
-from aedefense.models import Classifier, DefendedModel  # noqa: E402
-from aedefense.models import build_autoencoder  # noqa: E402
+from aedefense.models import (  # noqa: E402
+    Classifier,
+    DefendedModel,
+    build_autoencoder,  # noqa: E402
+)
 from aedefense.setup import select_device  # noqa: E402
 
 SHAPES = {"MNIST": ((1, 28, 28), 10), "BTSC": ((3, 32, 32), 62)}
@@ -94,9 +97,13 @@ def peer_attacks(model, x, labels, iterations, lr, classes, slow_images):
 
         fmodel = foolbox.PyTorchModel(model, bounds=(0, 1), device=x.device)
         fattack = foolbox.attacks.L2CarliniWagnerAttack(
-            binary_search_steps=1, steps=iterations, stepsize=lr, confidence=0,
-            initial_const=1.0, abort_early=False,
-        )  # fmt: skip
+            binary_search_steps=1,
+            steps=iterations,
+            stepsize=lr,
+            confidence=0,
+            initial_const=1.0,
+            abort_early=False,
+        )
         peers["foolbox CW"] = (lambda: fattack(fmodel, x, labels, epsilons=None), batch)
     except ImportError:
         pass
@@ -105,14 +112,24 @@ def peer_attacks(model, x, labels, iterations, lr, classes, slow_images):
         from art.estimators.classification import PyTorchClassifier
 
         estimator = PyTorchClassifier(
-            model, torch.nn.CrossEntropyLoss(), tuple(x.shape[1:]), classes, clip_values=(0.0, 1.0),
+            model,
+            torch.nn.CrossEntropyLoss(),
+            tuple(x.shape[1:]),
+            classes,
+            clip_values=(0.0, 1.0),
             device_type="gpu" if x.is_cuda else "cpu",
-        )  # fmt: skip
+        )
         small = min(batch, slow_images)
         aattack = CarliniL2Method(
-            estimator, confidence=0.0, learning_rate=lr, binary_search_steps=1,
-            max_iter=iterations, initial_const=1.0, batch_size=small, verbose=False,
-        )  # fmt: skip
+            estimator,
+            confidence=0.0,
+            learning_rate=lr,
+            binary_search_steps=1,
+            max_iter=iterations,
+            initial_const=1.0,
+            batch_size=small,
+            verbose=False,
+        )
         x_np, y_np = x[:small].cpu().numpy(), labels[:small].cpu().numpy()
         peers["ART CW"] = (lambda: aattack.generate(x_np, y_np), small)
     except ImportError:
@@ -126,17 +143,23 @@ def main():
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--slow-peer-images", type=int, default=20,
-                        help="images for the peers known to be slow (ART CW, torchattacks DeepFool)")  # fmt: skip
+    parser.add_argument(
+        "--slow-peer-images",
+        type=int,
+        default=20,
+        help="images for the peers known to be slow (ART CW, torchattacks DeepFool)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     cw = {k: config["attacks"]["cw"][k] for k in ("lr", "gamma", "kappa", "distance")}
     pgd = {k: config["attacks"]["pgd"][k] for k in ("step_size_factor", "random_start")}
-    print(f"device {device}, {args.threads} threads, batch {args.batch}, {args.iterations} iterations, torch {torch.__version__}")
+    print(
+        f"device {device}, {args.threads} threads, batch {args.batch}, {args.iterations} iterations, "
+        f"torch {torch.__version__}"
+    )
     print(f"{'model':<22} {'attack':<22} {'it run':>9} {'fwd/it':>7} {'img-it/s':>10} {'/ limit':>8} {'ours CW /':>10}")
-    n = args.batch * args.iterations
     for data, (shape, classes) in SHAPES.items():
         generator = torch.Generator().manual_seed(0)
         x = torch.rand(args.batch, *shape, generator=generator).to(device)
@@ -153,11 +176,12 @@ def main():
             rows = {
                 "bare forward+backward": (lambda: bare_forward_backward(model, x, labels, args.iterations), args.batch),
                 "ours: CW in the box": (
-                    lambda: cw_box(model, x, labels, eps=0.1, iterations=args.iterations, **cw), args.batch
+                    lambda: cw_box(model, x, labels, eps=0.1, iterations=args.iterations, **cw),
+                    args.batch,
                 ),
                 "ours: PGD": (lambda: pgd_box(model, x, labels, eps=0.1, steps=args.iterations, **pgd), args.batch),
                 **peer_attacks(model, x, labels, args.iterations, cw["lr"], classes, args.slow_peer_images),
-            }  # fmt: skip
+            }
             rates = {}
             for attack, (run, images) in rows.items():
                 model.calls = 0
@@ -193,9 +217,14 @@ def deepfool_table(args, device, config):
         import torchattacks
     except ImportError:
         return
-    print(f"\nDeepFool, batch {args.batch}, at most {args.iterations} steps, overshoot 0.02 (torchattacks: "
-          f"{min(args.batch, args.slow_peer_images)} images timed, scaled to the batch)")  # fmt: skip
-    print(f"{'model':<22} {'ours s':>8} {'torchattacks s':>15} {'theirs / ours':>14} {'fooled ours':>12} {'fooled theirs':>14}")
+    print(
+        f"\nDeepFool, batch {args.batch}, at most {args.iterations} steps, overshoot 0.02 (torchattacks: "
+        f"{min(args.batch, args.slow_peer_images)} images timed, scaled to the batch)"
+    )
+    print(
+        f"{'model':<22} {'ours s':>8} {'torchattacks s':>15} {'theirs / ours':>14} {'fooled ours':>12} "
+        f"{'fooled theirs':>14}"
+    )
     c = config["classifier"]
     for data, (shape, classes) in SHAPES.items():
         x = torch.rand(args.batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
@@ -212,8 +241,11 @@ def deepfool_table(args, device, config):
         theirs = timed(lambda: results.update(theirs=attack(x[:small], labels[:small])), device) * args.batch / small
         with torch.no_grad():
             fooled = {k: float((model(v).argmax(1) != labels[: len(v)]).float().mean()) for k, v in results.items()}
-        print(f"{'AE+classifier ' + data:<22} {seconds:>8.1f} {theirs:>15.1f} {theirs / seconds:>14.1f} "
-              f"{fooled['ours']:>12.0%} {fooled['theirs']:>14.0%}", flush=True)  # fmt: skip
+        print(
+            f"{'AE+classifier ' + data:<22} {seconds:>8.1f} {theirs:>15.1f} {theirs / seconds:>14.1f} "
+            f"{fooled['ours']:>12.0%} {fooled['theirs']:>14.0%}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

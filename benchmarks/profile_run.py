@@ -85,10 +85,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--directory", default=".", help="the run's working directory (logs/ inside)")
     parser.add_argument("--parallel", type=float, help="jobs at once in the projection (default: the run's own)")
-    parser.add_argument("--plan-configfile", action="append", default=[],
-                        help="project this config (laid over config.yaml) instead of config.yaml alone")  # fmt: skip
-    parser.add_argument("--run-data", action="store_true",
-                        help="project on the run's training-set sizes (e.g. a mirror's subset), not the official ones")  # fmt: skip
+    parser.add_argument(
+        "--plan-configfile",
+        action="append",
+        default=[],
+        help="project this config (laid over config.yaml) instead of config.yaml alone",
+    )
+    parser.add_argument(
+        "--run-data",
+        action="store_true",
+        help="project on the run's training-set sizes (e.g. a mirror's subset), not the official ones",
+    )
     parser.add_argument("--no-projection", action="store_true")
     args = parser.parse_args()
     jobs = read_jobs(Path(args.directory))
@@ -96,17 +103,23 @@ def main():
         sys.exit(f"no job timing files under {Path(args.directory) / 'logs'}; run the workflow first")
     rows, concurrency = summarise(jobs)
     devices = sorted({j["device"] for j in jobs})
-    print(f"{len(jobs)} jobs in {args.directory} (devices: {', '.join(devices)}); "
-          f"jobs ran {concurrency:.2f} at a time on average")  # fmt: skip
+    print(
+        f"{len(jobs)} jobs in {args.directory} (devices: {', '.join(devices)}); "
+        f"jobs ran {concurrency:.2f} at a time on average"
+    )
     print(f"{'rule':40} {'jobs':>5} {'mean wall':>10} {'start-up':>9} {'compute':>8} {'overhead':>9}  compute rate")
     for row in rows:
         rate = f"{row['rate']:,.0f} {row['unit']}/s" if row["rate"] else ""
-        print(f"{row['rule']:40} {row['jobs']:>5} {row['mean_wall_s']:>9.2f}s {row['startup_per_job_s']:>8.2f}s "
-              f"{row['compute_share']:>8.0%} {1 - row['compute_share']:>9.0%}  {rate}")  # fmt: skip
+        print(
+            f"{row['rule']:40} {row['jobs']:>5} {row['mean_wall_s']:>9.2f}s {row['startup_per_job_s']:>8.2f}s "
+            f"{row['compute_share']:>8.0%} {1 - row['compute_share']:>9.0%}  {rate}"
+        )
     total = sum(r["total_wall_s"] for r in rows)
     compute = sum(r["total_wall_s"] * r["compute_share"] for r in rows)
-    print(f"{'all jobs':40} {len(jobs):>5} {total / len(jobs):>9.2f}s {'':>9} {compute / total:>8.0%} "
-          f"{1 - compute / total:>9.0%}  summed job time {hours(total)}")  # fmt: skip
+    print(
+        f"{'all jobs':40} {len(jobs):>5} {total / len(jobs):>9.2f}s {'':>9} {compute / total:>8.0%} "
+        f"{1 - compute / total:>9.0%}  summed job time {hours(total)}"
+    )
     if args.no_projection:
         return
     config = load_config(args.plan_configfile)
@@ -114,15 +127,22 @@ def main():
     # the run's own training sets where it recorded them (a mirror may hold a subset)
     sizes = {}
     if args.run_data:
-        sizes = {j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})}
+        sizes = {
+            j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})
+        }
     projected, missing = project({row["rule"]: row for row in rows}, config, planned_jobs(plan_args), sizes)
     parallel = args.parallel or concurrency
     serial = sum(p["overhead_s"] + p["compute_s"] for p in projected)
     what = " + ".join(["config.yaml", *args.plan_configfile])
-    print(f"\nProjection for {what}: {sum(p['jobs'] for p in projected)} jobs at this run's rates"
-          + (f"; training sets as in the run: {sizes}" if sizes else ""))  # fmt: skip
+    print(
+        f"\nProjection for {what}: {sum(p['jobs'] for p in projected)} jobs at this run's rates"
+        + (f"; training sets as in the run: {sizes}" if sizes else "")
+    )
     for p in projected:
-        print(f"  {p['rule']:40} {p['jobs']:>5} jobs  overhead {hours(p['overhead_s']):>8}  compute {hours(p['compute_s']):>8}")
+        print(
+            f"  {p['rule']:40} {p['jobs']:>5} jobs  overhead {hours(p['overhead_s']):>8}  "
+            f"compute {hours(p['compute_s']):>8}"
+        )
     print(f"  summed job time {hours(serial)}; at {parallel:.2f} jobs at once: {hours(serial / parallel)} wall")
     if missing:
         print("  not projected (no job of these in the run): " + ", ".join(missing))

@@ -22,14 +22,17 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.cells import Cell  # noqa: E402
-from aedefense.params import classifier_settings  # noqa: E402
 from aedefense import losses  # noqa: E402
+from aedefense.cells import Cell  # noqa: E402
 from aedefense.models import Classifier, build_autoencoder  # noqa: E402
+from aedefense.params import classifier_settings  # noqa: E402
 from aedefense.setup import select_device, to_unit  # noqa: E402
 from aedefense.training import (  # noqa: E402
-    autoencoder_loss, contractive_penalty, train_autoencoder, train_classifier,
-)  # fmt: skip
+    autoencoder_loss,
+    contractive_penalty,
+    train_autoencoder,
+    train_classifier,
+)
 
 SHAPES = {"mnist": (1, 28, 28), "btsc": (3, 32, 32)}
 MODELS = {
@@ -59,8 +62,14 @@ def bare_epoch_seconds(data, cell, settings, device) -> float:
     labels = data["train"]["labels"].to(device)
     shape = tuple(images.shape[1:])
     if cell is None:
-        model = Classifier(shape, data["train"]["classes"], settings["blocks"], settings["channels"],
-                           settings["dense"], settings["dropout"]).to(device)  # fmt: skip
+        model = Classifier(
+            shape,
+            data["train"]["classes"],
+            settings["blocks"],
+            settings["channels"],
+            settings["dense"],
+            settings["dropout"],
+        ).to(device)
     else:
         model = build_autoencoder(shape, cell.family, settings).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
@@ -90,8 +99,12 @@ def bare_epoch_seconds(data, cell, settings, device) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--exact-images", type=int, default=200,
-                        help="images per epoch for the exact contractive penalty (~150x slower on a CPU)")
+    parser.add_argument(
+        "--exact-images",
+        type=int,
+        default=200,
+        help="images per epoch for the exact contractive penalty (~150x slower on a CPU)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = parser.parse_args()
@@ -120,6 +133,7 @@ def main():
                 f"{name:<18} {'x'.join(map(str, shape)):<10} {ours:>11.0f} {bare:>11.0f} {ours / bare:>12.2f}",
                 flush=True,
             )
+
 
 if __name__ == "__main__":
     main()

@@ -28,9 +28,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "
 
 def dry_run(*args, directory: Path) -> tuple[float, str]:
     start = time.perf_counter()
-    result = subprocess.run(
-        [*SNAKEMAKE, "-n", *args, "-d", str(directory)], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([*SNAKEMAKE, "-n", *args, "-d", str(directory)], capture_output=True, text=True, check=True)
     return time.perf_counter() - start, result.stdout
 
 

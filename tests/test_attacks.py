@@ -3,17 +3,24 @@
 import pytest
 import torch
 import yaml
-
-from aedefense import attacks
-from aedefense.attacks import attack_in_batches, cw_box, margin, pgd_box
-from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
-from aedefense.models import Autoencoder, Classifier, DefendedModel
-from aedefense.setup import to_unit
-from aedefense.training import train_classifier
 from test_models import tiny_data
 
-CW = {"method": "cw", "lr": 0.1, "iterations": 30, "gamma": 1.0, "kappa": 0.0,
-      "distance": "l2_squared", "batch_size": 64}  # fmt: skip
+from aedefense import attacks
+from aedefense.attacks import attack_in_batches, cw_box, margin
+from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
+from aedefense.models import Autoencoder, DefendedModel
+from aedefense.setup import to_unit
+from aedefense.training import train_classifier
+
+CW = {
+    "method": "cw",
+    "lr": 0.1,
+    "iterations": 30,
+    "gamma": 1.0,
+    "kappa": 0.0,
+    "distance": "l2_squared",
+    "batch_size": 64,
+}
 PGD = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": True, "batch_size": 64}
 
 
@@ -21,8 +28,17 @@ PGD = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": Tr
 def trained():
     """A small classifier that learned the fixture classes, and 64 test images it sees."""
     data = tiny_data(n_train=400, n_test=64, seed=3)
-    settings = {"blocks": 4, "channels": 16, "dense": 64, "dropout": 0.0, "batch_size": 50,
-                "lr": 3e-3, "weight_decay": 0.0, "epochs": 8, "seed": 0}  # fmt: skip
+    settings = {
+        "blocks": 4,
+        "channels": 16,
+        "dense": 64,
+        "dropout": 0.0,
+        "batch_size": 50,
+        "lr": 3e-3,
+        "weight_decay": 0.0,
+        "epochs": 8,
+        "seed": 0,
+    }
     model, metrics = train_classifier(data, settings, torch.device("cpu"), log=lambda _: None)
     assert metrics["test_accuracy"] > 0.9
     x, y = to_unit(data["test"]["images"]), data["test"]["labels"]
@@ -339,8 +355,14 @@ def test_bim_is_pgd_without_a_random_start_as_torchattacks_computes_it(trained):
     import torchattacks
 
     model, x, y = trained
-    settings = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": False,
-                "batch_size": 64, "eps": 0.1}  # fmt: skip
+    settings = {
+        "method": "pgd",
+        "steps": 10,
+        "step_size_factor": 2.5,
+        "random_start": False,
+        "batch_size": 64,
+        "eps": 0.1,
+    }
     ours = attack_in_batches(model, x, y, settings, seed=0)
     theirs = torchattacks.BIM(model, eps=0.1, alpha=2.5 * 0.1 / 10, steps=10)(x, y)
     # the same steps; a gradient's sign may flip by rounding on a handful of pixels

@@ -147,6 +147,7 @@ def test_comparison_figures_are_checked(base_config, schema):
 
 def test_the_adaptive_attack_has_the_paper_attacks_settings_and_draws(base_config, schema):
     validate_config(base_config, schema)
+
     # the same attack but for the draws; a smaller batch, as each image is eot_draws forwards
     def attack_part(settings):
         return {k: v for k, v in settings.items() if k not in ("eot_draws", "batch_size")}

@@ -3,9 +3,9 @@
 import hashlib
 import zipfile
 
+import fixtures
 import pytest
 
-import fixtures
 from aedefense.data.download import DownloadError, LockFile, fetch, parse_mirror
 
 NAME = "t10k-images-idx3-ubyte.gz"
@@ -45,8 +45,7 @@ def test_checksum_mismatch_names_file_source_sums_and_fix(idx_mirror, tmp_path):
     wrong = "0" * 32
     manifest.write_text(
         "\n".join(
-            f"{wrong}  {line.split()[1]}" if NAME in line and "mnist/" == line.split()[1][:6]
-            else line
+            f"{wrong}  {line.split()[1]}" if NAME in line and "mnist/" == line.split()[1][:6] else line
             for line in manifest.read_text().splitlines()
         )
     )
@@ -78,9 +77,7 @@ def test_without_manifest_the_published_md5_is_required(tmp_path):
     fixtures.write_idx_dataset(mirror, "mnist")  # fixture data: not the official file
     with pytest.raises(DownloadError, match="published MD5") as caught:
         fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock")
-    assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in str(caught.value) or "9fb629c4" in str(
-        caught.value
-    )
+    assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in str(caught.value) or "9fb629c4" in str(caught.value)
 
 
 def test_missing_file_in_mirror(idx_mirror, tmp_path):
@@ -138,13 +135,17 @@ def test_a_name_that_does_not_resolve_fails_at_once(tmp_path, monkeypatch):
 
         return urlopen
 
-    monkeypatch.setattr(download.urllib.request, "urlopen", failing_with(socket.EAI_NONAME, "Name or service not known"))
+    monkeypatch.setattr(
+        download.urllib.request, "urlopen", failing_with(socket.EAI_NONAME, "Name or service not known")
+    )
     with pytest.raises(DownloadError, match="Name or service not known"):
         fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=4)
     assert calls == [f"https://mirror.example/data/mnist/{NAME}"]  # once: a retry cannot resolve it
 
     calls.clear()
-    monkeypatch.setattr(download.urllib.request, "urlopen", failing_with(socket.EAI_AGAIN, "Temporary failure in name resolution"))
+    monkeypatch.setattr(
+        download.urllib.request, "urlopen", failing_with(socket.EAI_AGAIN, "Temporary failure in name resolution")
+    )
     with pytest.raises(DownloadError, match="gave up after 2 attempts"):
         fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=2)
     assert len(calls) == 2
@@ -206,9 +207,7 @@ def test_btsc_structure_is_checked_before_locking(tmp_path):
     assert LockFile(lock).get("btsc/BelgiumTSC_Training.zip") is None
 
 
-@pytest.mark.parametrize(
-    "member", ["../../evil.txt", "/etc/evil", "Training/../../evil.ppm", "C:/evil.ppm"]
-)
+@pytest.mark.parametrize("member", ["../../evil.txt", "/etc/evil", "Training/../../evil.ppm", "C:/evil.ppm"])
 def test_btsc_zip_with_escaping_member_is_refused(tmp_path, member):
     mirror = tmp_path / "m"
     fixtures.write_btsc(mirror, extra_members=[(member, b"x")])
@@ -223,7 +222,7 @@ def test_btsc_zip_with_symlink_member_is_refused(tmp_path):
     path = mirror / "btsc" / "BelgiumTSC_Training.zip"
     with zipfile.ZipFile(path, "a") as archive:
         info = zipfile.ZipInfo("Training/00000/link.ppm")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         archive.writestr(info, "/etc/passwd")
     with pytest.raises(DownloadError, match="would escape"):
         fetch_btsc(mirror, tmp_path / "a", tmp_path / "lock")
@@ -250,10 +249,25 @@ def test_a_failure_from_a_directory_mirror_names_every_file_the_run_lacks(idx_mi
     settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5}
     dest = tmp_path / "resources" / "mnist" / NAME
     with pytest.raises(DownloadError) as error:
-        download_one("mnist", NAME, dest, tmp_path / "log", str(mirror), tmp_path / "lock", settings, None, ["mnist", "fashion-mnist", "btsc"])
+        download_one(
+            "mnist",
+            NAME,
+            dest,
+            tmp_path / "log",
+            str(mirror),
+            tmp_path / "lock",
+            settings,
+            None,
+            ["mnist", "fashion-mnist", "btsc"],
+        )
     message = str(error.value)
     lacking = message.split("lacks every one of these files of the run")[1]
-    for path in (f"mnist/{NAME}", "fashion-mnist/train-images-idx3-ubyte.gz", "fashion-mnist/t10k-labels-idx1-ubyte.gz",
-                 "btsc/BelgiumTSC_Training.zip", "btsc/BelgiumTSC_Testing.zip"):  # fmt: skip
+    for path in (
+        f"mnist/{NAME}",
+        "fashion-mnist/train-images-idx3-ubyte.gz",
+        "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+        "btsc/BelgiumTSC_Training.zip",
+        "btsc/BelgiumTSC_Testing.zip",
+    ):
         assert path in lacking
     assert "mnist/train-images-idx3-ubyte.gz" not in lacking.replace("fashion-mnist/", "")

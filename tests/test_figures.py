@@ -14,7 +14,7 @@ def test_each_attack_is_one_curve_from_the_clean_point_in_the_figures_order():
     curves = attack_curves(rows(["pgdeot", "pgd", "cweot", "cw"]), "scale 1", "cw", ["cw", "cweot", "pgd", "pgdeot"])
     names = list(dict.fromkeys(curves["curve"]))
     assert names == ["scale 1", "scale 1, CWEOT", "scale 1, PGD", "scale 1, PGDEOT"]
-    for name, curve in curves.groupby("curve"):
+    for _, curve in curves.groupby("curve"):
         assert list(curve["eps"]) == [0.0, 0.1, 0.3]  # every curve starts at the clean accuracy
     assert not curves.loc[curves["curve"] == "scale 1", "reference"].any()
     assert curves.loc[curves["curve"] != "scale 1", "reference"].all()

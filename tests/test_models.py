@@ -3,11 +3,11 @@
 import copy
 import pickle
 
+import fixtures
 import numpy as np
 import pytest
 import torch
 
-import fixtures
 from aedefense import losses
 from aedefense.cells import Cell
 from aedefense.checkpoints import load_autoencoder, load_classifier, save_checkpoint
@@ -83,9 +83,7 @@ def test_training_pairs_denoising_versus_noise_injection():
 def test_autoencoder_loss_goes_down(base_config, family, likelihood, alpha):
     data = tiny_data()
     cell = Cell(family, True, 0.2, alpha)
-    settings = ae_settings(
-        base_config, epochs=20, lr=3e-3, vae_likelihood=likelihood, kl_warmup_epochs=0
-    )
+    settings = ae_settings(base_config, epochs=20, lr=3e-3, vae_likelihood=likelihood, kl_warmup_epochs=0)
     _, metrics = train_autoencoder(data, cell, settings, CPU, log=lambda _: None)
     history = metrics["history"]
     assert history[-1]["loss"] < history[0]["loss"]
@@ -129,9 +127,7 @@ def test_latent_scale_semantics():
         mu, logvar = vae.encode(x)
         spreads = []
         for scale in (0.5, 1.0, 2.0, 4.0):
-            draws = torch.stack(
-                [vae.latent(mu, logvar, scale, torch.Generator().manual_seed(k)) for k in range(200)]
-            )
+            draws = torch.stack([vae.latent(mu, logvar, scale, torch.Generator().manual_seed(k)) for k in range(200)])
             spreads.append(float((draws - mu).std()))
             expected = scale * float(torch.exp(0.5 * logvar).mean())
             assert spreads[-1] == pytest.approx(expected, rel=0.1)
@@ -150,10 +146,7 @@ def test_contractive_exact_matches_autograd_jacobian():
     _, code = _small_encoder()
     x = torch.rand(3, 1, 12, 12)
     expected = np.mean(
-        [
-            float(torch.autograd.functional.jacobian(code, x[i : i + 1]).pow(2).sum())
-            for i in range(len(x))
-        ]
+        [float(torch.autograd.functional.jacobian(code, x[i : i + 1]).pow(2).sum()) for i in range(len(x))]
     )
     assert float(losses.contractive_exact(code, x)) == pytest.approx(expected, rel=1e-5)
 
@@ -186,9 +179,7 @@ def test_training_is_deterministic(base_config, tmp_path):
         paths.append(tmp_path / run / "model.pt")
         save_checkpoint(paths[-1], "autoencoder", model, {"run": 1})
     assert paths[0].read_bytes() == paths[1].read_bytes()
-    other, _ = train_autoencoder(
-        data, cell, ae_settings(base_config, seed=1), CPU, log=lambda _: None
-    )
+    other, _ = train_autoencoder(data, cell, ae_settings(base_config, seed=1), CPU, log=lambda _: None)
     first = torch.load(paths[0], weights_only=True)["state_dict"]
     assert not torch.equal(first["to_mu.weight"], other.state_dict()["to_mu.weight"])
 
@@ -239,8 +230,7 @@ def test_a_training_killed_after_an_epoch_resumes_to_the_uninterrupted_result(ba
 
 
 def _saved_classifier(path):
-    settings = {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 8,
-                "dense": 20, "dropout": 0.3}  # fmt: skip
+    settings = {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 8, "dense": 20, "dropout": 0.3}
     model = Classifier((1, 28, 28), 10, 4, 8, 20, 0.3)
     save_checkpoint(path, "classifier", model, settings)
     return model
@@ -261,7 +251,9 @@ def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly_and_are_set_aside(t
             load(target)
         # older than anything it was made from, so the next run rebuilds it and what depends on it
         assert target.stat().st_mtime == 0
-        assert "marked for rebuilding" in str(error.value) and "run the same snakemake command again" in str(error.value)
+        assert "marked for rebuilding" in str(error.value) and "run the same snakemake command again" in str(
+            error.value
+        )
 
     _saved_classifier(path)
     fails(load_autoencoder, path, "not a autoencoder checkpoint.*found kind 'classifier'")
@@ -290,9 +282,12 @@ def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly_and_are_set_aside(t
     fails(load_classifier, unsafe, "cannot be read safely")
 
     mismatched = tmp_path / "m.pt"
-    save_checkpoint(mismatched, "classifier", Classifier((1, 28, 28), 10, 4, 8, 20, 0.3),
-                    {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 16,
-                     "dense": 20, "dropout": 0.3})  # fmt: skip
+    save_checkpoint(
+        mismatched,
+        "classifier",
+        Classifier((1, 28, 28), 10, 4, 8, 20, 0.3),
+        {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 16, "dense": 20, "dropout": 0.3},
+    )
     fails(load_classifier, mismatched, "do not fit the architecture")
 
 

@@ -58,8 +58,11 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
     config.write_text(yaml.safe_dump(overlay))
     result = subprocess.run(
         [sys.executable, "-m", "aedefense.estimate", "--cores", "2", "--configfile", str(config)],
-        cwd=workdir, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     built = re.search(r"This run builds (\d+) jobs for the datasets mnist:", result.stdout)
     assert built and int(built[1]) > 50

@@ -14,13 +14,13 @@ import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
 from aedefense import params, plan
 from aedefense.adversarial import load_adversarial_set, save_adversarial_set
 from aedefense.attacks import AttackResult
 from aedefense.config import ConfigError, validate_config
 from aedefense.io import atomic_path
-from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -111,7 +111,9 @@ def test_two_runs_from_scratch_give_identical_results(repo_root, tmp_path):
 
 def small_adversarial_set(path):
     x = torch.rand(4, 1, 28, 28)
-    result = AttackResult(x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4))
+    result = AttackResult(
+        x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4)
+    )
     save_adversarial_set(path, "mnist", "none", {"eps": 0.1}, torch.arange(4), torch.zeros(4, dtype=torch.long), result)
 
 
@@ -121,9 +123,7 @@ def test_a_damaged_adversarial_set_names_itself_and_is_set_aside_to_be_rebuilt(t
     small_adversarial_set(path)
     assert len(load_adversarial_set(path)["labels"]) == 4
     content = path.read_bytes()
-    path.write_bytes(
-        {"truncated": content[: len(content) // 2], "zeroed": bytes(len(content)), "empty": b""}[damage]
-    )
+    path.write_bytes({"truncated": content[: len(content) // 2], "zeroed": bytes(len(content)), "empty": b""}[damage])
     with pytest.raises(ValueError) as error:
         load_adversarial_set(path)
     assert str(path) in str(error.value) and "run the same snakemake command again" in str(error.value)
@@ -185,15 +185,19 @@ def paths(value, prefix=()):
 BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 PLACES = paths(BASE)
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 5000), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 5000),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["", "mnist", "vae", "cw", "ae_d0_stp0_a0", "fig3", "exact", "auto", "-1"]),
     st.lists(st.one_of(st.integers(-1, 3), st.floats(-1, 2)), max_size=3),
     st.dictionaries(st.sampled_from(["epochs", "x", "fig1", "mnist/ae_d0_stp0_a0"]), st.integers(-1, 3), max_size=2),
-)  # fmt: skip
+)
 MUTATIONS = st.lists(
     st.tuples(st.sampled_from(PLACES), st.sampled_from(["replace", "delete", "add"]), VALUES),
-    min_size=1, max_size=3,
-)  # fmt: skip
+    min_size=1,
+    max_size=3,
+)
 
 
 def mutate(config, place, how, value):

@@ -25,11 +25,32 @@ def test_the_summary_is_the_mean_and_spread_over_training_seeds():
 
     rows = []
     for replicate, accuracy in enumerate([0.5, 0.7, 0.9]):
-        rows.append({"dataset": "mnist", "cell": "ae_d1_stp0.4_a0", "attack": "cw", "scale": 0.0,
-                     "eps": 0.2, "replicate": replicate, "accuracy_mean": accuracy, "n_images": 100,
-                     "sanity_flags": "accuracy_does_not_rise_with_eps" if replicate == 1 else None})  # fmt: skip
-    rows.append({"dataset": "mnist", "cell": "none", "attack": "cw", "scale": 0.0, "eps": 0.2,
-                 "replicate": 0, "accuracy_mean": 0.1, "n_images": 100, "sanity_flags": None})  # fmt: skip
+        rows.append(
+            {
+                "dataset": "mnist",
+                "cell": "ae_d1_stp0.4_a0",
+                "attack": "cw",
+                "scale": 0.0,
+                "eps": 0.2,
+                "replicate": replicate,
+                "accuracy_mean": accuracy,
+                "n_images": 100,
+                "sanity_flags": "accuracy_does_not_rise_with_eps" if replicate == 1 else None,
+            }
+        )
+    rows.append(
+        {
+            "dataset": "mnist",
+            "cell": "none",
+            "attack": "cw",
+            "scale": 0.0,
+            "eps": 0.2,
+            "replicate": 0,
+            "accuracy_mean": 0.1,
+            "n_images": 100,
+            "sanity_flags": None,
+        }
+    )
     summary = over_training_seeds(pd.DataFrame(rows)).set_index("cell")
     ae = summary.loc["ae_d1_stp0.4_a0"]
     assert ae["accuracy_mean"] == pytest.approx(0.7) and ae["training_seeds"] == 3

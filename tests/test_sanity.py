@@ -8,8 +8,15 @@ from aedefense.sanity import check_figure, noise, write_checked_table
 
 def rows(cell, attack, points, scale=0.0, n=100):
     return [
-        {"dataset": "mnist", "cell": cell, "scale": scale, "attack": attack, "eps": eps,
-         "accuracy_mean": accuracy, "n_images": n}  # fmt: skip
+        {
+            "dataset": "mnist",
+            "cell": cell,
+            "scale": scale,
+            "attack": attack,
+            "eps": eps,
+            "accuracy_mean": accuracy,
+            "n_images": n,
+        }
         for eps, accuracy in points
     ]
 
@@ -41,9 +48,10 @@ def test_a_healthy_figure_passes_every_check():
     # 2 curves x 3 steps from clean, cwlong's step from clean, ae's longer-attack check,
     # the undefended check
     assert sorted(checks["check"].value_counts().items()) == [
-        ("accuracy_does_not_rise_with_eps", 2 * 3 + 1), ("longer_attack_does_not_raise_accuracy", 1),
+        ("accuracy_does_not_rise_with_eps", 2 * 3 + 1),
+        ("longer_attack_does_not_raise_accuracy", 1),
         ("undefended_is_broken", 1),
-    ]  # fmt: skip
+    ]
 
 
 def test_each_failure_is_flagged_on_the_point_in_question():
@@ -56,7 +64,9 @@ def test_each_failure_is_flagged_on_the_point_in_question():
     )
     flagged, checks = check_figure(bad, "cw", "cwlong", 0.05)
     assert flags_of(flagged, "none", "cw", 0.3) == "undefended_is_broken"
-    assert flags_of(flagged, "vae", "cw", 0.2) == "accuracy_does_not_rise_with_eps;longer_attack_does_not_raise_accuracy"
+    assert (
+        flags_of(flagged, "vae", "cw", 0.2) == "accuracy_does_not_rise_with_eps;longer_attack_does_not_raise_accuracy"
+    )
     assert flags_of(flagged, "vae", "cw", 0.3) == ""
     assert flags_of(flagged, "vae", "cwlong", 0.2) == "accuracy_does_not_rise_with_eps"  # 0.9 -> 0.99
     failed = checks[~checks["passed"]]

@@ -14,16 +14,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 # Rules that run where Snakemake runs (workflow/rules/common.smk), never through sbatch.
 LOCAL_RULES = {
-    "all", "download", "accuracy_table", "figure_table", "latent_table",
-    "accuracy_figure", "latent_figure",
-}  # fmt: skip
+    "all",
+    "download",
+    "accuracy_table",
+    "figure_table",
+    "latent_table",
+    "accuracy_figure",
+    "latent_figure",
+}
 # What a cluster without GPUs cannot grant; the rest of the profile is used as written.
 GPU_REQUESTS = {"gpu", "gpu_model", "slurm_partition"}
 
@@ -40,7 +44,9 @@ def slurm_cluster(repo_root) -> dict:
     if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
         pytest.skip("no apt-get to install SLURM from Debian's packages, and no SLURM")
     scripts = repo_root / "tests" / "slurm"
-    result = subprocess.run(["bash", str(scripts / "start-local-cluster.sh")], capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["bash", str(scripts / "start-local-cluster.sh")], capture_output=True, text=True, timeout=900
+    )
     if result.returncode != 0:
         subprocess.run(["bash", str(scripts / "stop-local-cluster.sh")], capture_output=True, timeout=120)
     assert result.returncode == 0, f"the local SLURM cluster did not start:\n{result.stderr[-4000:]}"
@@ -54,7 +60,9 @@ def slurm_cluster(repo_root) -> dict:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = previous
-        stopped = subprocess.run(["bash", str(scripts / "stop-local-cluster.sh")], capture_output=True, text=True, timeout=120)
+        stopped = subprocess.run(
+            ["bash", str(scripts / "stop-local-cluster.sh")], capture_output=True, text=True, timeout=120
+        )
         assert stopped.returncode == 0, stopped.stderr
 
 
@@ -69,11 +77,13 @@ def slurm_test_profile(repo_root, cluster: dict, destination: Path) -> Path:
             del resources[key]
     # a group job asks for the threads of the widest layer it runs: no more than the node has
     profile["cores"] = min(profile["cores"], int(cluster["SLURM_CPUS"]))
-    profile.update({  # jobs as in the profile: SLURM queues what the node cannot run yet
-        "retries": 0,
-        "latency-wait": 5,
-        "slurm-init-seconds-before-status-checks": 2,
-    })  # fmt: skip
+    profile.update(
+        {  # jobs as in the profile: SLURM queues what the node cannot run yet
+            "retries": 0,
+            "latency-wait": 5,
+            "slurm-init-seconds-before-status-checks": 2,
+        }
+    )
     destination.mkdir(parents=True)
     (destination / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
     return destination
@@ -82,8 +92,10 @@ def slurm_test_profile(repo_root, cluster: dict, destination: Path) -> Path:
 def sacct_jobs(since: str) -> list[dict]:
     result = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-a", "-S", since, "--format=JobID,JobName,Comment,State"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     fields = ("id", "name", "comment", "state")
     return [dict(zip(fields, line.split("|"))) for line in result.stdout.splitlines() if line]
 
@@ -93,8 +105,7 @@ def test_the_workflow_runs_through_slurm_like_it_runs_locally(repo_root, slurm_c
     overlay["sanity"] = {"longer_attack": None}  # fewer jobs: each costs SLURM's polling
     target = "results/figures/fig3.pdf"
     compute_jobs = Counter(
-        rule for rule in scheduled(snakemake(repo_root, workdir, overlay, "-n", target))
-        if rule not in LOCAL_RULES
+        rule for rule in scheduled(snakemake(repo_root, workdir, overlay, "-n", target)) if rule not in LOCAL_RULES
     )
     assert compute_jobs["train_autoencoder"] == 1 and compute_jobs["attack"] == 6
 

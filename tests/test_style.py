@@ -1,26 +1,38 @@
-"""The workflow's own hygiene: formatted Snakemake files, a clean lint, envs in step."""
+"""The workflow's own hygiene: formatted Snakemake and Python files, clean lints, envs in step."""
 
 import re
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 import yaml
 
 
 def test_snakefmt_check(repo_root):
     result = subprocess.run(
         [sys.executable, "-m", "snakefmt", "--check", "."],
-        cwd=repo_root, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_is_formatted_and_lint_clean(repo_root):
+    """ruff, configured in pyproject.toml: `ruff format .` and `ruff check --fix .` mend most of it."""
+    for command in (["format", "--check", "."], ["check", "."]):
+        result = subprocess.run([sys.executable, "-m", "ruff", *command], cwd=repo_root, capture_output=True, text=True)
+        assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
 
 
 def test_snakemake_lint_is_clean(repo_root):
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "-s", str(repo_root / "Snakefile")],
-        cwd=repo_root, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

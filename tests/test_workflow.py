@@ -8,19 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures
 import pandas as pd
 import pytest
-
-import fixtures
 from workflow_helpers import scheduled, snakemake
+
 from aedefense.data.prepared import load_prepared
 
 pytestmark = pytest.mark.workflow
 
 
-def test_prepares_datasets_from_a_mirror_and_then_has_nothing_to_do(
-    repo_root, fixture_overlay, tmp_path
-):
+def test_prepares_datasets_from_a_mirror_and_then_has_nothing_to_do(repo_root, fixture_overlay, tmp_path):
     workdir, overlay = fixture_overlay
     prepared = [f"results/{d}/data/{s}.pt" for d in ("mnist", "btsc") for s in ("train", "test")]
     snakemake(repo_root, workdir, overlay, *prepared)
@@ -28,9 +26,7 @@ def test_prepares_datasets_from_a_mirror_and_then_has_nothing_to_do(
         record = load_prepared(workdir / "results" / dataset / "data" / "train.pt")
         assert tuple(record["images"].shape) == shape
         assert (workdir / "logs" / dataset / "prepare.log").read_text().strip()
-    assert "verified" in (
-        workdir / "logs" / "mnist" / "download" / "t10k-images-idx3-ubyte.gz.log"
-    ).read_text()
+    assert "verified" in (workdir / "logs" / "mnist" / "download" / "t10k-images-idx3-ubyte.gz.log").read_text()
 
     again = snakemake(repo_root, workdir, overlay, "-n", *prepared)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -64,9 +60,7 @@ def test_corrupt_download_fails_clearly_and_leaves_nothing(repo_root, fixture_ov
             for line in manifest.read_text().splitlines()
         )
     )
-    result = snakemake(
-        repo_root, workdir, overlay, "results/mnist/data/test.pt", check=False
-    )
+    result = snakemake(repo_root, workdir, overlay, "results/mnist/data/test.pt", check=False)
     assert result.returncode != 0
     log = (workdir / "logs" / "mnist" / "download" / "train-labels-idx1-ubyte.gz.log").read_text()
     assert "checksum mismatch" in result.stderr + log
@@ -81,9 +75,14 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     results = workdir / "results" / "mnist"
     models = sorted(p.parent.name for p in results.glob("ae/*/model.pt"))
     assert models == [
-        "ae_d0_stp0.2_a0", "ae_d0_stp0.2_a0.1", "ae_d0_stp0_a0", "ae_d1_stp0.2_a0",
-        "vae_d0_stp0.2_a0", "vae_d0_stp0_a0", "vae_d1_stp0.2_a0",
-    ]  # fmt: skip
+        "ae_d0_stp0.2_a0",
+        "ae_d0_stp0.2_a0.1",
+        "ae_d0_stp0_a0",
+        "ae_d1_stp0.2_a0",
+        "vae_d0_stp0.2_a0",
+        "vae_d0_stp0_a0",
+        "vae_d1_stp0.2_a0",
+    ]
     metrics = json.loads((results / "ae" / "vae_d1_stp0.2_a0" / "metrics.json").read_text())
     assert {"reconstruction_error", "elbo", "kl", "history"} <= set(metrics)
     assert metrics["settings"]["denoising"] is True and metrics["settings"]["stp"] == 0.2
@@ -138,8 +137,11 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert (adaptive["attack_scale"] == adaptive["scale"]).all() and (adaptive["attack_eot_draws"] == 2).all()
     assert accuracy.loc[accuracy["attack"] == "cw", "attack_scale"].isna().all()
     assert sorted(p.name for p in results.glob("ae/vae_d1_stp0.2_a0/adv/cweot_*")) == [
-        "cweot_eps0.1_s1.pt", "cweot_eps0.1_s2.pt", "cweot_eps0.3_s1.pt", "cweot_eps0.3_s2.pt",
-    ]  # fmt: skip
+        "cweot_eps0.1_s1.pt",
+        "cweot_eps0.1_s2.pt",
+        "cweot_eps0.3_s1.pt",
+        "cweot_eps0.3_s2.pt",
+    ]
     latent = pd.read_csv(workdir / "results" / "tables" / "latent.csv")
     assert len(latent) == 6 and latent["cosine"].between(-1, 1).all()
 
@@ -151,7 +153,11 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     for name in ("", "_fig1", "_fig2", "_fig3", "_fig4", "_fig3_eot", "_fig1_attacks"):
         sanity = pd.read_csv(workdir / "results" / "tables" / f"sanity{name}.csv")
         figure_table = pd.read_csv(workdir / "results" / "tables" / f"accuracy{name}.csv")
-        assert {"accuracy_does_not_rise_with_eps", "undefended_is_broken", "longer_attack_does_not_raise_accuracy"} == set(sanity["check"])
+        assert {
+            "accuracy_does_not_rise_with_eps",
+            "undefended_is_broken",
+            "longer_attack_does_not_raise_accuracy",
+        } == set(sanity["check"])
         flags = [f for text in figure_table["sanity_flags"].fillna("") for f in text.split(";") if f]
         assert len(flags) == (~sanity["passed"]).sum()  # every failed check flags one row
     assert "sanity checks" in report
@@ -162,10 +168,20 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert len(attacks) == len(list(results.glob("ae/*/adv/*.pt"))) - len(list(results.glob("ae/*/adv/*_s*.pt")))
     assert all(t["compute_s"] > 0 and t["startup_s"] > 0 and t["work"]["amount"] > 0 for t in attacks)
     profile = subprocess.run(
-        [sys.executable, str(repo_root / "benchmarks" / "profile_run.py"), "--directory", str(workdir),
-         "--plan-configfile", str(workdir / "test-config.yaml"), "--parallel", "2"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(repo_root / "benchmarks" / "profile_run.py"),
+            "--directory",
+            str(workdir),
+            "--plan-configfile",
+            str(workdir / "test-config.yaml"),
+            "--parallel",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = {line.split()[0]: line.split() for line in profile.stdout.splitlines() if line and not line[0].isspace()}
     assert int(rows["attack"][1]) == len(attacks) and rows["attack"][4].endswith("%")
     planned = int(re.search(r"Projection for .*: (\d+) jobs", profile.stdout)[1])
@@ -196,10 +212,13 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     # scales), pgd 2, cwlong 8, fig1_attacks 14, the DVAE's pgd 1; per scale for the adaptive
     # sets: cweot 2, pgdeot 2.
     assert sorted(scheduled(plan)) == sorted(
-        ["all", "accuracy_table"] + ["attack"] * (10 + 8 + 10 + 1) + ["attack_adaptive"] * (2 + 2)
-        + ["evaluate"] * (8 + 2 + 8 + 14 + 1) + ["evaluate_adaptive"] * (2 + 2)
+        ["all", "accuracy_table"]
+        + ["attack"] * (10 + 8 + 10 + 1)
+        + ["attack_adaptive"] * (2 + 2)
+        + ["evaluate"] * (8 + 2 + 8 + 14 + 1)
+        + ["evaluate_adaptive"] * (2 + 2)
         + ["figure_table", "accuracy_figure"] * 6
-    )  # fmt: skip
+    )
     assert not re.search(r"_eps0\.[13]", "".join(re.findall(r"output: .*", plan.stdout)))
 
     overlay["cell_overrides"] = {"mnist/ae_d0_stp0.2_a0": {"epochs": 2}}
@@ -210,8 +229,10 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     # tables, and the figures that show it (1, 4, 5 and fig1_attacks): nothing else
     assert sorted(jobs) == sorted(
         ["all", "train_autoencoder", "latent", "accuracy_table", "latent_table", "latent_figure"]
-        + ["attack"] * 9 + ["evaluate"] * 12 + ["figure_table", "accuracy_figure"] * 3
-    )  # fmt: skip
+        + ["attack"] * 9
+        + ["evaluate"] * 12
+        + ["figure_table", "accuracy_figure"] * 3
+    )
     assert "results/figures/fig1.pdf" in plan.stdout and "results/figures/fig4.pdf" in plan.stdout
     assert "results/mnist/ae/ae_d0_stp0.2_a0/model.pt" in plan.stdout
 
@@ -219,9 +240,13 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
 def test_a_cell_trained_under_another_name_is_refused(repo_root, fixture_overlay):
     workdir, overlay = fixture_overlay
     result = snakemake(
-        repo_root, workdir, overlay, "-n", "results/mnist/ae/vae_d1_stp0_a0/model.pt",
+        repo_root,
+        workdir,
+        overlay,
+        "-n",
+        "results/mnist/ae/vae_d1_stp0_a0/model.pt",
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode != 0
     # where Snakemake prints an error raised in an input function varies between runs: read both
     assert "its model is vae_d0_stp0_a0" in result.stdout + result.stderr
@@ -262,14 +287,18 @@ def test_several_training_seeds_give_one_row_per_seed_and_a_figure_of_their_mean
     first = json.loads((results / "classifier.metrics.json").read_text())
     second = json.loads((results / "classifier_r1.metrics.json").read_text())
     assert (first["settings"]["seed"], second["settings"]["seed"]) == (0, 1)
+
     def losses(metrics, key="loss"):  # not the whole history: its timings differ between any two runs
         return [epoch[key] for epoch in metrics["history"]]
 
     assert losses(first, "train_loss") != losses(second, "train_loss")  # another seed, another training run
     ae_first, ae_second = (
-        json.loads((results / "ae" / name / "metrics.json").read_text()) for name in ("vae_d1_stp0.2_a0", "vae_d1_stp0.2_a0_r1")
+        json.loads((results / "ae" / name / "metrics.json").read_text())
+        for name in ("vae_d1_stp0.2_a0", "vae_d1_stp0.2_a0_r1")
     )
-    assert (ae_first["settings"]["seed"], ae_second["settings"]["seed"]) == (0, 1) and losses(ae_first) != losses(ae_second)
+    assert (ae_first["settings"]["seed"], ae_second["settings"]["seed"]) == (0, 1) and losses(ae_first) != losses(
+        ae_second
+    )
     fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
     per_seed = fig3.groupby(["cell", "attack", "eps", "scale"])["replicate"].apply(sorted)
     assert (per_seed.apply(lambda seeds: seeds == [0, 1])).all()

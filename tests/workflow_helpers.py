@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 import fixtures
+import yaml
 
 
 def snakemake_command(repo_root, workdir, overlay: dict, *args) -> list[str]:
@@ -17,13 +16,19 @@ def snakemake_command(repo_root, workdir, overlay: dict, *args) -> list[str]:
     config = workdir / "test-config.yaml"
     config.write_text(yaml.safe_dump(overlay))
     return [
-        sys.executable, "-m", "snakemake",
+        sys.executable,
+        "-m",
+        "snakemake",
         *args,  # first: --configfile takes every word after it
-        "-s", str(repo_root / "Snakefile"),
-        "-d", str(workdir),
-        "--cores", "2",
-        "--configfile", str(config),
-    ]  # fmt: skip
+        "-s",
+        str(repo_root / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        str(config),
+    ]
 
 
 def snakemake(repo_root, workdir, overlay: dict, *args, check=True):

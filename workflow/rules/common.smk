@@ -145,7 +145,9 @@ def latent_inputs(wildcards):
 
 def attack_names(adaptive):
     """A wildcard pattern of the adaptive or of the plain attack names."""
-    names = [a for a in config["attacks"] if plan.is_adaptive(PLAIN_CONFIG, a) == adaptive]
+    names = [
+        a for a in config["attacks"] if plan.is_adaptive(PLAIN_CONFIG, a) == adaptive
+    ]
     return "|".join(names) or "(?!)"  # (?!) matches nothing
 
 
@@ -171,9 +173,7 @@ def evaluate_params(wildcards):
         )
     except ValueError as error:
         raise WorkflowError(str(error)) from None
-    return evaluation_settings(
-        PLAIN_CONFIG, wildcards.dataset, wildcards.ae, scales
-    )
+    return evaluation_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.ae, scales)
 
 
 def default_comparisons():

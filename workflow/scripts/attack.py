@@ -24,7 +24,9 @@ with job(snakemake) as timer:
         x = to_unit(test["images"][indices]).to(device)
         y = test["labels"][indices].to(device)
         classifier, _ = load_classifier(snakemake.input.classifier)
-        autoencoder = load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
+        autoencoder = (
+            load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
+        )
         seed = settings.get("seed", 0)
         if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
             latent_generator = torch.Generator(device=device).manual_seed(seed + 1)

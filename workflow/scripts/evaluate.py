@@ -8,8 +8,8 @@ from aedefense.checkpoints import load_autoencoder, load_classifier
 from aedefense.data.prepared import load_prepared
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
-from aedefense.results import accuracy_row, write_rows
 from aedefense.params import at_scale
+from aedefense.results import accuracy_row, write_rows
 from aedefense.setup import seed_everything, to_unit
 
 with job(snakemake) as timer:
@@ -19,14 +19,16 @@ with job(snakemake) as timer:
     with timer.phase("load"):
         classifier, classifier_settings = load_classifier(snakemake.input.classifier)
         autoencoder, autoencoder_settings = (
-            load_autoencoder(snakemake.input.autoencoder)
-            if "autoencoder" in snakemake.input.keys()
-            else (None, None)
+            load_autoencoder(snakemake.input.autoencoder) if "autoencoder" in snakemake.input.keys() else (None, None)
         )
         test = load_prepared(snakemake.input.test)
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         # input adversarial, or adversarial_<attack> for each attack of the worst case
-        paths = {key.removeprefix("adversarial_"): path for key, path in snakemake.input.items() if key.startswith("adversarial")}
+        paths = {
+            key.removeprefix("adversarial_"): path
+            for key, path in snakemake.input.items()
+            if key.startswith("adversarial")
+        }
         records = load_evaluated_sets(paths, indices)
         if not records:
             image_sets, attack = [to_unit(test["images"][indices])], None
@@ -46,15 +48,28 @@ with job(snakemake) as timer:
             # random numbers, so curves and scales differ by the defence, not by the noise.
             one = at_scale(settings, cell, scale)
             accuracies = accuracy_over_draws(
-                classifier, autoencoder, image_sets, labels, scale, one.get("draws", 1), one.get("seed", 0),
+                classifier,
+                autoencoder,
+                image_sets,
+                labels,
+                scale,
+                one.get("draws", 1),
+                one.get("seed", 0),
                 settings["batch_size"],
-            )  # fmt: skip
+            )
             forwards += len(accuracies) * len(image_sets) * len(labels)
             rows.append(
                 accuracy_row(
-                    dataset, cell, float(snakemake.wildcards.eps), one, accuracies, attack,
-                    classifier_settings, autoencoder_settings, snakemake.wildcards.attack,
-                )  # fmt: skip
+                    dataset,
+                    cell,
+                    float(snakemake.wildcards.eps),
+                    one,
+                    accuracies,
+                    attack,
+                    classifier_settings,
+                    autoencoder_settings,
+                    snakemake.wildcards.attack,
+                )
             )
     with timer.phase("save"):
         write_rows(rows, snakemake.output[0])

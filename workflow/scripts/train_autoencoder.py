@@ -17,7 +17,9 @@ with job(snakemake) as timer:
     cell = cell_from_name(split_replicate(snakemake.wildcards.ae)[0])  # seed r > 0: <cell>_r<r>
     print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
     with timer.phase("compute"):
-        model, metrics = train_autoencoder(data, cell, settings, device, resume=resume_path(snakemake.output.model))  # a killed job resumes
+        model, metrics = train_autoencoder(
+            data, cell, settings, device, resume=resume_path(snakemake.output.model)
+        )  # a killed job resumes
     settings["in_shape"] = list(data["train"]["images"].shape[1:])
     with timer.phase("save"):
         save_checkpoint(snakemake.output.model, "autoencoder", model, settings)

@@ -13,7 +13,9 @@ with job(snakemake) as timer:
     settings = dict(snakemake.params.settings)
     print(f"training the {snakemake.wildcards.dataset} classifier on {device}: {settings}")
     with timer.phase("compute"):
-        model, metrics = train_classifier(data, settings, device, resume=resume_path(snakemake.output.model))  # a killed job resumes
+        model, metrics = train_classifier(
+            data, settings, device, resume=resume_path(snakemake.output.model)
+        )  # a killed job resumes
     settings.update(in_shape=list(data["train"]["images"].shape[1:]), classes=data["train"]["classes"])
     with timer.phase("save"):
         save_checkpoint(snakemake.output.model, "classifier", model, settings)

@@ -21,9 +21,9 @@ is missing.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.nn import functional as F
@@ -234,7 +234,10 @@ def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
             # (N, K, D): images are independent in eval mode, so the gradient of the batch sum
             # of class k's logit is each image's own
             gradients = torch.stack(
-                [torch.autograd.grad(logits[:, k].sum(), current, retain_graph=k < classes - 1)[0] for k in range(classes)],
+                [
+                    torch.autograd.grad(logits[:, k].sum(), current, retain_graph=k < classes - 1)[0]
+                    for k in range(classes)
+                ],
                 dim=1,
             ).flatten(2)
             with torch.no_grad():

@@ -53,12 +53,9 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return (
-            f"{self.family}_d{int(self.denoising)}_stp{format_number(self.stp)}"
-            f"_a{format_number(self.alpha)}"
-        )
+        return f"{self.family}_d{int(self.denoising)}_stp{format_number(self.stp)}_a{format_number(self.alpha)}"
 
-    def canonical(self) -> "Cell":
+    def canonical(self) -> Cell:
         """With no input noise, denoising changes nothing: one model serves both."""
         if self.denoising and self.stp == 0:
             return Cell(self.family, False, self.stp, self.alpha)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aedefense.io import load_torch, save_torch, set_aside
-from aedefense.models import Classifier
-from aedefense.models import build_autoencoder
+from aedefense.models import Classifier, build_autoencoder
 
 FORMAT_VERSION = 1
 
@@ -30,7 +29,9 @@ def _load(path, kind: str):
         or not isinstance(record.get("state_dict"), dict)
     ):
         found = record.get("kind") if isinstance(record, dict) else type(record).__name__
-        raise set_aside(path, what, f"is not a {kind} checkpoint of this workflow (format {FORMAT_VERSION}); found kind {found!r}")
+        raise set_aside(
+            path, what, f"is not a {kind} checkpoint of this workflow (format {FORMAT_VERSION}); found kind {found!r}"
+        )
     return record, what
 
 
@@ -39,7 +40,9 @@ def _restore(model, record, path, what):
         model.load_state_dict(record["state_dict"])
     except RuntimeError as error:
         raise set_aside(
-            path, what, f"holds weights that do not fit the architecture its settings describe ({str(error).splitlines()[0]})"
+            path,
+            what,
+            f"holds weights that do not fit the architecture its settings describe ({str(error).splitlines()[0]})",
         ) from None
     return model.eval()
 
@@ -47,9 +50,7 @@ def _restore(model, record, path, what):
 def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
     record, what = _load(path, "classifier")
     s = record["settings"]
-    model = Classifier(
-        tuple(s["in_shape"]), s["classes"], s["blocks"], s["channels"], s["dense"], s["dropout"]
-    )
+    model = Classifier(tuple(s["in_shape"]), s["classes"], s["blocks"], s["channels"], s["dense"], s["dropout"])
     return _restore(model, record, path, what), s
 
 

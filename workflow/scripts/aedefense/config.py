@@ -134,7 +134,6 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
 def rule_errors(config: dict) -> list[str]:
     """Rules that JSON Schema cannot express: cross-references between keys."""
     from aedefense.cells import cell_from_name
-
     from aedefense.data.download import DownloadError, parse_mirror
 
     messages = []
@@ -227,8 +226,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if messages:
         raise ConfigError(
             "the config (config.yaml with any --configfile / --config on top) is not valid "
-            "(schema: workflow/schemas/config.schema.yaml):\n  - "
-            + "\n  - ".join(messages)
+            "(schema: workflow/schemas/config.schema.yaml):\n  - " + "\n  - ".join(messages)
         )
     return config
 

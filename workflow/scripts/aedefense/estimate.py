@@ -25,10 +25,16 @@ from aedefense.projection import EXACT_CONTRACTIVE, hours, load_config, planned_
 
 # which config `threads` entry each category's jobs use
 THREADS = {
-    "prepare": "prepare", "train_classifier": "train_classifier", "train_autoencoder": "train_autoencoder",
-    EXACT_CONTRACTIVE: "train_autoencoder", "attack": "attack", "attack_adaptive": "attack",
-    "evaluate": "evaluate", "evaluate_adaptive": "evaluate", "latent": "evaluate",
-}  # fmt: skip
+    "prepare": "prepare",
+    "train_classifier": "train_classifier",
+    "train_autoencoder": "train_autoencoder",
+    EXACT_CONTRACTIVE: "train_autoencoder",
+    "attack": "attack",
+    "attack_adaptive": "attack",
+    "evaluate": "evaluate",
+    "evaluate_adaptive": "evaluate",
+    "latent": "evaluate",
+}
 
 
 def rate(step, images: int, seconds: float = 1.0) -> float:
@@ -92,19 +98,29 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     plain = rate(training_step(autoencoder.train(), lambda n, i: (n(i) - i).pow(2).sum(), size), size)
     small = 10  # the exact penalty is one backward per code unit: a few images say enough
     exact = rate(
-        training_step(autoencoder, lambda n, i: losses.contractive_exact(lambda v: n.encode(v)[0], i), small), small, 0.5
+        training_step(autoencoder, lambda n, i: losses.contractive_exact(lambda v: n.encode(v)[0], i), small),
+        small,
+        0.5,
     )
     threads("train_classifier")
     labels = torch.randint(0, 10, (c["batch_size"],), device=device)
     classify = rate(
-        training_step(classifier.train(), lambda n, i: torch.nn.functional.cross_entropy(n(i), labels), c["batch_size"]),
+        training_step(
+            classifier.train(), lambda n, i: torch.nn.functional.cross_entropy(n(i), labels), c["batch_size"]
+        ),
         c["batch_size"],
     )
     per_job = {"overhead_per_job_s": startup}
     for category, value in (
-        ("attack", attack), ("attack_adaptive", attack), ("evaluate", evaluate), ("evaluate_adaptive", evaluate),
-        ("latent", evaluate), ("train_autoencoder", plain), (EXACT_CONTRACTIVE, exact), ("train_classifier", classify),
-    ):  # fmt: skip
+        ("attack", attack),
+        ("attack_adaptive", attack),
+        ("evaluate", evaluate),
+        ("evaluate_adaptive", evaluate),
+        ("latent", evaluate),
+        ("train_autoencoder", plain),
+        (EXACT_CONTRACTIVE, exact),
+        ("train_classifier", classify),
+    ):
         rates[category] = {**per_job, "rate": value}
     rates["prepare"] = {**per_job, "compute_per_job_s": 20.0}  # decoding the archives; not timed here
     return rates, str(device)
@@ -149,7 +165,7 @@ def main(arguments: list[str]) -> None:
     print(
         "Quicker: one figure (snakemake --cores N results/figures/fig3.pdf), fewer datasets "
         "(--config 'datasets=[mnist]'), or the reduced grid (--configfile presets/quick.yaml); "
-        "README, section \"Two commands\"."
+        'README, section "Two commands".'
     )
 
 

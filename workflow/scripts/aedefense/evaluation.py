@@ -14,8 +14,7 @@ def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> tor
     seed (BTSC), as the paper did; sorted."""
     if count > test_size:
         raise ValueError(
-            f"{count} images to attack, but the {dataset} test set has {test_size}; lower "
-            f"data.{dataset}.attack_images"
+            f"{count} images to attack, but the {dataset} test set has {test_size}; lower data.{dataset}.attack_images"
         )
     if dataset != "btsc":
         return torch.arange(count)

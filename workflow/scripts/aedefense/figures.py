@@ -94,16 +94,21 @@ def accuracy_figure(
     palette = dict(zip(base_curves, sns.color_palette(style["palette"], len(base_curves))))
     look = {a: ATTACK_LOOKS[i % len(ATTACK_LOOKS)] for i, a in enumerate(attacks)}
     fig, axes = plt.subplots(
-        len(panels), len(datasets), figsize=_figsize(style, len(panels), len(datasets)),
-        squeeze=False, sharey=True,
-    )  # fmt: skip
+        len(panels),
+        len(datasets),
+        figsize=_figsize(style, len(panels), len(datasets)),
+        squeeze=False,
+        sharey=True,
+    )
     for i, panel in enumerate(panels):
         for j, dataset in enumerate(datasets):
             ax = axes[i][j]
             here = rows[(rows["panel"] == panel) & (rows["dataset"] == dataset)]
             for curve, data in here.groupby("curve", sort=False):
                 base = curve.split(", ")[0]
-                _draw(ax, data.sort_values("eps"), curve, palette.get(base, "grey"), *look[data["curve_attack"].iloc[0]])
+                _draw(
+                    ax, data.sort_values("eps"), curve, palette.get(base, "grey"), *look[data["curve_attack"].iloc[0]]
+                )
             reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack, attacks)
             for curve, data in reference.groupby("curve", sort=False):
                 _draw(ax, data.sort_values("eps"), curve, "black", *look[data["curve_attack"].iloc[0]])
@@ -120,9 +125,13 @@ def accuracy_figure(
     fig.suptitle(_title(name, figure, attacks, grid) + (f" (mean of {seeds} training seeds)" if seeds > 1 else ""))
     if flagged:
         fig.text(
-            0.5, -0.01, f"x: {flagged} point(s) failed a sanity check; see results/tables/sanity_{name}.csv",
-            ha="center", va="top", color="red",
-        )  # fmt: skip
+            0.5,
+            -0.01,
+            f"x: {flagged} point(s) failed a sanity check; see results/tables/sanity_{name}.csv",
+            ha="center",
+            va="top",
+            color="red",
+        )
     fig.tight_layout()
     _save(fig, pdf, png, style["png_dpi"])
 
@@ -133,9 +142,15 @@ def _draw(ax, data, label, color, linestyle, marker):
     x, mean = data["eps"], 100 * data["accuracy_mean"]
     ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=3)
     ax.errorbar(
-        x, mean, yerr=[mean - 100 * data["accuracy_ci_low"], 100 * data["accuracy_ci_high"] - mean],
-        fmt="none", ecolor=color, elinewidth=0.7, capsize=2, alpha=0.6,
-    )  # fmt: skip
+        x,
+        mean,
+        yerr=[mean - 100 * data["accuracy_ci_low"], 100 * data["accuracy_ci_high"] - mean],
+        fmt="none",
+        ecolor=color,
+        elinewidth=0.7,
+        capsize=2,
+        alpha=0.6,
+    )
     if "sanity_flags" in data:
         bad = data["sanity_flags"].fillna("") != ""
         ax.plot(x[bad], mean[bad], linestyle="none", marker="x", color="red", markersize=7)
@@ -171,9 +186,16 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
         for i, (column, label) in enumerate((("cosine", "cos(mu, mu*)"), ("norm_ratio", "||mu*|| / ||mu||"))):
             ax = axes[i][j]
             sns.lineplot(
-                data=data, x="stp", y=column, hue="model", hue_order=order, palette=style["palette"],
-                marker="o", ax=ax, legend=(i == 0 and j == 0),
-            )  # fmt: skip
+                data=data,
+                x="stp",
+                y=column,
+                hue="model",
+                hue_order=order,
+                palette=style["palette"],
+                marker="o",
+                ax=ax,
+                legend=(i == 0 and j == 0),
+            )
             ax.set_title(f"{DATASET_TITLES[dataset]}, eps {eps}")
             ax.set_ylabel(label)
             ax.ticklabel_format(axis="y", useOffset=False)  # values near 1 read as they are

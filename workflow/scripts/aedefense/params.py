@@ -47,9 +47,7 @@ def attacked_images(config: dict, dataset: str) -> dict:
     return settings
 
 
-def attack_settings(
-    config: dict, dataset: str, attack: str, eps: float, cell: str = UNDEFENDED, scale=None
-) -> dict:
+def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: str = UNDEFENDED, scale=None) -> dict:
     """One attack job: the attack's settings, its eps, which images, and the seeds; for an
     adaptive attack also the scale it attacks at (draws 1 where the defence does not sample)."""
     if attack not in config["attacks"]:

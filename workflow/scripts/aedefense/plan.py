@@ -71,9 +71,7 @@ def _shown_pairs(config: dict, figure: str) -> set[tuple[str, float]]:
     return {(cell.canonical().name, scale) for cell, scale in grid_points(config["figures"][figure])}
 
 
-def evaluations(
-    config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
-) -> list[tuple]:
+def evaluations(config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True, comparisons=None) -> list[tuple]:
     """Every (dataset, cell, attack, eps, scale) the given figures need, once each.
 
     Per (dataset, cell, scale): the clean accuracy (attack CLEAN, eps 0) and the figure

@@ -73,11 +73,16 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
     train_images = {**TRAIN_IMAGES, **(train_images or {})}
     if rule in ("attack", "attack_adaptive"):
         scale = float(wildcards["scale"]) if "scale" in wildcards else None
-        settings = attack_settings(config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale)
+        settings = attack_settings(
+            config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale
+        )
         return rule, work_of(settings, settings["images"])
     if rule in ("evaluate", "evaluate_adaptive"):
         scales = plan.evaluation_job_scales(
-            scales_by_cell or plan.evaluation_scales(config), wildcards["ae"], wildcards["attack"], wildcards.get("scale")
+            scales_by_cell or plan.evaluation_scales(config),
+            wildcards["ae"],
+            wildcards["attack"],
+            wildcards.get("scale"),
         )
         images = config["data"][dataset]["attack_images"]
         family = family_of(wildcards["ae"])
@@ -119,7 +124,14 @@ def project(rates: dict, config: dict, jobs, train_images=None) -> tuple[list[di
             compute = work[kind] / rate["rate"]
         else:
             compute = counts[kind] * rate.get("compute_per_job_s", 0.0)
-        projected.append({"rule": kind, "jobs": counts[kind], "overhead_s": counts[kind] * rate["overhead_per_job_s"], "compute_s": compute})
+        projected.append(
+            {
+                "rule": kind,
+                "jobs": counts[kind],
+                "overhead_s": counts[kind] * rate["overhead_per_job_s"],
+                "compute_s": compute,
+            }
+        )
     return projected, missing
 
 

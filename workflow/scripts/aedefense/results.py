@@ -29,9 +29,7 @@ def cell_columns(cell: str, autoencoder_settings: dict | None) -> dict:
         return {"cell": cell, "family": UNDEFENDED, "denoising": None, "stp": None, "alpha": None}
     columns = {"cell": cell, **{k: autoencoder_settings[k] for k in CELL_FIELDS}}
     columns["denoising"] = int(columns["denoising"])
-    columns.update(
-        {f"ae_{k}": v for k, v in sorted(autoencoder_settings.items()) if k not in NOT_AE_SETTINGS}
-    )
+    columns.update({f"ae_{k}": v for k, v in sorted(autoencoder_settings.items()) if k not in NOT_AE_SETTINGS})
     return columns
 
 
@@ -45,9 +43,16 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def accuracy_row(
-    dataset, cell, eps, settings, accuracies, attack, classifier_settings, autoencoder_settings,
+    dataset,
+    cell,
+    eps,
+    settings,
+    accuracies,
+    attack,
+    classifier_settings,
+    autoencoder_settings,
     attack_name,
-) -> dict:  # fmt: skip
+) -> dict:
     """One evaluated cell of one training seed (cell may end in _r<replicate>). `attack` is
     the adversarial set (None for the clean evaluation)."""
     cell, replicate = split_replicate(cell)
@@ -55,9 +60,7 @@ def accuracy_row(
     row.update(eps=eps, scale=settings["scale"], attack=attack_name)
     attack_settings = attack["settings"] if attack is not None else {}
     row["attack_method"] = attack_settings.get("method", NO_ATTACK_METHOD)
-    row.update(
-        {f"attack_{k}": v for k, v in sorted(attack_settings.items()) if k not in NOT_ATTACK_SETTINGS}
-    )
+    row.update({f"attack_{k}": v for k, v in sorted(attack_settings.items()) if k not in NOT_ATTACK_SETTINGS})
     row.update(
         seed_classifier=classifier_settings["seed"],
         seed_autoencoder=autoencoder_settings["seed"] if autoencoder_settings else None,
@@ -114,9 +117,14 @@ def over_training_seeds(table: pd.DataFrame) -> pd.DataFrame:
     summary["accuracy_seed_min"] = stats["min"].to_numpy()
     summary["accuracy_seed_max"] = stats["max"].to_numpy()
     if "sanity_flags" in table:
-        flags = grouped["sanity_flags"].agg(lambda f: ";".join(sorted({x for v in f.fillna("") for x in v.split(";") if x})))
+        flags = grouped["sanity_flags"].agg(
+            lambda f: ";".join(sorted({x for v in f.fillna("") for x in v.split(";") if x}))
+        )
         summary["sanity_flags"] = flags.to_numpy()
-    pooled = [wilson_interval(p, n * seeds) for p, n, seeds in zip(summary["accuracy_mean"], summary["n_images"], summary["training_seeds"])]
+    pooled = [
+        wilson_interval(p, n * seeds)
+        for p, n, seeds in zip(summary["accuracy_mean"], summary["n_images"], summary["training_seeds"])
+    ]
     summary["accuracy_ci_low"], summary["accuracy_ci_high"] = zip(*pooled) if pooled else ([], [])
     return summary.drop(columns=["replicate"])
 

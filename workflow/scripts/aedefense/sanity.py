@@ -19,8 +19,8 @@ import math
 
 import pandas as pd
 
-from aedefense.results import write_table
 from aedefense.names import CLEAN, UNDEFENDED
+from aedefense.results import write_table
 
 Z = 1.96
 CURVE = ["dataset", "cell", "scale", "replicate"]  # one curve per training seed
@@ -41,14 +41,14 @@ def _check(checks, flags, name, row_index, passed, detail, row):
 
 def check_figure(
     table: pd.DataFrame, main_attack: str, longer_attack: str | None, undefended_max_accuracy: float
-) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the table with a `sanity_flags` column, the sanity table: one row per check)."""
     table = table.reset_index(drop=True)
     if "replicate" not in table:
         table = table.assign(replicate=0)
     flags = {i: [] for i in table.index}
     checks: list[dict] = []
-    for key, curve_rows in table.groupby(CURVE, dropna=False, sort=True):
+    for _, curve_rows in table.groupby(CURVE, dropna=False, sort=True):
         clean = curve_rows[curve_rows["attack"] == CLEAN]
         for attack in sorted(set(curve_rows["attack"]) - {CLEAN}):
             points = pd.concat([clean, curve_rows[curve_rows["attack"] == attack]]).sort_values("eps")
@@ -56,11 +56,15 @@ def check_figure(
                 rise = after["accuracy_mean"] - before["accuracy_mean"]
                 allowed = noise(before["accuracy_mean"], after["accuracy_mean"], int(after["n_images"]))
                 _check(
-                    checks, flags, "accuracy_does_not_rise_with_eps", index, rise <= allowed,
+                    checks,
+                    flags,
+                    "accuracy_does_not_rise_with_eps",
+                    index,
+                    rise <= allowed,
                     f"{before['accuracy_mean']:.3f} at eps {before['eps']:g} -> "
                     f"{after['accuracy_mean']:.3f} at eps {after['eps']:g} (noise {allowed:.3f})",
                     after,
-                )  # fmt: skip
+                )
         if longer_attack:
             main = curve_rows[curve_rows["attack"] == main_attack]
             for _, longer in curve_rows[curve_rows["attack"] == longer_attack].iterrows():
@@ -71,20 +75,28 @@ def check_figure(
                 allowed = noise(shorter["accuracy_mean"], longer["accuracy_mean"], int(longer["n_images"]))
                 rise = longer["accuracy_mean"] - shorter["accuracy_mean"]
                 _check(
-                    checks, flags, "longer_attack_does_not_raise_accuracy", index, rise <= allowed,
+                    checks,
+                    flags,
+                    "longer_attack_does_not_raise_accuracy",
+                    index,
+                    rise <= allowed,
                     f"{main_attack} {shorter['accuracy_mean']:.3f} -> {longer_attack} "
                     f"{longer['accuracy_mean']:.3f} at eps {longer['eps']:g} (noise {allowed:.3f})",
                     shorter,
-                )  # fmt: skip
+                )
     undefended = table[(table["cell"] == UNDEFENDED) & (table["attack"] == main_attack)]
     for _, rows in undefended.groupby(["dataset", "replicate"]):
         index = rows["eps"].idxmax()
         accuracy = rows.loc[index, "accuracy_mean"]
         _check(
-            checks, flags, "undefended_is_broken", index, accuracy <= undefended_max_accuracy,
+            checks,
+            flags,
+            "undefended_is_broken",
+            index,
+            accuracy <= undefended_max_accuracy,
             f"{accuracy:.3f} at eps {rows.loc[index, 'eps']:g} (at most {undefended_max_accuracy:g})",
             rows.loc[index],
-        )  # fmt: skip
+        )
     flagged = table.assign(sanity_flags=[";".join(flags[i]) for i in table.index])
     return flagged, pd.DataFrame(checks, columns=["check", *CURVE, "attack", "eps", "passed", "detail"])
 
@@ -93,12 +105,16 @@ def write_checked_table(table: pd.DataFrame, sanity: dict, table_dest, sanity_de
     """Run the checks with a rule's sanity params (main_attack and the config's sanity keys),
     write the flagged table and the checks, list the failures in the job's log; return the
     flagged table."""
-    flagged, checks = check_figure(table, sanity["main_attack"], sanity["longer_attack"], sanity["undefended_max_accuracy"])
+    flagged, checks = check_figure(
+        table, sanity["main_attack"], sanity["longer_attack"], sanity["undefended_max_accuracy"]
+    )
     write_table(checks, sanity_dest)
     write_table(flagged, table_dest)
     failed = checks[~checks["passed"]]
     print(f"{table_dest}: {len(flagged)} rows; sanity: {len(failed)} of {len(checks)} checks failed")
     for _, check in failed.iterrows():
-        print(f"  FLAG {check['check']}: {check['dataset']} {check['cell']} scale {check['scale']:g} "
-              f"{check['attack']}: {check['detail']}")  # fmt: skip
+        print(
+            f"  FLAG {check['check']}: {check['dataset']} {check['cell']} scale {check['scale']:g} "
+            f"{check['attack']}: {check['detail']}"
+        )
     return flagged

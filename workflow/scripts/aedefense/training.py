@@ -10,16 +10,16 @@ uninterrupted run gives.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.nn import functional as F
 
 from aedefense import losses
 from aedefense.cells import Cell
-from aedefense.models import Autoencoder, Classifier, build_autoencoder
 from aedefense.io import DamagedInput, load_torch, save_torch
+from aedefense.models import Autoencoder, Classifier, build_autoencoder
 from aedefense.setup import seed_everything, to_unit
 
 
@@ -114,9 +114,7 @@ def train_classifier(data: dict, settings: dict, device, log: Callable[[str], No
         dense=settings["dense"],
         dropout=settings["dropout"],
     ).to(device)
-    optimiser = torch.optim.Adam(
-        model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
-    )
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     shuffle = torch.Generator().manual_seed(settings["seed"])
     checkpoint = EpochCheckpoint(resume, settings, log)
     done, _, history = checkpoint.restore(model, optimiser, {"shuffle": shuffle})
@@ -174,9 +172,7 @@ def contractive_penalty(model: Autoencoder, x_in, settings: dict, generator=None
 
     if settings["contractive"] == "exact":
         return losses.contractive_exact(code, x_in)
-    return losses.contractive_projection(
-        code, x_in, settings["contractive_projections"], generator
-    )
+    return losses.contractive_projection(code, x_in, settings["contractive_projections"], generator)
 
 
 @torch.no_grad()
@@ -203,17 +199,13 @@ def evaluate_autoencoder(model: Autoencoder, images, cell: Cell, seed: int, batc
     return metrics
 
 
-def train_autoencoder(
-    data: dict, cell: Cell, settings: dict, device, log: Callable[[str], None] = print, resume=None
-):
+def train_autoencoder(data: dict, cell: Cell, settings: dict, device, log: Callable[[str], None] = print, resume=None):
     """Train one cell; settings: the autoencoder config slice after per-cell overrides;
     resume: the epoch checkpoint's path (None: none)."""
     seed_everything(settings["seed"], device)
     train_x = data["train"]["images"].to(device)
     model = build_autoencoder(tuple(train_x.shape[1:]), cell.family, settings).to(device)
-    optimiser = torch.optim.Adam(
-        model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
-    )
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     shuffle = torch.Generator().manual_seed(settings["seed"])
     noise = torch.Generator(device=device).manual_seed(settings["seed"] + 1)
     steps_per_epoch = -(-len(train_x) // settings["batch_size"])
@@ -227,9 +219,7 @@ def train_autoencoder(
             x = to_unit(train_x[index.to(device)])
             x_in, target = losses.training_pair(x, cell.stp, cell.denoising, noise)
             kl_scale = (
-                losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"])
-                if cell.family == "vae"
-                else 0.0
+                losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"]) if cell.family == "vae" else 0.0
             )
             loss, terms = autoencoder_loss(model, x_in, target, kl_scale)
             if cell.alpha > 0:

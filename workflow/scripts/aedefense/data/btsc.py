@@ -124,16 +124,12 @@ def read_split(path: str | Path, split: str, expected: dict):
                 if member not in folder_images:
                     raise ValueError(f"{path}: {contents.ground_truth[label]} lists {member!r}, absent")
                 if int(row["ClassId"]) != label:
-                    raise ValueError(
-                        f"{path}: {member} has ClassId {row['ClassId']} in folder {label:05d}"
-                    )
+                    raise ValueError(f"{path}: {member} has ClassId {row['ClassId']} in folder {label:05d}")
                 listed.add(member)
                 with Image.open(io.BytesIO(archive.read(member))) as image:
                     images.append(preprocess(image))
                 labels.append(label)
             unlisted = sorted(folder_images - listed)
             if unlisted:
-                raise ValueError(
-                    f"{path}: {len(unlisted)} images are not in their GT csv, e.g. {unlisted[0]}"
-                )
+                raise ValueError(f"{path}: {len(unlisted)} images are not in their GT csv, e.g. {unlisted[0]}")
     return np.stack(images), np.asarray(labels, dtype=np.int64)

@@ -17,9 +17,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from aedefense.data.sources import official_file
 from aedefense.io import atomic_path
@@ -176,9 +176,7 @@ def _copy_once(location: str, tmp: Path, timeout_s: float) -> dict[str, str]:
                 digest.update(chunk)
             sink.write(chunk)
     if expected_size is not None and size != expected_size:
-        raise TransientError(
-            f"truncated transfer: got {size} of {expected_size} bytes announced by the server"
-        )
+        raise TransientError(f"truncated transfer: got {size} of {expected_size} bytes announced by the server")
     return {name: digest.hexdigest() for name, digest in digests.items()}
 
 
@@ -192,9 +190,7 @@ def _copy_with_retries(location, tmp, attempts, backoff_s, timeout_s, log) -> di
             if not _is_transient(error):
                 raise DownloadError(f"{location}: {type(error).__name__}: {error}") from None
             if attempt == attempts:
-                raise DownloadError(
-                    f"{location}: {error} (transient; gave up after {attempts} attempts)"
-                ) from None
+                raise DownloadError(f"{location}: {error} (transient; gave up after {attempts} attempts)") from None
             wait = backoff_s * 2 ** (attempt - 1)
             log(f"  {location}: {error}; attempt {attempt}/{attempts}, retrying in {wait:.1f} s")
             time.sleep(wait)
@@ -274,13 +270,8 @@ def fetch(
         + " or ".join(entry.urls)
         + f", put it at <DIR>/{relpath}, and run again with --config mirror=<DIR> "
         "(an MD5SUMS or SHA256SUMS file in <DIR> listing it makes its sums the expected ones)."
-        + (
-            f" Or leave {dataset} out: --config 'datasets=[...]' with the others."
-            if dataset == "btsc"
-            else ""
-        )
+        + (f" Or leave {dataset} out: --config 'datasets=[...]' with the others." if dataset == "btsc" else "")
     )
-
 
 
 def missing_from_mirror(mirror: str, datasets, resources: Path) -> list[str]:

@@ -39,8 +39,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = int(np.prod(shape))
     if len(blob) - header != expected:
         raise ValueError(
-            f"{path}: header announces shape {shape} ({expected} bytes of data), "
-            f"the file holds {len(blob) - header}"
+            f"{path}: header announces shape {shape} ({expected} bytes of data), the file holds {len(blob) - header}"
         )
     return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(shape)
 
@@ -55,9 +54,7 @@ def read_split(images_path: str | Path, labels_path: str | Path, classes: int = 
             f"got shapes {images.shape} and {labels.shape}"
         )
     if len(images) != len(labels):
-        raise ValueError(
-            f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels"
-        )
+        raise ValueError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
     if labels.size and labels.max() >= classes:
         raise ValueError(f"{labels_path}: label {labels.max()} outside 0..{classes - 1}")
     return images[:, None, :, :].copy(), labels.astype(np.int64)

@@ -59,8 +59,7 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
             sources = [raw_dir / IDX_FILES[f"{split}_images"], raw_dir / IDX_FILES[f"{split}_labels"]]
             images, labels = idx.read_split(*sources, classes=CLASSES[dataset])
         if images.shape[1:] != SHAPES[dataset]:
-            raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, "
-                             f"expected {SHAPES[dataset]}")
+            raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, expected {SHAPES[dataset]}")
         records[split] = _record(dataset, split, images, labels, sources)
     for split, record in records.items():  # write only when both splits have been read
         save_torch(record, outputs[split])
