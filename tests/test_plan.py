@@ -1,5 +1,7 @@
 """Which jobs a config plans (plan.py) and each job's slice of it (params.py)."""
 
+import pytest
+
 from aedefense import params, plan
 
 
@@ -85,3 +87,16 @@ def test_cell_names_of_large_or_tiny_alphas_read_back():
     for alpha in (1e16, 1e-7, 0.001, 1.0):  # repr writes 1e+16 and 1e-07
         cell = Cell("ae", False, 0.1, alpha)
         assert cell_from_name(cell.name) == cell and re.fullmatch(CELL_REGEX, cell.name)
+
+
+def test_an_evaluation_job_covers_the_scales_its_figures_show_and_a_vae_outside_them_fails(base_config):
+    scales = plan.evaluation_scales(base_config)
+    fig3 = [float(s) for s in base_config["figures"]["fig3"]["scales"]]
+    assert plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "cw") == fig3
+    assert plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0_r1", "cw") == fig3  # any training seed
+    assert plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "cweot", "2") == [2.0]  # an adaptive set's own
+    # no figure shows these under bim: a deterministic defence has one scale, a VAE none to assume
+    assert plan.evaluation_job_scales(scales, "ae_d1_stp0.4_a0", "bim") == [0.0]
+    assert plan.evaluation_job_scales(scales, "none_r2", "bim") == [0.0]
+    with pytest.raises(ValueError, match="no figure evaluates vae_d1_stp0.4_a0 under bim"):
+        plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "bim")

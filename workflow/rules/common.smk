@@ -85,7 +85,7 @@ def autoencoder_params(wildcards):
 
 
 def defence_inputs(wildcards):
-    """The test data, the classifier, and the cell's autoencoder unless it is 'none', all of
+    """The test data, the classifier, and the cell's autoencoder (none for UNDEFENDED), all of
     the cell's training seed."""
     base, replicate = split_replicate(wildcards.ae)
     classifier = plan.classifier_name(replicate)

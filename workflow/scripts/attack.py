@@ -1,7 +1,7 @@
 """Rules attack and attack_adaptive: one adversarial set per (dataset, cell, attack, eps), on
 the stacked model with VAE sampling off (z = mu); an adaptive (EOT) attack instead attacks the
-defence as deployed, sampling at settings['scale'], one set per scale. Cell 'none' is the
-undefended classifier."""
+defence as deployed, sampling at settings['scale'], one set per scale. Cell names.UNDEFENDED
+is the undefended classifier."""
 
 import torch
 

@@ -1,7 +1,7 @@
 """Rules evaluate and evaluate_adaptive: accuracy of the defence as deployed (VAE sampling at
 scale s, averaged over latent draws) on one adversarial set, on the clean attacked images
-(attack 'clean'), or on the per-example worst case over several adversarial sets (attack
-'worst'); one row per latent scale of settings['scales']."""
+(attack names.CLEAN), or on the per-example worst case over several adversarial sets (attack
+names.WORST); one row per latent scale of settings['scales']."""
 
 from aedefense.adversarial import load_evaluated_sets, worst_case
 from aedefense.checkpoints import load_autoencoder, load_classifier
