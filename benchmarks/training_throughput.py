@@ -24,9 +24,10 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense import losses  # noqa: E402
 from aedefense.cells import Cell  # noqa: E402
+from aedefense.data.prepared import to_unit  # noqa: E402
 from aedefense.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.params import classifier_settings  # noqa: E402
-from aedefense.setup import select_device, to_unit  # noqa: E402
+from aedefense.setup import select_device  # noqa: E402
 from aedefense.training import (  # noqa: E402
     autoencoder_loss,
     contractive_penalty,

@@ -7,9 +7,9 @@ from test_models import tiny_data
 
 from aedefense import attacks
 from aedefense.attacks import attack_in_batches, cw_box, margin
+from aedefense.data.prepared import to_unit
 from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
 from aedefense.models import Autoencoder, DefendedModel
-from aedefense.setup import to_unit
 from aedefense.training import train_classifier
 
 CW = {

@@ -8,11 +8,11 @@ import torch
 from aedefense.adversarial import save_adversarial_set
 from aedefense.attacks import attack_in_batches, work_of
 from aedefense.checkpoints import load_autoencoder, load_classifier
-from aedefense.data.prepared import load_prepared
+from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import attacked_indices
 from aedefense.jobs import job
 from aedefense.models import DefendedModel
-from aedefense.setup import seed_everything, to_unit
+from aedefense.setup import seed_everything
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

@@ -5,12 +5,12 @@ names.WORST); one row per latent scale of settings['scales']."""
 
 from aedefense.adversarial import load_evaluated_sets, worst_case
 from aedefense.checkpoints import load_autoencoder, load_classifier
-from aedefense.data.prepared import load_prepared
+from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
 from aedefense.params import at_scale
 from aedefense.results import accuracy_row, write_rows
-from aedefense.setup import seed_everything, to_unit
+from aedefense.setup import seed_everything
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

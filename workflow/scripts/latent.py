@@ -2,11 +2,10 @@
 
 from aedefense.adversarial import load_adversarial_set
 from aedefense.checkpoints import load_autoencoder
-from aedefense.data.prepared import load_prepared
+from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import latent_displacement
 from aedefense.jobs import job
 from aedefense.results import cell_columns, write_rows
-from aedefense.setup import to_unit
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

@@ -7,8 +7,8 @@ from torchvision.utils import save_image
 
 from aedefense import losses
 from aedefense.cells import Cell
+from aedefense.data.prepared import to_unit
 from aedefense.io import atomic_path
-from aedefense.setup import to_unit
 
 
 @torch.no_grad()

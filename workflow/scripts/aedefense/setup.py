@@ -1,4 +1,4 @@
-"""Job set-up shared by every compute job: the device, the seeds, images as floats."""
+"""Job set-up shared by every compute job: the device and the seeds."""
 
 from __future__ import annotations
 
@@ -28,8 +28,3 @@ def seed_everything(seed: int, device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 images as floats in [0, 1]."""
-    return images_uint8.float().div_(255.0)

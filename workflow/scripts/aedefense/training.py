@@ -18,9 +18,10 @@ from torch.nn import functional as F
 
 from aedefense import losses
 from aedefense.cells import Cell
+from aedefense.data.prepared import to_unit
 from aedefense.io import DamagedInput, load_torch, save_torch
 from aedefense.models import Autoencoder, Classifier, build_autoencoder
-from aedefense.setup import seed_everything, to_unit
+from aedefense.setup import seed_everything
 
 
 def resume_path(model_path) -> Path:

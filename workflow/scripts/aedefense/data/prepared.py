@@ -25,6 +25,11 @@ PREPROCESSING = {
 }
 
 
+def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
+    """Prepared uint8 images as floats in [0, 1], the models' input."""
+    return images_uint8.float().div_(255.0)
+
+
 def sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
