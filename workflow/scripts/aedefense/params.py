@@ -61,7 +61,10 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
         settings["scale"] = float(scale)
         if not is_stochastic(family_of(cell), float(scale)):
             settings["eot_draws"] = 1  # every draw is the same forward
-    if settings["method"] == "cw" and settings.get("eot_draws", 1) == 1:  # deterministic
+    # CW without EOT draws nothing, so its seed is no reason to rerun it. (This knowledge of one
+    # method stays here rather than in attacks.METHODS: the Snakefile imports this module, and
+    # the registry would bring torch into every `snakemake` start.)
+    if settings["method"] == "cw" and settings.get("eot_draws", 1) == 1:
         del settings["seed"]
     return settings
 
