@@ -60,15 +60,15 @@ with job(snakemake) as timer:
             forwards += len(accuracies) * len(image_sets) * len(labels)
             rows.append(
                 accuracy_row(
-                    dataset,
-                    cell,
-                    float(snakemake.wildcards.eps),
-                    one,
-                    accuracies,
-                    attack,
-                    classifier_settings,
-                    autoencoder_settings,
-                    snakemake.wildcards.attack,
+                    dataset=dataset,
+                    cell=cell,
+                    eps=float(snakemake.wildcards.eps),
+                    attack_name=snakemake.wildcards.attack,
+                    settings=one,
+                    accuracies=accuracies,
+                    attack=attack,
+                    classifier_settings=classifier_settings,
+                    autoencoder_settings=autoencoder_settings,
                 )
             )
     with timer.phase("save"):

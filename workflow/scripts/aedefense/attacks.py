@@ -4,8 +4,15 @@ Each attack is one function `(model, x, labels, *, eps, <settings>) -> AttackRes
 perturbation stays in [-eps, eps] and the image in [0, 1]. cw_box is the paper's
 Carlini-Wagner L2 attack, pgd_box the reference strong attack (and BIM, without its random
 start), deepfool_box the L2-minimal DeepFool clipped into the box; each function's docstring
-says what it optimises and returns. CW and PGD also attack a randomised defence by the
-expectation over transformation (EOT, Athalye et al. 2018; their `eot_draws`). A job's
+says what it optimises and returns.
+
+CW and PGD also attack a randomised defence by the expectation over transformation (EOT,
+Athalye et al. 2018), their setting `eot_draws`. The model then samples its latent code on
+every forward (a VAE at the deployed scale); each step averages the loss, and so its gradient,
+over `eot_draws` forwards of the batch, and success is judged on the margin averaged over the
+same draws. eot_draws 1 is the plain attack.
+
+A job's
 settings (config.yaml's attacks.<name> plus the job's eps, images and seeds) reach an attack
 through run_attack, which looks its method up in METHODS.
 
@@ -68,13 +75,18 @@ def project(x, delta, eps):
     delta.copy_((x + delta).clamp_(0.0, 1.0) - x)
 
 
+def averaged_margin(logits, labels, draws: int):
+    """The margin of the logits of `draws` stacked copies of a batch, averaged over the copies."""
+    if draws == 1:
+        return margin(logits, labels)
+    return margin(logits, labels.repeat(draws)).view(draws, -1).mean(0)
+
+
 def expected_margin(model, inputs, labels, draws: int = 1):
     """The margin averaged over `draws` forwards of the batch, run as one batch of
     draws x N (the model is in eval mode, so the copies do not interact)."""
-    if draws == 1:
-        return margin(model(inputs), labels)
-    logits = model(inputs.repeat(draws, 1, 1, 1))
-    return margin(logits, labels.repeat(draws)).view(draws, -1).mean(0)
+    batch = inputs if draws == 1 else inputs.repeat(draws, 1, 1, 1)
+    return averaged_margin(model(batch), labels, draws)
 
 
 def cw_loss(delta, m, gamma, kappa, distance):
@@ -100,11 +112,8 @@ def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot
     ||delta||_2^2 ("l2_squared", the paper's text) or ||delta||_2 ("l2", the authors' code);
     kappa None drops the floor (the authors' code).
 
-    eot_draws: the expectation over transformation (EOT, Athalye et al. 2018) of an attack on
-    a randomised defence. The model then samples its latent code on every forward (a VAE at
-    the deployed scale); each step averages the loss, and so its gradient, over `eot_draws`
-    forwards of the batch, and success is judged on the margin averaged over the same draws.
-    eot_draws 1 is the plain attack.
+    eot_draws: the draws of the expectation over transformation each step averages over (see
+    the module docstring); 1 is the plain attack.
 
     Returns an AttackResult over the iterates 0..iterations (the last is not stepped):
     success_step is the first iterate whose (averaged) margin is negative, -1 if none;
@@ -155,11 +164,8 @@ def pgd_box(
     BIM (Kurakin et al.) is pgd_box without the random start (config: method pgd,
     random_start false); the tests check it against torchattacks.BIM.
 
-    eot_draws: the expectation over transformation (EOT, Athalye et al. 2018) of an attack on
-    a randomised defence. The model then samples its latent code on every forward (a VAE at
-    the deployed scale); each step averages the loss, and so its gradient, over `eot_draws`
-    forwards of the batch, and success is judged on the margin averaged over the same draws.
-    eot_draws 1 is the plain attack.
+    eot_draws: the draws of the expectation over transformation each step averages over (see
+    the module docstring); 1 is the plain attack.
 
     Returns an AttackResult of the final iterate, which is what PGD returns: adversarial is
     x + delta after `steps` steps, clamped to [0, 1]; success whether its (averaged) margin
@@ -180,7 +186,7 @@ def pgd_box(
             inputs = x + delta if eot_draws == 1 else (x + delta).repeat(eot_draws, 1, 1, 1)
             logits = model(inputs)
             with torch.no_grad():
-                wrong = margin(logits, labels.repeat(eot_draws)).view(eot_draws, -1).mean(0) < 0
+                wrong = averaged_margin(logits, labels, eot_draws) < 0
                 success_step = torch.where(wrong & (success_step < 0), step, success_step)
             if step == steps:
                 break

@@ -52,7 +52,7 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     import torch
 
     from aedefense import losses
-    from aedefense.attacks import cw_box
+    from aedefense.attacks import method_of, run_attack, work_of
     from aedefense.models import Classifier, DefendedModel, build_autoencoder
     from aedefense.setup import select_device
 
@@ -73,10 +73,10 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
         torch.set_num_threads(max(1, config["threads"][THREADS[category]]))
 
     threads("attack")
-    attack = rate(
-        lambda: cw_box(model, x, y, eps=0.1, lr=0.1, iterations=4, gamma=1.0, kappa=0.0, distance="l2_squared"),
-        batch * 5,
-    )
+    # the figure attack as configured, cut to a few steps: the rate per image-iteration is the same
+    settings = {**config["attacks"][config["figure_attack"]], "eps": 0.1}
+    settings[method_of(settings).steps_setting] = 4
+    attack = rate(lambda: run_attack(model, x, y, settings), work_of(settings, batch))
     threads("evaluate")
     with torch.no_grad():
         evaluate = rate(lambda: model(x), batch)

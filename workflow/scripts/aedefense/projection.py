@@ -13,9 +13,8 @@ from pathlib import Path
 
 from aedefense import plan
 from aedefense.attacks import work_of
-from aedefense.cells import cell_from_name, family_of, is_stochastic, split_replicate
 from aedefense.names import WORST
-from aedefense.params import attack_settings, autoencoder_settings
+from aedefense.params import at_scale, attack_settings, autoencoder_settings, evaluation_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 # Training images of the official datasets (a mirror may hold fewer; rates are per image).
@@ -84,15 +83,13 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
             wildcards["attack"],
             wildcards.get("scale"),
         )
-        images = config["data"][dataset]["attack_images"]
-        family = family_of(wildcards["ae"])
-        draws = sum(config["evaluation"]["latent_draws"] if is_stochastic(family, s) else 1 for s in scales)
+        settings = evaluation_settings(config, dataset, wildcards["ae"], scales)
+        draws = sum(at_scale(settings, wildcards["ae"], s).get("draws", 1) for s in scales)
         sets = len(config["worst_case_over"]) if wildcards["attack"] == WORST else 1
-        return rule, images * draws * sets
+        return rule, settings["images"] * draws * sets
     if rule == "train_autoencoder":
-        settings = autoencoder_settings(config, dataset, wildcards["ae"])
-        alpha = cell_from_name(split_replicate(wildcards["ae"])[0]).alpha
-        kind = EXACT_CONTRACTIVE if alpha > 0 and settings.get("contractive") == "exact" else rule
+        settings = autoencoder_settings(config, dataset, wildcards["ae"])  # "contractive" only where alpha > 0
+        kind = EXACT_CONTRACTIVE if settings.get("contractive") == "exact" else rule
         return kind, settings["epochs"] * train_images[dataset]
     if rule == "train_classifier":
         return rule, config["data"][dataset]["classifier_epochs"] * train_images[dataset]

@@ -43,18 +43,11 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def accuracy_row(
-    dataset,
-    cell,
-    eps,
-    settings,
-    accuracies,
-    attack,
-    classifier_settings,
-    autoencoder_settings,
-    attack_name,
+    *, dataset, cell, eps, attack_name, settings, accuracies, attack, classifier_settings, autoencoder_settings
 ) -> dict:
-    """One evaluated cell of one training seed (cell may end in _r<replicate>). `attack` is
-    the adversarial set (None for the clean evaluation)."""
+    """One evaluated cell of one training seed (cell may end in _r<replicate>) at one scale:
+    `settings` are the evaluation's at that scale, `accuracies` one per latent draw, `attack`
+    the adversarial set's record (None for the clean evaluation)."""
     cell, replicate = split_replicate(cell)
     row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings), "replicate": replicate}
     row.update(eps=eps, scale=settings["scale"], attack=attack_name)
