@@ -177,7 +177,7 @@ def test_training_is_deterministic(base_config, tmp_path):
     for run in ("a", "b"):
         model, _ = train_autoencoder(data, cell, ae_settings(base_config), CPU, log=lambda _: None)
         paths.append(tmp_path / run / "model.pt")
-        save_checkpoint(paths[-1], "autoencoder", model, {"run": 1})
+        save_checkpoint(paths[-1], "autoencoder", model, {"run": 1}, {"dataset": "mnist", "name": cell.name})
     assert paths[0].read_bytes() == paths[1].read_bytes()
     other, _ = train_autoencoder(data, cell, ae_settings(base_config, seed=1), CPU, log=lambda _: None)
     first = torch.load(paths[0], weights_only=True)["state_dict"]
@@ -229,10 +229,45 @@ def test_a_training_killed_after_an_epoch_resumes_to_the_uninterrupted_result(ba
     assert "made with other settings" in lines[0]
 
 
-def _saved_classifier(path):
+@pytest.mark.parametrize("kind", ["autoencoder", "classifier"])
+def test_a_resume_after_the_data_changed_trains_from_scratch(base_config, tmp_path, kind):
+    """Killed after epoch 2, the data re-prepared from another source: the next attempt must
+    not go on from weights trained on the old data."""
+    old, new = tiny_data(n_train=100, n_test=20, seed=0), tiny_data(n_train=100, n_test=20, seed=1)
+    old_inputs = {"train_sha256": "a" * 64, "test_sha256": "b" * 64}
+    new_inputs = {"train_sha256": "c" * 64, "test_sha256": "b" * 64}
+    resume = tmp_path / ".model.pt.resume"
+    if kind == "autoencoder":
+        cell, settings = Cell("ae", True, 0.2, 0.0), ae_settings(base_config, epochs=3)
+
+        def train(data, **options):
+            return train_autoencoder(data, cell, settings, CPU, **options)
+    else:
+        settings = dict(classifier_settings(base_config, "mnist"), epochs=3, channels=8, dense=20, batch_size=25)
+
+        def train(data, **options):
+            return train_classifier(data, settings, CPU, **options)
+
+    with pytest.raises(Killed):
+        train(old, log=killed_after_epoch(2), resume=resume, inputs=old_inputs)
+    lines = []
+    resumed, metrics = train(new, log=lines.append, resume=resume, inputs=new_inputs)
+    assert lines[0] == (
+        f"not resuming from {resume}: it was trained on other inputs (changed: train_sha256); training from scratch"
+    )
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
+    from_scratch, _ = train(new, log=lambda _: None, inputs=new_inputs)
+    for (name, a), b in zip(from_scratch.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+CLASSIFIER_IDENTITY = {"dataset": "mnist", "name": "classifier", "train_sha256": "1" * 64, "test_sha256": "2" * 64}
+
+
+def _saved_classifier(path, identity=CLASSIFIER_IDENTITY):
     settings = {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 8, "dense": 20, "dropout": 0.3}
     model = Classifier((1, 28, 28), 10, 4, 8, 20, 0.3)
-    save_checkpoint(path, "classifier", model, settings)
+    save_checkpoint(path, "classifier", model, settings, identity)
     return model
 
 
@@ -279,7 +314,7 @@ def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly_and_are_set_aside(t
     unsafe.write_bytes(pickle.dumps(Payload()))
     fails(load_classifier, unsafe, "is not a complete archive")  # a pickle is no torch archive
     torch.save(Payload(), unsafe)  # the same pickle inside a well-formed torch archive
-    fails(load_classifier, unsafe, "cannot be read safely")
+    fails(load_classifier, unsafe, "holds Python objects that loading would run as code")
 
     mismatched = tmp_path / "m.pt"
     save_checkpoint(
@@ -287,8 +322,52 @@ def test_corrupt_foreign_and_unsafe_checkpoints_fail_clearly_and_are_set_aside(t
         "classifier",
         Classifier((1, 28, 28), 10, 4, 8, 20, 0.3),
         {"in_shape": [1, 28, 28], "classes": 10, "blocks": 4, "channels": 16, "dense": 20, "dropout": 0.3},
+        CLASSIFIER_IDENTITY,
     )
     fails(load_classifier, mismatched, "do not fit the architecture")
+
+    # a checkpoint of the format before identities were recorded is retrained
+    _saved_classifier(path)
+    record = torch.load(path, weights_only=True)
+    record["format_version"] = 1
+    del record["identity"]
+    torch.save(record, path)
+    fails(load_classifier, path, "written by another version of this workflow .format 1")
+
+
+def test_a_pickle_is_refused_without_torchs_advice_to_load_it_unsafely(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save(Payload(), unsafe)
+    with pytest.raises(ValueError) as error:
+        load_classifier(unsafe)
+    message = str(error.value)
+    assert "holds Python objects that loading would run as code (it refers to print)" in message
+    assert "weights_only" not in message and "trust" not in message
+
+
+@pytest.mark.parametrize(
+    "expected,complaint",
+    [
+        ({"name": "vae_d1_stp0.2_a0"}, "name: holds 'ae_d0_stp0_a0', this job expects 'vae_d1_stp0.2_a0'"),
+        ({"dataset": "fashion-mnist"}, "dataset: holds 'mnist', this job expects 'fashion-mnist'"),
+        ({"test_sha256": "f" * 64}, "test_sha256: holds '222222222222...', this job expects 'ffffffffffff...'"),
+    ],
+)
+def test_a_checkpoint_of_another_cell_dataset_or_data_is_refused_and_set_aside(tmp_path, expected, complaint):
+    path = tmp_path / "model.pt"
+    identity = {"dataset": "mnist", "name": "ae_d0_stp0_a0", "train_sha256": "1" * 64, "test_sha256": "2" * 64}
+    settings = {"family": "ae", "channels": 8, "latent_dim": 16, "in_shape": [1, 28, 28]}
+    save_checkpoint(path, "autoencoder", build_autoencoder((1, 28, 28), "ae", settings), settings, identity)
+    assert load_autoencoder(path, {"dataset": "mnist", "name": "ae_d0_stp0_a0", "test_sha256": "2" * 64})
+    with pytest.raises(ValueError) as error:
+        load_autoencoder(path, {**identity, **expected})
+    assert f"autoencoder checkpoint {path} is not the model this job reads" in str(error.value)
+    assert complaint in str(error.value) and "marked for rebuilding" in str(error.value)
+    assert path.stat().st_mtime == 0
 
 
 def test_settings_slices_carry_only_what_the_cell_depends_on(base_config):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
 from aedefense import params, plan
-from aedefense.adversarial import load_adversarial_set, save_adversarial_set
+from aedefense.adversarial import load_adversarial_set, save_adversarial_set, set_identity
 from aedefense.attacks import AttackResult
 from aedefense.config import ConfigError, validate_config
 from aedefense.io import atomic_path
@@ -114,7 +114,15 @@ def small_adversarial_set(path):
     result = AttackResult(
         x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4)
     )
-    save_adversarial_set(path, "mnist", "none", {"eps": 0.1}, torch.arange(4), torch.zeros(4, dtype=torch.long), result)
+    identity = set_identity("mnist", "none", "cw", 0.1, None, {"test_sha256": "0" * 64})
+    save_adversarial_set(
+        path,
+        identity=identity,
+        settings={"eps": 0.1},
+        indices=torch.arange(4),
+        labels=torch.zeros(4, dtype=torch.long),
+        result=result,
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty"])
@@ -150,6 +158,77 @@ def test_a_damaged_input_is_rebuilt_byte_for_byte_by_the_next_run(repo_root, fix
     snakemake(repo_root, workdir, overlay, target)
     assert adversarial.read_bytes() == original
     assert scheduled(snakemake(repo_root, workdir, overlay, "-n", target)) == []
+
+
+def edited_set(path, change):
+    """An adversarial set loaded, changed and saved back: well-formed, with the wrong content."""
+    record = torch.load(path, weights_only=True)
+    change(record)
+    torch.save(record, path)
+
+
+@pytest.mark.workflow
+def test_well_formed_files_with_the_wrong_content_stop_the_run(repo_root, fixture_overlay):
+    """Sets edited by hand, copied over another eps, and checkpoints of other cells copied in
+    are each refused with what they hold against what was expected; none yields a row."""
+    workdir, overlay = fixture_overlay
+    overlay["sanity"] = {"longer_attack": None}
+    results = workdir / "results" / "mnist"
+    evaluation = "results/mnist/ae/none/eval/cw_eps0.3.csv"
+    defended = "results/mnist/ae/vae_d1_stp0.2_a0/eval/cw_eps0.3.csv"
+    others = ["results/mnist/ae/ae_d0_stp0.2_a0/model.pt", "results/mnist/ae/vae_d0_stp0_a0/model.pt"]
+    snakemake(repo_root, workdir, overlay, evaluation, defended, "results/mnist/ae/none/adv/cw_eps0.1.pt", *others)
+    row = (workdir / evaluation).read_text()
+    sets = results / "ae" / "none" / "adv"
+    clean = torch.load(results / "data" / "test.pt", weights_only=True)["images"][:40].float() / 255
+    originals = {
+        path: path.read_bytes() for path in [*sets.glob("*.pt"), results / "ae" / "vae_d1_stp0.2_a0" / "model.pt"]
+    }
+
+    def nan(record):
+        record["adversarial"][0, 0, 0, 0] = float("nan")
+
+    edits = [
+        (lambda: edited_set(sets / "cw_eps0.3.pt", nan), evaluation, "holds 1 pixel values that are not finite"),
+        (
+            lambda: edited_set(sets / "cw_eps0.3.pt", lambda r: r.update(adversarial=1 - r["adversarial"])),
+            evaluation,
+            "leaves the eps box: image 0 lies 1 from its clean image in L-infinity, beyond eps 0.3",
+        ),
+        (
+            lambda: edited_set(sets / "cw_eps0.3.pt", lambda r: r.update(adversarial=clean.clone())),
+            evaluation,
+            "holds images that are not the attack's: image 0 lies 0 from its clean image",
+        ),
+        (
+            lambda: (sets / "cw_eps0.1.pt").write_bytes(originals[sets / "cw_eps0.3.pt"]),
+            "results/mnist/ae/none/eval/cw_eps0.1.csv",
+            "is not the set this job reads (copied from elsewhere?): eps: holds 0.3, this job expects 0.1",
+        ),
+        (
+            lambda: (results / "ae" / "vae_d1_stp0.2_a0" / "model.pt").write_bytes((workdir / others[0]).read_bytes()),
+            defended,
+            "is not the model this job reads (copied or moved from another job's folder, or trained on other data): "
+            "name: holds 'ae_d0_stp0.2_a0', this job expects 'vae_d1_stp0.2_a0'",
+        ),
+        (
+            lambda: (results / "ae" / "vae_d1_stp0.2_a0" / "model.pt").write_bytes((workdir / others[1]).read_bytes()),
+            defended,
+            "name: holds 'vae_d0_stp0_a0', this job expects 'vae_d1_stp0.2_a0'",
+        ),
+    ]
+    for edit, target, complaint in edits:
+        for path, content in originals.items():
+            path.write_bytes(content)
+        edit()
+        failed = snakemake(repo_root, workdir, overlay, target, check=False)
+        assert failed.returncode != 0 and complaint in failed.stderr, (complaint, failed.stderr[-3000:])
+        assert "It is marked for rebuilding" in failed.stderr
+        # no row from a wrong file: the target is missing or, left from before, still to be rebuilt
+        assert target in snakemake(repo_root, workdir, overlay, "-n", target).stdout
+    # the hint repairs: the same command rebuilds the marked file, and the row is the original one
+    snakemake(repo_root, workdir, overlay, evaluation, defended)
+    assert (workdir / evaluation).read_text() == row
 
 
 def test_temporary_files_of_a_killed_writer_go_with_the_next_write(tmp_path):

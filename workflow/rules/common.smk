@@ -2,6 +2,7 @@
 # and the small functions that expand each rule's inputs from the plan (aedefense/plan.py)
 # and hand it its slice of config (aedefense/params.py).
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,14 @@ if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
 from aedefense.cells import CELL_REGEX, REPLICATE_REGEX, format_number, split_replicate
-from aedefense.config import ConfigError, as_plain, resolve_path, validate_config
+from aedefense.config import (
+    ConfigError,
+    as_plain,
+    repeated_configfile_option,
+    resolve_path,
+    unusable_folders,
+    validate_config,
+)
 from aedefense.data.sources import DATASETS, official_files
 from aedefense.names import CLEAN, UNDEFENDED, WORST
 from aedefense import plan
@@ -28,6 +36,16 @@ from aedefense.params import (
     sanity_settings,
 )
 import re
+
+configfile_problem = repeated_configfile_option(sys.argv)
+if configfile_problem:
+    raise WorkflowError(configfile_problem)
+unusable = unusable_folders(".")
+if unusable:
+    raise WorkflowError(
+        f"this user (uid {os.getuid()}) cannot read, write or enter {', '.join(unusable)} in {os.getcwd()}: "
+        "give the folders back to this user (chmod u+rwx, or chown), or run in another directory (-d DIR)"
+    )
 
 try:
     validate_config(
@@ -75,18 +93,39 @@ def raw_files(wildcards):
     ]
 
 
+def refuse_outside_config(wildcards, **values):
+    """Build nothing the config does not plan: a target such as .../cw_eps5.pt is refused
+    with the values the config allows."""
+    problems = plan.target_problems(PLAIN_CONFIG, wildcards.dataset, **values)
+    if problems:
+        raise WorkflowError(
+            f"the requested file ({dict(wildcards.items())}) lies outside the config: "
+            + "; ".join(problems)
+            + ". Add the value to the config (config.yaml or a --configfile) to build it."
+        )
+
+
 def classifier_params(wildcards):
+    refuse_outside_config(wildcards, name=wildcards.classifier)
     replicate = split_replicate(wildcards.classifier)[1]
     return classifier_settings(PLAIN_CONFIG, wildcards.dataset, replicate)
 
 
 def autoencoder_params(wildcards):
+    refuse_outside_config(wildcards, name=wildcards.ae)
     return autoencoder_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.ae)
 
 
 def defence_inputs(wildcards):
     """The test data, the classifier, and the cell's autoencoder (none for UNDEFENDED), all of
     the cell's training seed."""
+    refuse_outside_config(
+        wildcards,
+        name=wildcards.ae,
+        attack=wildcards.get("attack"),
+        eps=wildcards.get("eps"),
+        scale=wildcards.get("scale"),
+    )
     base, replicate = split_replicate(wildcards.ae)
     classifier = plan.classifier_name(replicate)
     inputs = {
@@ -134,6 +173,7 @@ def evaluate_inputs(wildcards):
 
 
 def latent_inputs(wildcards):
+    refuse_outside_config(wildcards, name=wildcards.ae, eps=wildcards.eps)
     return {
         "test": f"results/{wildcards.dataset}/data/test.pt",
         "autoencoder": f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt",

@@ -5,9 +5,9 @@ is the undefended classifier."""
 
 import torch
 
-from aedefense.adversarial import save_adversarial_set
+from aedefense.adversarial import save_adversarial_set, set_identity
 from aedefense.attacks import attack_in_batches, work_of
-from aedefense.checkpoints import load_autoencoder, load_classifier
+from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import attacked_indices
 from aedefense.jobs import job
@@ -23,10 +23,8 @@ with job(snakemake) as timer:
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         x = to_unit(test["images"][indices]).to(device)
         y = test["labels"][indices].to(device)
-        classifier, _ = load_classifier(snakemake.input.classifier)
-        autoencoder = (
-            load_autoencoder(snakemake.input.autoencoder)[0] if "autoencoder" in snakemake.input.keys() else None
-        )
+        defence = load_defence(dict(snakemake.input.items()), dataset, cell)
+        classifier, autoencoder = defence.classifier, defence.autoencoder
         seed = settings.get("seed", 0)
         if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
             latent_generator = torch.Generator(device=device).manual_seed(seed + 1)
@@ -40,6 +38,11 @@ with job(snakemake) as timer:
         result = attack_in_batches(model, x, y, settings, seed)
         success, l2, linf = float(result.success.float().mean()), float(result.l2.mean()), float(result.linf.max())
     with timer.phase("save"):
-        save_adversarial_set(snakemake.output[0], dataset, cell, settings, indices, y, result)
+        identity = set_identity(
+            dataset, cell, settings["name"], settings["eps"], settings.get("scale"), defence.sources
+        )
+        save_adversarial_set(
+            snakemake.output[0], identity=identity, settings=settings, indices=indices, labels=y, result=result
+        )
     timer.work = {"unit": "image-iterations", "amount": work_of(settings, len(y))}
     print(f"{len(y)} images: success rate {success:.4f}, mean L2 {l2:.4f}, max L-inf {linf:.4f}")

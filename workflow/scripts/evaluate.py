@@ -3,11 +3,12 @@ scale s, averaged over latent draws) on one adversarial set, on the clean attack
 (attack names.CLEAN), or on the per-example worst case over several adversarial sets (attack
 names.WORST); one row per latent scale of settings['scales']."""
 
-from aedefense.adversarial import load_evaluated_sets, worst_case
-from aedefense.checkpoints import load_autoencoder, load_classifier
+from aedefense.adversarial import load_evaluated_sets, set_identity, worst_case
+from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
+from aedefense.names import WORST
 from aedefense.params import at_scale
 from aedefense.results import accuracy_row, write_rows
 from aedefense.setup import seed_everything
@@ -17,24 +18,34 @@ with job(snakemake) as timer:
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
     with timer.phase("load"):
-        classifier, classifier_settings = load_classifier(snakemake.input.classifier)
-        autoencoder, autoencoder_settings = (
-            load_autoencoder(snakemake.input.autoencoder) if "autoencoder" in snakemake.input.keys() else (None, None)
-        )
+        defence = load_defence(dict(snakemake.input.items()), dataset, cell)
+        classifier, autoencoder = defence.classifier, defence.autoencoder
         test = load_prepared(snakemake.input.test)
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
-        # input adversarial, or adversarial_<attack> for each attack of the worst case
+        clean = to_unit(test["images"][indices])
+        # input adversarial (the set of the job's attack), or adversarial_<attack> for each
+        # attack of the worst case
+        attack_name = snakemake.wildcards.attack
         paths = {
-            key.removeprefix("adversarial_"): path
+            attack_name if key == "adversarial" else key.removeprefix("adversarial_"): path
             for key, path in snakemake.input.items()
             if key.startswith("adversarial")
         }
-        records = load_evaluated_sets(paths, indices)
+        set_scale = snakemake.wildcards.get("scale")  # an adaptive attack's set is made at one scale
+        expected = set_identity(
+            dataset,
+            cell,
+            attack_name,
+            float(snakemake.wildcards.eps),
+            None if set_scale is None else float(set_scale),
+            defence.sources,
+        )
+        records = load_evaluated_sets(paths, expected, indices, clean, test["labels"][indices])
         if not records:
-            image_sets, attack = [to_unit(test["images"][indices])], None
+            image_sets, attack = [clean], None
         else:
             image_sets = [record["adversarial"] for record in records.values()]
-            attack = records["adversarial"] if "adversarial" in records else worst_case(records)
+            attack = worst_case(records) if attack_name == WORST else records[attack_name]
         labels = test["labels"][indices].to(device)
         image_sets = [images.to(device) for images in image_sets]
         classifier.to(device)
@@ -67,8 +78,8 @@ with job(snakemake) as timer:
                     settings=one,
                     accuracies=accuracies,
                     attack=attack,
-                    classifier_settings=classifier_settings,
-                    autoencoder_settings=autoencoder_settings,
+                    classifier_settings=defence.classifier_settings,
+                    autoencoder_settings=defence.autoencoder_settings,
                 )
             )
     with timer.phase("save"):

@@ -1,25 +1,44 @@
 """Rule latent: how the figure attack moves the code (Fig. 5), for one (dataset, cell, eps)."""
 
-from aedefense.adversarial import load_adversarial_set
-from aedefense.checkpoints import load_autoencoder
+from aedefense.adversarial import check_against_clean, load_adversarial_set
+from aedefense.checkpoints import expected_model, load_autoencoder
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import latent_displacement
 from aedefense.jobs import job
+from aedefense.provenance import sha256_of
 from aedefense.results import cell_columns, write_rows
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
+    dataset, cell, attack = snakemake.wildcards.dataset, snakemake.wildcards.ae, snakemake.wildcards.attack
+    eps = float(snakemake.wildcards.eps)
     with timer.phase("load"):
-        autoencoder, autoencoder_settings = load_autoencoder(snakemake.input.autoencoder)
+        test_sha256 = sha256_of(snakemake.input.test)
+        autoencoder, autoencoder_settings = load_autoencoder(
+            snakemake.input.autoencoder, expected_model(dataset, cell, test_sha256)
+        )
         adversarial = load_adversarial_set(snakemake.input.adversarial)
         test = load_prepared(snakemake.input.test)
-        clean = to_unit(test["images"][adversarial["indices"]]).to(device)
+        indices = adversarial["indices"]
+        clean = to_unit(test["images"][indices])
+        # no classifier among this job's inputs: its sha256 is not checked here
+        expected = {
+            "dataset": dataset,
+            "cell": cell,
+            "attack": attack,
+            "eps": eps,
+            "scale": None,
+            "autoencoder_sha256": sha256_of(snakemake.input.autoencoder),
+            "test_sha256": test_sha256,
+        }
+        check_against_clean(adversarial, snakemake.input.adversarial, expected, indices, clean, test["labels"][indices])
+        clean = clean.to(device)
     with timer.phase("compute"):
         stats = latent_displacement(autoencoder.to(device), clean, adversarial["adversarial"].to(device))
-    row = {"dataset": snakemake.wildcards.dataset, **cell_columns(snakemake.wildcards.ae, autoencoder_settings)}
+    row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings)}
     row.update(
-        eps=float(snakemake.wildcards.eps),
-        attack=snakemake.wildcards.attack,
+        eps=eps,
+        attack=attack,
         n_images=len(clean),
         seed_attack=adversarial["settings"].get("seed"),
         **stats,

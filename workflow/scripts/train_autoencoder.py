@@ -2,7 +2,7 @@
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
 from aedefense.cells import cell_from_name, split_replicate
-from aedefense.checkpoints import save_checkpoint
+from aedefense.checkpoints import model_identity, save_checkpoint
 from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
 from aedefense.jobs import job
@@ -13,16 +13,17 @@ with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
     with timer.phase("load"):
         data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
+        identity = model_identity(snakemake.wildcards.dataset, snakemake.wildcards.ae, snakemake.input)
     settings = dict(snakemake.params.settings)
     cell = cell_from_name(split_replicate(snakemake.wildcards.ae)[0])  # seed r > 0: <cell>_r<r>
     print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
     with timer.phase("compute"):
         model, metrics = train_autoencoder(
-            data, cell, settings, device, resume=resume_path(snakemake.output.model)
-        )  # a killed job resumes
+            data, cell, settings, device, resume=resume_path(snakemake.output.model), inputs=identity
+        )  # a killed job resumes, if its settings and data are the same
     settings["in_shape"] = list(data["train"]["images"].shape[1:])
     with timer.phase("save"):
-        save_checkpoint(snakemake.output.model, "autoencoder", model, settings)
+        save_checkpoint(snakemake.output.model, "autoencoder", model, settings, identity)
         save_json(dict(metrics, settings=settings, device=str(device)), snakemake.output.metrics)
         save_reconstruction_grid(model, data["test"]["images"], cell, settings["seed"], snakemake.output.grid)
     penalty = settings.get("contractive", "none") if cell.alpha > 0 else "none"

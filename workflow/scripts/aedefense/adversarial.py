@@ -1,4 +1,12 @@
-"""Adversarial sets on disk: results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}.pt."""
+"""Adversarial sets on disk: results/{dataset}/ae/{cell}/adv/{attack}_eps{eps}[_s{scale}].pt.
+
+A set records its identity (dataset, cell, attack, eps, scale, and the sha256 of the
+classifier, autoencoder and test data it was made from) beside its images. A job that reads
+a set checks, before using it, that the identity is the one it expects, that every value is
+finite and in [0, 1], that every image lies in the eps box around its clean image, and that
+the images are the ones whose distances the attack recorded. A set that fails is marked for
+rebuilding, and the error names what it holds against what was expected.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +17,31 @@ import torch
 from aedefense.attacks import AttackResult
 from aedefense.io import load_torch, save_torch, set_aside
 from aedefense.names import WORST
+from aedefense.provenance import identity_mismatches
 
-FORMAT_VERSION = 1
+# 2: the identity added; a set of format 1 is made again
+FORMAT_VERSION = 2
 KIND = "adversarial_set"
+WHAT = "adversarial set"
+# How far beyond eps (L-infinity, pixels in [0, 1]) an image may lie: float32 rounding of
+# x + delta, far below one grey level (1/255).
+LINF_TOLERANCE = 1e-5
 
 
-def save_adversarial_set(path, dataset, cell, settings, indices, labels, result: AttackResult):
+def set_identity(dataset: str, cell: str, attack: str, eps: float, scale: float | None, sources: dict) -> dict:
+    """The identity of one adversarial set; scale None for a set that serves every scale;
+    sources: Defence.sources (classifier, autoencoder and test data sha256)."""
+    identity = {"dataset": dataset, "cell": cell, "attack": attack, "eps": float(eps)}
+    identity["scale"] = None if scale is None else float(scale)
+    return {**identity, **sources}
+
+
+def save_adversarial_set(path, *, identity: dict, settings: dict, indices, labels, result: AttackResult):
     save_torch(
         {
             "format_version": FORMAT_VERSION,
             "kind": KIND,
-            "dataset": dataset,
-            "cell": cell,
+            "identity": identity,
             "settings": settings,
             "indices": indices.cpu(),
             "labels": labels.cpu(),
@@ -35,33 +56,73 @@ def save_adversarial_set(path, dataset, cell, settings, indices, labels, result:
 
 
 def load_adversarial_set(path: str | Path) -> dict:
-    what = "adversarial set"
-    record = load_torch(path, what)
-    keys = {"indices", "labels", "adversarial", "success", "l2", "linf", "settings"}
-    if (
-        not isinstance(record, dict)
-        or record.get("kind") != KIND
-        or record.get("format_version") != FORMAT_VERSION
-        or not keys <= set(record)
-    ):
-        raise set_aside(path, what, "is not an adversarial set of this workflow")
+    """A set read and checked on its own: format, array lengths, finite values in [0, 1]."""
+    record = load_torch(path, WHAT)
+    keys = {"identity", "indices", "labels", "adversarial", "success", "l2", "linf", "settings"}
+    if not isinstance(record, dict) or record.get("kind") != KIND or not keys <= set(record):
+        raise set_aside(path, WHAT, "is not an adversarial set of this workflow")
+    if record.get("format_version") != FORMAT_VERSION:
+        raise set_aside(
+            path,
+            WHAT,
+            f"was written by another version of this workflow (format {record.get('format_version')!r}; "
+            f"this version reads format {FORMAT_VERSION}, which records what the set was made from)",
+        )
     n = len(record["indices"])
     if not all(len(record[k]) == n for k in ("labels", "adversarial", "l2", "linf")):
-        raise set_aside(path, what, "is damaged: its arrays disagree in length")
+        raise set_aside(path, WHAT, "is damaged: its arrays disagree in length")
     adversarial = record["adversarial"]
-    if adversarial.numel() and (float(adversarial.min()) < 0 or float(adversarial.max()) > 1):
-        raise set_aside(path, what, "is damaged: images outside [0, 1]")
+    not_finite = int((~torch.isfinite(adversarial)).sum())
+    if not_finite:
+        raise set_aside(path, WHAT, f"holds {not_finite} pixel values that are not finite (NaN or infinite)")
+    low, high = (float(adversarial.min()), float(adversarial.max())) if adversarial.numel() else (0.0, 1.0)
+    if low < 0 or high > 1:
+        raise set_aside(path, WHAT, f"holds pixel values outside [0, 1] (from {low:.4g} to {high:.4g})")
     return record
 
 
-def load_evaluated_sets(paths: dict, indices: torch.Tensor) -> dict:
-    """The adversarial sets of one evaluation (attack -> path), each checked to hold the
-    images this evaluation attacks (`indices`), in the same order."""
+def check_against_clean(record: dict, path, expected: dict, indices, clean: torch.Tensor, labels) -> None:
+    """Refuse a set that is not the one a job expects: another identity, other images or
+    labels, an image outside the eps box around its clean image, or images that are not the
+    ones whose distances the attack recorded (replaced after the attack)."""
+    problems = identity_mismatches(record["identity"], expected)
+    if problems:
+        raise set_aside(path, WHAT, "is not the set this job reads (copied from elsewhere?): " + "; ".join(problems))
+    if not torch.equal(record["indices"], indices.cpu()) or not torch.equal(record["labels"], labels.cpu()):
+        raise set_aside(path, WHAT, "attacked other images (or labels) than this evaluation expects")
+    adversarial = record["adversarial"]
+    if adversarial.shape != clean.shape:
+        raise set_aside(path, WHAT, f"holds images of shape {tuple(adversarial.shape)}, expected {tuple(clean.shape)}")
+    distance = (adversarial - clean.cpu()).abs().flatten(1).amax(1)
+    eps = float(expected.get("eps", record["identity"]["eps"]))
+    if len(distance) and float(distance.max()) > eps + LINF_TOLERANCE:
+        worst = int(distance.argmax())
+        raise set_aside(
+            path,
+            WHAT,
+            f"leaves the eps box: image {worst} lies {float(distance[worst]):.4g} from its clean image in "
+            f"L-infinity, beyond eps {eps} (tolerance {LINF_TOLERANCE})",
+        )
+    differs = (distance - record["linf"]).abs() > LINF_TOLERANCE
+    if bool(differs.any()):
+        first = int(differs.nonzero()[0])
+        raise set_aside(
+            path,
+            WHAT,
+            f"holds images that are not the attack's: image {first} lies {float(distance[first]):.4g} from its "
+            f"clean image in L-infinity, the attack recorded {float(record['linf'][first]):.4g} "
+            f"({int(differs.sum())} of {len(differs)} images differ)",
+        )
+
+
+def load_evaluated_sets(paths: dict, expected: dict, indices, clean: torch.Tensor, labels) -> dict:
+    """The adversarial sets of one evaluation (attack -> path), each checked against the
+    identity the job expects (`expected`, the attack's name added per set) and against the
+    clean images it attacked."""
     records = {}
     for attack, path in paths.items():
         record = records[attack] = load_adversarial_set(path)
-        if not torch.equal(record["indices"], indices):
-            raise set_aside(path, "adversarial set", "attacked other images than this evaluation expects")
+        check_against_clean(record, path, {**expected, "attack": attack}, indices, clean, labels)
     return records
 
 

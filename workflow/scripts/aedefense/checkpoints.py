@@ -1,37 +1,81 @@
-"""Checkpoints: a state dict plus the settings that rebuild the model, written atomically and
-loaded with weights_only=True (no code from the file is ever run)."""
+"""Checkpoints: a state dict, the settings that rebuild the model and the model's identity,
+written atomically and loaded with weights_only=True (no code from the file is ever run).
+
+The identity is the dataset, the model's name (`classifier`, `classifier_r1`, a cell such as
+`vae_d1_stp0.4_a0`) and the sha256 of the prepared train and test files it was trained on.
+A job that reads a checkpoint says which one it expects (`expected_model`), and a checkpoint
+of another cell, dataset or data is refused and marked for rebuilding.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from aedefense.cells import split_replicate
 from aedefense.io import load_torch, save_torch, set_aside
 from aedefense.models import Classifier, build_autoencoder
+from aedefense.names import UNDEFENDED
+from aedefense.plan import classifier_name
+from aedefense.provenance import identity_mismatches, sha256_of
 
-FORMAT_VERSION = 1
+# 2: the identity added; a checkpoint of format 1 is retrained
+FORMAT_VERSION = 2
 
 
-def save_checkpoint(path, kind: str, model, settings: dict) -> None:
+def model_identity(dataset: str, name: str, data_files: dict) -> dict:
+    """What a training job writes into its checkpoint; data_files: split -> prepared file."""
+    return {
+        "dataset": dataset,
+        "name": name,
+        **{f"{split}_sha256": sha256_of(path) for split, path in sorted(data_files.items())},
+    }
+
+
+def expected_model(dataset: str, name: str, test_sha256: str) -> dict:
+    """What a job that reads a checkpoint expects of it: its dataset and name, and the test
+    data that the job itself reads."""
+    return {"dataset": dataset, "name": name, "test_sha256": test_sha256}
+
+
+def save_checkpoint(path, kind: str, model, settings: dict, identity: dict) -> None:
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     save_torch(
-        {"format_version": FORMAT_VERSION, "kind": kind, "settings": settings, "state_dict": state},
+        {
+            "format_version": FORMAT_VERSION,
+            "kind": kind,
+            "identity": identity,
+            "settings": settings,
+            "state_dict": state,
+        },
         path,
     )
 
 
-def _load(path, kind: str):
+def _load(path, kind: str, expected: dict | None):
     what = f"{kind} checkpoint"
     record = load_torch(path, what)
-    if (
-        not isinstance(record, dict)
-        or record.get("kind") != kind
-        or record.get("format_version") != FORMAT_VERSION
-        or not isinstance(record.get("state_dict"), dict)
-    ):
+    if not isinstance(record, dict) or record.get("kind") != kind or not isinstance(record.get("state_dict"), dict):
         found = record.get("kind") if isinstance(record, dict) else type(record).__name__
         raise set_aside(
             path, what, f"is not a {kind} checkpoint of this workflow (format {FORMAT_VERSION}); found kind {found!r}"
         )
+    if record.get("format_version") != FORMAT_VERSION:
+        raise set_aside(
+            path,
+            what,
+            f"was written by another version of this workflow (format {record.get('format_version')!r}, this "
+            f"version reads format {FORMAT_VERSION}, which records what the model was trained on)",
+        )
+    if expected is not None:
+        problems = identity_mismatches(record.get("identity"), expected)
+        if problems:
+            raise set_aside(
+                path,
+                what,
+                "is not the model this job reads (copied or moved from another job's folder, or trained on "
+                "other data): " + "; ".join(problems),
+            )
     return record, what
 
 
@@ -47,15 +91,50 @@ def _restore(model, record, path, what):
     return model.eval()
 
 
-def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
-    record, what = _load(path, "classifier")
+def load_classifier(path: str | Path, expected: dict | None = None) -> tuple[Classifier, dict]:
+    """(model in eval mode, settings); expected: see expected_model (None: any identity)."""
+    record, what = _load(path, "classifier", expected)
     s = record["settings"]
     model = Classifier(tuple(s["in_shape"]), s["classes"], s["blocks"], s["channels"], s["dense"], s["dropout"])
     return _restore(model, record, path, what), s
 
 
-def load_autoencoder(path: str | Path):
-    record, what = _load(path, "autoencoder")
+def load_autoencoder(path: str | Path, expected: dict | None = None):
+    """(model in eval mode, settings); expected: see expected_model (None: any identity)."""
+    record, what = _load(path, "autoencoder", expected)
     s = record["settings"]
     model = build_autoencoder(tuple(s["in_shape"]), s["family"], s)
     return _restore(model, record, path, what), s
+
+
+@dataclass
+class Defence:
+    """The models of one cell (autoencoder None for the undefended classifier), checked to be
+    that cell's, and the sha256 of every file it was loaded from."""
+
+    classifier: Classifier
+    classifier_settings: dict
+    autoencoder: object | None
+    autoencoder_settings: dict | None
+    sources: dict  # classifier_sha256, autoencoder_sha256 (None without one), test_sha256
+
+
+def load_defence(inputs, dataset: str, cell: str) -> Defence:
+    """The classifier and autoencoder of `cell` from a job's inputs (keys test, classifier and,
+    unless the cell is names.UNDEFENDED, autoencoder)."""
+    test_sha256 = sha256_of(inputs["test"])
+    base, replicate = split_replicate(cell)
+    classifier, classifier_settings = load_classifier(
+        inputs["classifier"], expected_model(dataset, classifier_name(replicate), test_sha256)
+    )
+    autoencoder, autoencoder_settings = None, None
+    if base != UNDEFENDED:
+        autoencoder, autoencoder_settings = load_autoencoder(
+            inputs["autoencoder"], expected_model(dataset, cell, test_sha256)
+        )
+    sources = {
+        "classifier_sha256": sha256_of(inputs["classifier"]),
+        "autoencoder_sha256": sha256_of(inputs["autoencoder"]) if autoencoder is not None else None,
+        "test_sha256": test_sha256,
+    }
+    return Defence(classifier, classifier_settings, autoencoder, autoencoder_settings, sources)

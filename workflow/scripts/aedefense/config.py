@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,46 @@ def rule_errors(config: dict) -> list[str]:
     return messages
 
 
+# A config expands to about a thousand values; far more means YAML aliases gone wrong.
+MAX_CONFIG_VALUES = 100_000
+
+
+def expanded_size(value, counted: dict | None = None, open_nodes: set | None = None) -> int:
+    """How many values `value` holds with its YAML aliases (&anchor / *alias) expanded. Each
+    shared node is counted once, by object identity, so an alias bomb ("billion laughs") is
+    measured in the time its file takes to read rather than walked for hours. A node that
+    contains itself counts as too many."""
+    counted = {} if counted is None else counted
+    open_nodes = set() if open_nodes is None else open_nodes
+    if not isinstance(value, (dict, list)):
+        return 1
+    key = id(value)
+    if key in counted:
+        return counted[key]
+    if key in open_nodes:
+        return MAX_CONFIG_VALUES + 1  # an alias to an enclosing node: infinite
+    open_nodes.add(key)
+    children = value.values() if isinstance(value, dict) else value
+    counted[key] = 1 + sum(expanded_size(child, counted, open_nodes) for child in children)
+    open_nodes.discard(key)
+    return counted[key]
+
+
+def check_size(config: dict) -> None:
+    """Refuse a config that YAML aliases expand beyond MAX_CONFIG_VALUES, before anything walks it."""
+    counted: dict = {}
+    total = expanded_size(config, counted)
+    if total <= MAX_CONFIG_VALUES:
+        return
+    largest = max(config, key=lambda k: expanded_size(config[k], counted))
+    raise ConfigError(
+        f"the config (config.yaml with any --configfile / --config on top) holds {total:.3g} values once its "
+        f"YAML aliases (&anchor / *alias) are expanded, most of them under '{largest}'; at most "
+        f"{MAX_CONFIG_VALUES} are read. Nested aliases multiply (an alias bomb), and an alias to an enclosing "
+        "node never ends: write the values out, or alias only small blocks."
+    )
+
+
 def non_finite_numbers(value, where="") -> list[str]:
     """YAML can say .nan and .inf, and JSON Schema's bounds let NaN through: refuse them."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -220,6 +261,7 @@ def non_finite_numbers(value, where="") -> list[str]:
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Raise ConfigError listing every problem, or return the config unchanged."""
+    check_size(config)
     messages = non_finite_numbers(config) + schema_errors(config, load_schema(schema_path))
     if not messages:
         messages = rule_errors(config)
@@ -229,6 +271,48 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             "(schema: workflow/schemas/config.schema.yaml):\n  - " + "\n  - ".join(messages)
         )
     return config
+
+
+CONFIGFILE_OPTIONS = ("--configfile", "--configfiles")
+
+
+def repeated_configfile_option(argv: list[str]) -> str | None:
+    """The complaint about a command line that gives --configfile more than once: Snakemake
+    keeps the files of the last option only and drops the others without a word."""
+    groups = []
+    for i, word in enumerate(argv):
+        option, _, inline = word.partition("=")
+        if option not in CONFIGFILE_OPTIONS:
+            continue
+        files = [inline] if inline else []
+        for following in argv[i + 1 :]:
+            if following.startswith("-"):
+                break
+            files.append(following)
+        groups.append(files)
+    if len(groups) < 2:
+        return None
+    given = [f for files in groups for f in files]
+    return (
+        f"--configfile is given {len(groups)} times; Snakemake would read only the last ({' '.join(groups[-1])}) "
+        f"and drop the others without a word. Give every file after one option, later files on top of earlier "
+        f"ones: --configfile {' '.join(given)}"
+    )
+
+
+def unusable_folders(root: str | Path, names=("results", "logs", "resources", ".snakemake")) -> list[str]:
+    """The workflow's folders (and the folders directly inside them) that this user cannot read,
+    write or enter: a run would stop with a bare PermissionError deep inside Snakemake."""
+    found = []
+    for name in names:
+        top = Path(root) / name
+        if not top.is_dir():
+            continue
+        folders = [top]
+        if os.access(top, os.R_OK | os.X_OK):
+            folders += [p for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
+        found += [str(p) for p in folders if not os.access(p, os.R_OK | os.W_OK | os.X_OK)]
+    return found
 
 
 def resolve_path(path: str, base: str | Path) -> Path:

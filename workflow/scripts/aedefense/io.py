@@ -6,7 +6,11 @@ the config checks), and importing torch there would add seconds to every `snakem
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
+import re
+import shutil
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,13 +45,40 @@ def atomic_path(dest: str | Path):
         tmp.unlink(missing_ok=True)
 
 
-def save_torch(obj, dest: str | Path) -> None:
+def write_torch(obj, handle, dest: str | Path) -> None:
+    """torch.save to an open file; a write that stops short (a full disk, a quota) raises an
+    OSError that says so, where torch would say "enforce fail ... unexpected pos"."""
     import torch
 
-    with atomic_path(dest) as tmp, open(tmp, "wb") as handle:
+    try:
         # through a handle, not a path: torch.save names the archive after a path, and the
         # temporary name would make equal checkpoints differ byte for byte
         torch.save(obj, handle)
+        handle.flush()
+    except (RuntimeError, OSError) as error:
+        if isinstance(error, OSError) and error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        if isinstance(error, RuntimeError) and "unexpected pos" not in str(error):
+            raise
+        raise OSError(errno.ENOSPC, no_space_message(dest)) from None
+
+
+def no_space_message(dest: str | Path) -> str:
+    folder = Path(dest).parent
+    try:
+        free = f"{shutil.disk_usage(folder).free / 2**20:.0f} MiB free there now"
+    except OSError:
+        free = "its free space unknown"
+    return (
+        f"No space left on device: writing {dest} stopped part-way ({free}). Nothing was written under that "
+        "name. Free some space (or a quota) on that disk, or run in a directory on another disk "
+        "(snakemake -d DIR), and run the same command again."
+    )
+
+
+def save_torch(obj, dest: str | Path) -> None:
+    with atomic_path(dest) as tmp, open(tmp, "wb") as handle:
+        write_torch(obj, handle, dest)
 
 
 class DamagedInput(ValueError):
@@ -63,12 +94,17 @@ def set_aside(path: str | Path, what: str, problem: str) -> DamagedInput:
     path = Path(path)
     try:
         os.utime(path, (0, 0))
-        marked = "It is marked for rebuilding (its time stamp set to 1970)"
-    except OSError:
-        marked = "Delete it"
+    except OSError as error:
+        # Deleting it would not do: Snakemake leaves a missing intermediate file alone while
+        # what was made from it is up to date. --forcerun rebuilds it whatever its state.
+        return DamagedInput(
+            f"{what} {path} {problem}. It could not be marked for rebuilding ({error.strerror}); rebuild it and "
+            f"what depends on it with the same snakemake command plus --forcerun {path}"
+        )
     return DamagedInput(
-        f"{what} {path} {problem}. {marked}; run the same snakemake command again (with the same "
-        "--configfile / --config options) and it rebuilds that file and what depends on it."
+        f"{what} {path} {problem}. It is marked for rebuilding (its time stamp set to 1970); run the same "
+        "snakemake command again (with the same --configfile / --config options) and it rebuilds that file "
+        "and what depends on it."
     )
 
 
@@ -95,10 +131,20 @@ def load_torch(path: str | Path, what: str):
     verify_archive(path, what)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # foreign or unsafe (pickled code) file
+    except pickle.UnpicklingError as error:
+        # torch's own message suggests weights_only=False: never do that with these files
+        found = re.search(r"(?:Unsupported global|Unsupported operand[^:]*): ?(?:GLOBAL )?([\w.]+)", str(error))
+        detail = f" (it refers to {found[1]})" if found else ""
+        raise set_aside(
+            path,
+            what,
+            f"holds Python objects that loading would run as code{detail}; this workflow loads only plain "
+            "tensors and values, never such a file: it is not written by this workflow",
+        ) from None
+    except Exception as error:  # foreign or damaged beyond the archive's checksums
         detail = str(error).splitlines()[0] if str(error) else "no detail"
         raise set_aside(
-            path, what, f"cannot be read safely ({type(error).__name__}: {detail}); it is not written by this workflow"
+            path, what, f"cannot be read ({type(error).__name__}: {detail}); it is not written by this workflow"
         ) from None
 
 

@@ -198,3 +198,41 @@ def latent_analyses(config: dict) -> list[tuple]:
         for dataset in config["datasets"]
         for cell in cells
     )
+
+
+def _listed(values) -> str:
+    return ", ".join(str(v) for v in values) or "none"
+
+
+def target_problems(
+    config: dict, dataset: str, name: str | None = None, attack=None, eps=None, scale=None
+) -> list[str]:
+    """Why a requested file lies outside the config (empty if it does not): a dataset not in
+    `datasets`, a cell no figure trains, a training seed beyond `training_seeds`, an eps not
+    in the dataset's grid, a latent scale no figure uses. name: a cell, names.UNDEFENDED or a
+    classifier file name, each with any training-seed suffix."""
+    problems = []
+    if dataset not in config["datasets"]:
+        problems.append(f"dataset {dataset} is not in datasets ({_listed(config['datasets'])})")
+    if name is not None:
+        base, replicate = split_replicate(name)
+        if replicate >= config["training_seeds"]:
+            problems.append(
+                f"training seed _r{replicate} is not trained: training_seeds is {config['training_seeds']} "
+                "(seed 0 has no suffix, seed r > 0 the suffix _r<r>)"
+            )
+        cells = {cell.name for cell in trained_cells(config)}
+        cells |= {cell_from_name(c).canonical().name for c in config["reference_attack"]["cells"]}
+        if base not in (UNDEFENDED, "classifier") and base not in cells:
+            problems.append(f"no figure trains the cell {base} (the cells of this config: {_listed(sorted(cells))})")
+    if eps is not None:
+        grid = [float(e) for e in config["data"][dataset]["eps"]] if dataset in config["data"] else []
+        if attack == CLEAN and float(eps) != 0:
+            problems.append(f"the clean images are evaluated at eps 0 only, not {eps}")
+        elif attack != CLEAN and float(eps) not in grid:
+            problems.append(f"eps {eps} is not in data.{dataset}.eps ({_listed(grid)})")
+    if scale is not None:
+        scales = sorted({0.0} | {float(s) for grid in config["figures"].values() for s in grid["scales"]})
+        if float(scale) not in scales:
+            problems.append(f"latent scale {scale} is not among the figures' scales ({_listed(scales)})")
+    return problems

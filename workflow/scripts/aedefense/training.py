@@ -33,11 +33,12 @@ def resume_path(model_path) -> Path:
 class EpochCheckpoint:
     """The training state after the last finished epoch: weights, optimiser, every random
     number generator the loop draws from, the step and the history. It is used only by a run
-    with the same settings; `path` None turns it off."""
+    with the same settings and the same inputs (`inputs`: what the model is trained on, such
+    as the sha256 of the prepared data files); `path` None turns it off."""
 
-    def __init__(self, path, settings: dict, log: Callable[[str], None] = print):
+    def __init__(self, path, settings: dict, inputs: dict | None, log: Callable[[str], None] = print):
         self.path = Path(path) if path is not None else None
-        self.settings, self.log = settings, log
+        self.settings, self.inputs, self.log = settings, inputs, log
 
     def restore(self, model, optimiser, generators: dict) -> tuple[int, int, list]:
         """(epochs done, step, history): from the saved state where one fits, else (0, 0, [])."""
@@ -51,7 +52,18 @@ class EpochCheckpoint:
             self.log(f"not resuming: {error}")
             return 0, 0, []
         if state.get("settings") != self.settings:
-            self.log(f"not resuming from {self.path}: it was made with other settings")
+            self.log(f"not resuming from {self.path}: it was made with other settings; training from scratch")
+            return 0, 0, []
+        if state.get("inputs") != self.inputs:
+            changed = sorted(
+                key
+                for key in {*(state.get("inputs") or {}), *(self.inputs or {})}
+                if (state.get("inputs") or {}).get(key) != (self.inputs or {}).get(key)
+            )
+            self.log(
+                f"not resuming from {self.path}: it was trained on other inputs (changed: {', '.join(changed)}); "
+                "training from scratch"
+            )
             return 0, 0, []
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -68,6 +80,7 @@ class EpochCheckpoint:
             return
         state = {
             "settings": self.settings,
+            "inputs": self.inputs,
             "epoch": epoch,
             "step": step,
             "history": history,
@@ -101,9 +114,12 @@ def accuracy(model, images, labels, batch_size=1000) -> float:
     return correct / len(labels)
 
 
-def train_classifier(data: dict, settings: dict, device, log: Callable[[str], None] = print, resume=None):
+def train_classifier(
+    data: dict, settings: dict, device, log: Callable[[str], None] = print, resume=None, inputs: dict | None = None
+):
     """data: {'train': prepared record, 'test': prepared record}; settings: config slice;
-    resume: the epoch checkpoint's path (None: none)."""
+    resume: the epoch checkpoint's path (None: none); inputs: what the data is (the sha256 of
+    its files), so that a checkpoint of other data is not resumed from."""
     seed_everything(settings["seed"], device)
     train_x, train_y = data["train"]["images"].to(device), data["train"]["labels"].to(device)
     test_x, test_y = data["test"]["images"].to(device), data["test"]["labels"].to(device)
@@ -117,7 +133,7 @@ def train_classifier(data: dict, settings: dict, device, log: Callable[[str], No
     ).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     shuffle = torch.Generator().manual_seed(settings["seed"])
-    checkpoint = EpochCheckpoint(resume, settings, log)
+    checkpoint = EpochCheckpoint(resume, settings, inputs, log)
     done, _, history = checkpoint.restore(model, optimiser, {"shuffle": shuffle})
     for epoch in range(done + 1, settings["epochs"] + 1):
         start, model = time.perf_counter(), model.train()
@@ -200,9 +216,17 @@ def evaluate_autoencoder(model: Autoencoder, images, cell: Cell, seed: int, batc
     return metrics
 
 
-def train_autoencoder(data: dict, cell: Cell, settings: dict, device, log: Callable[[str], None] = print, resume=None):
+def train_autoencoder(
+    data: dict,
+    cell: Cell,
+    settings: dict,
+    device,
+    log: Callable[[str], None] = print,
+    resume=None,
+    inputs: dict | None = None,
+):
     """Train one cell; settings: the autoencoder config slice after per-cell overrides;
-    resume: the epoch checkpoint's path (None: none)."""
+    resume, inputs: as for train_classifier."""
     seed_everything(settings["seed"], device)
     train_x = data["train"]["images"].to(device)
     model = build_autoencoder(tuple(train_x.shape[1:]), cell.family, settings).to(device)
@@ -211,7 +235,7 @@ def train_autoencoder(data: dict, cell: Cell, settings: dict, device, log: Calla
     noise = torch.Generator(device=device).manual_seed(settings["seed"] + 1)
     steps_per_epoch = -(-len(train_x) // settings["batch_size"])
     generators = {"shuffle": shuffle, "noise": noise}
-    checkpoint = EpochCheckpoint(resume, settings, log)
+    checkpoint = EpochCheckpoint(resume, settings, inputs, log)
     done, step, history = checkpoint.restore(model, optimiser, generators)
     for epoch in range(done + 1, settings["epochs"] + 1):
         start, model = time.perf_counter(), model.train()

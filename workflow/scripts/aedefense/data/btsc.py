@@ -3,7 +3,8 @@
 Layout of BelgiumTSC_{Training,Testing}.zip: <Top>/<class as 5 digits>/ holding PPM images and
 GT-<class>.csv (semicolon-separated: Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId).
 Members are read in memory and never extracted; an archive with a member whose path would
-leave its folder (absolute, '..', a drive, a symlink) is refused outright.
+leave its folder (absolute, '..', a drive, a symlink), or that would inflate beyond
+MAX_MEMBER_BYTES (or the whole archive beyond MAX_ARCHIVE_BYTES), is refused outright.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from PIL import Image, ImageOps
 from aedefense.data.sources import CLASSES
 
 IMAGE_SIZE = 32
+# The official images are photographs of a few hundred pixels a side: well under 2 MiB as PPM.
+# The caps bound what a damaged or hostile zip can make this process hold in memory.
+MAX_MEMBER_BYTES = 16 << 20
+MAX_ARCHIVE_BYTES = 2 << 30
 _MEMBER = re.compile(r"^(?:[^/]+/)?(?P<label>\d{5})/(?P<file>[^/]+)$")
 _SYMLINK = 0o120000
 
@@ -44,6 +49,34 @@ def check_member_names(archive: zipfile.ZipFile, path: Path) -> None:
             )
 
 
+def check_member_sizes(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse members that declare more than MAX_MEMBER_BYTES, or a total beyond MAX_ARCHIVE_BYTES,
+    before any is inflated."""
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ValueError(
+                f"{path}: member {info.filename!r} inflates to {info.file_size} bytes from {info.compress_size} "
+                f"(cap {MAX_MEMBER_BYTES} bytes a member); no image of the dataset is that large: refusing this "
+                "archive. Download the official zip again."
+            )
+    if total > MAX_ARCHIVE_BYTES:
+        raise ValueError(
+            f"{path}: its members inflate to {total} bytes in all (cap {MAX_ARCHIVE_BYTES}); refusing this archive. "
+            "Download the official zip again."
+        )
+
+
+def read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """A member's bytes, read no further than MAX_MEMBER_BYTES whatever its header declares."""
+    with archive.open(name) as handle:
+        data = handle.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        raise ValueError(f"{path}: member {name!r} inflates beyond {MAX_MEMBER_BYTES} bytes; refusing this archive")
+    return data
+
+
 @dataclass
 class ZipContents:
     images: dict[int, list[str]]  # label -> image member names
@@ -59,6 +92,7 @@ def inspect_zip(path: str | Path) -> ZipContents:
         raise ValueError(f"{path}: not a readable zip ({error}); truncated or corrupt") from None
     with archive:
         check_member_names(archive, path)
+        check_member_sizes(archive, path)
         try:
             bad = archive.testzip()
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
@@ -116,7 +150,7 @@ def read_split(path: str | Path, split: str, expected: dict):
         for label in sorted(contents.images):
             folder_images = set(contents.images[label])
             prefix = contents.ground_truth[label].rsplit("/", 1)[0]
-            text = archive.read(contents.ground_truth[label]).decode("utf-8-sig")
+            text = read_member(archive, contents.ground_truth[label], path).decode("utf-8-sig")
             rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
             listed = set()
             for row in sorted(rows, key=lambda r: r["Filename"]):
@@ -126,7 +160,13 @@ def read_split(path: str | Path, split: str, expected: dict):
                 if int(row["ClassId"]) != label:
                     raise ValueError(f"{path}: {member} has ClassId {row['ClassId']} in folder {label:05d}")
                 listed.add(member)
-                with Image.open(io.BytesIO(archive.read(member))) as image:
+                with Image.open(io.BytesIO(read_member(archive, member, path))) as image:
+                    # a header may announce more pixels than the member holds: check before decoding
+                    if image.width * image.height * 3 > MAX_MEMBER_BYTES:
+                        raise ValueError(
+                            f"{path}: member {member!r} announces a {image.width}x{image.height} image, more than "
+                            f"{MAX_MEMBER_BYTES} bytes of pixels; refusing this archive"
+                        )
                     images.append(preprocess(image))
                 labels.append(label)
             unlisted = sorted(folder_images - listed)

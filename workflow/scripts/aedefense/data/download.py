@@ -158,6 +158,15 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, (TimeoutError, ConnectionError, http.client.HTTPException))
 
 
+def _does_not_resolve(error: BaseException) -> bool:
+    """A host name that the resolver says does not exist (not a temporary failure)."""
+    return (
+        isinstance(error, urllib.error.URLError)
+        and isinstance(error.reason, socket.gaierror)
+        and error.reason.errno != socket.EAI_AGAIN
+    )
+
+
 def _copy_once(location: str, tmp: Path, timeout_s: float) -> dict[str, str]:
     """Copy `location` to `tmp`; return its md5 and sha256."""
     digests = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
@@ -187,6 +196,15 @@ def _copy_with_retries(location, tmp, attempts, backoff_s, timeout_s, log) -> di
         except FileNotFoundError:
             raise DownloadError(f"{location} does not exist") from None
         except Exception as error:  # noqa: BLE001 - sorted into transient or not just below
+            if _does_not_resolve(error):
+                host = urllib.parse.urlparse(location).hostname
+                raise DownloadError(
+                    f"{location}: the host name {host} does not resolve ({error.reason.strerror}): this machine "
+                    "has no network or no DNS (cluster compute nodes often have neither). Run the download where "
+                    "there is network (the download rule runs where snakemake runs, so run the same command on a "
+                    "login node), or copy the files into a directory laid out as <DIR>/<dataset>/<file> and give "
+                    "--config mirror=<DIR>"
+                ) from None
             if not _is_transient(error):
                 raise DownloadError(f"{location}: {type(error).__name__}: {error}") from None
             if attempt == attempts:
@@ -252,7 +270,13 @@ def fetch(
                     try:
                         verify(tmp)
                     except ValueError as error:
-                        raise DownloadError(f"{location}: {error}") from None
+                        vouched = (
+                            f" (its checksum matches {expected.origin}, so that copy itself is broken: replace it)"
+                            if expected
+                            else ""
+                        )
+                        problem = str(error).replace(f"{tmp}: ", "").replace(str(tmp), "the file")
+                        raise DownloadError(f"{location}: {problem}{vouched}") from None
                 if expected is None:
                     lock.record(relpath, digests["sha256"])
                     log(f"{relpath}: recorded sha256 {digests['sha256']} in {lock.path}")
@@ -297,12 +321,14 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
     """The download rule's body: fetch and verify one file, logging to the rule's log. A
     failure from a directory mirror also names every other file of `datasets` it lacks."""
     from aedefense.data.btsc import verify_zip
+    from aedefense.data.idx import read_idx
     from aedefense.data.sources import BTSC_FILES
 
-    verify = None
     if dataset == "btsc":
         split = {file: split for split, file in BTSC_FILES.items()}[name]
         verify = lambda path: verify_zip(path, split, btsc_expected)  # noqa: E731
+    else:
+        verify = read_idx  # a complete gzip holding a well-formed IDX array
     with open(log_path, "w", buffering=1) as log:
         try:
             _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log)

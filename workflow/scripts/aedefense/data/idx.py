@@ -46,8 +46,11 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 def read_split(images_path: str | Path, labels_path: str | Path, classes: int = 10):
     """(images uint8 (N, 1, 28, 28), labels int64 (N,)) with consistency checks."""
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
+    return pair_split(read_idx(images_path), read_idx(labels_path), images_path, labels_path, classes)
+
+
+def pair_split(images: np.ndarray, labels: np.ndarray, images_path, labels_path, classes: int = 10):
+    """The images and labels of one split, as read_split returns them, checked to belong together."""
     if images.ndim != 3 or labels.ndim != 1:
         raise ValueError(
             f"{images_path} / {labels_path}: expected 3-d images and 1-d labels, "

@@ -6,7 +6,8 @@ Each file holds a dict: images (uint8, N x C x H x W), labels (int64, N), and me
 
 from __future__ import annotations
 
-import hashlib
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import torch
 
 from aedefense.data import btsc, idx
 from aedefense.data.sources import BTSC_FILES, CLASSES, IDX_FILES
-from aedefense.io import load_torch, save_torch, set_aside
+from aedefense.io import DamagedInput, load_torch, save_torch, set_aside
+from aedefense.provenance import sha256_of
 
 FORMAT_VERSION = 1
 SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "btsc": (3, 32, 32)}
@@ -30,14 +32,6 @@ def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.float().div_(255.0)
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _record(dataset, split, images, labels, sources) -> dict:
     return {
         "format_version": FORMAT_VERSION,
@@ -51,6 +45,26 @@ def _record(dataset, split, images, labels, sources) -> dict:
     }
 
 
+@contextmanager
+def broken_raw_files_set_aside(paths: list[Path]):
+    """A raw file that cannot be read is moved aside to <name>.broken, so that the next run
+    downloads it again: the download rule has no inputs, so only a missing file reruns it."""
+    try:
+        yield
+    except ValueError as error:
+        moved = []
+        for path in paths:
+            aside = path.with_name(path.name + ".broken")
+            os.replace(path, aside)
+            moved.append(str(aside))
+        raise DamagedInput(
+            f"{error}\nThe raw file{'s' if len(paths) > 1 else ''} {', '.join(map(str, paths))} moved to "
+            f"{', '.join(moved)}: the same snakemake command downloads {'them' if len(paths) > 1 else 'it'} again. "
+            "If the same error comes back, the copy at the source is broken although its checksum list vouches "
+            "for it: replace it there, or give another mirror (--config mirror=DIR)."
+        ) from None
+
+
 def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dict | None = None):
     """Read the verified raw files in raw_dir; write outputs['train'] and outputs['test']."""
     raw_dir = Path(raw_dir)
@@ -58,11 +72,17 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
     for split in ("train", "test"):
         if dataset == "btsc":
             source = raw_dir / BTSC_FILES[split]
-            images, labels = btsc.read_split(source, split, btsc_expected)
+            with broken_raw_files_set_aside([source]):
+                images, labels = btsc.read_split(source, split, btsc_expected)
             sources = [source]
         else:
             sources = [raw_dir / IDX_FILES[f"{split}_images"], raw_dir / IDX_FILES[f"{split}_labels"]]
-            images, labels = idx.read_split(*sources, classes=CLASSES[dataset])
+            arrays = []
+            for source in sources:
+                with broken_raw_files_set_aside([source]):
+                    arrays.append(idx.read_idx(source))
+            with broken_raw_files_set_aside(sources):
+                images, labels = idx.pair_split(*arrays, *sources, classes=CLASSES[dataset])
         if images.shape[1:] != SHAPES[dataset]:
             raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, expected {SHAPES[dataset]}")
         records[split] = _record(dataset, split, images, labels, sources)
