@@ -1,5 +1,8 @@
 """config.yaml against workflow/schemas/config.schema.yaml: clear errors naming the key."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from aedefense.cells import Cell, cell_from_name, format_number
@@ -171,3 +174,91 @@ def test_a_nested_command_line_value_read_as_text_says_to_use_a_configfile(base_
     assert "put it in a YAML file and give it with --configfile" in message
     base_config["threads"]["attack"] = 2.5  # a number of the wrong type: no such hint
     assert "put it in a YAML file" not in errors_of(base_config, schema)
+
+
+def alias_bomb(levels: int, width: int = 9) -> str:
+    """A 'billion laughs' YAML file: each level lists the previous one `width` times."""
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    lines.append(f"cell_overrides: {{mnist/ae_d0_stp0.4_a0: {{epochs: *l{levels}}}}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_measured_without_being_expanded(base_config, schema):
+    import yaml
+
+    base_config.update(yaml.safe_load(alias_bomb(9)))  # 9^10 values if walked
+    message = errors_of(base_config, schema)
+    import re
+
+    count = re.search(r"holds (\S+) values once its YAML aliases \(&anchor / \*alias\) are expanded", message)
+    assert count and float(count[1]) > 2 * 9**10  # l9 twice (its own key and the alias), l8 ... l0 besides
+    assert "at most 100000 are read" in message
+
+
+def test_an_alias_to_an_enclosing_node_is_refused(base_config, schema):
+    import yaml
+
+    base_config["cell_overrides"] = yaml.safe_load("a: &a [1, *a]")
+    assert "an alias to an enclosing node never ends" in errors_of(base_config, schema)
+
+
+def test_a_config_with_a_few_small_aliases_is_read(base_config, schema):
+    from aedefense.config import expanded_size
+
+    shared = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
+    base_config["data"]["mnist"]["eps"] = shared
+    base_config["data"]["fashion-mnist"]["eps"] = shared  # the same list twice, as an alias gives it
+    validate_config(base_config, schema)
+    assert expanded_size({"a": shared, "b": shared}) == 15  # 1 + 2 x (1 + 6)
+
+
+@pytest.mark.parametrize(
+    "argv,files",
+    [
+        (["snakemake", "--configfile", "a.yaml", "--configfile", "b.yaml"], "a.yaml b.yaml"),
+        (
+            ["snakemake", "-n", "--configfile=a.yaml", "-c1", "--configfiles", "b.yaml", "c.yaml"],
+            "a.yaml b.yaml c.yaml",
+        ),
+    ],
+)
+def test_a_second_configfile_option_is_refused_with_the_form_that_works(argv, files):
+    from aedefense.config import repeated_configfile_option
+
+    message = repeated_configfile_option(argv)
+    assert message.startswith("--configfile is given 2 times; Snakemake would read only the last")
+    assert message.endswith(f"--configfile {files}")
+    assert repeated_configfile_option(["snakemake", "--configfile", "a.yaml", "b.yaml"]) is None
+
+
+def test_folders_this_user_cannot_use_are_named():
+    """Run as an unprivileged user where the tests run as root (root may enter any folder)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="aedefense-perm-"))  # not under pytest's private tmp
+    try:
+        work.chmod(0o777)
+        (work / "results" / "mnist").mkdir(parents=True)
+        (work / "logs").mkdir()
+        (work / "results" / "mnist").chmod(0o000)
+        (work / "results").chmod(0o777)
+        (work / "logs").chmod(0o777)
+        code = f"from aedefense.io import unusable_folders; print(unusable_folders({str(work)!r}))"
+        scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+        command, user = [sys.executable, "-c", code], {}
+        if os.getuid() == 0:
+            # an interpreter that user 65534 may run (aedefense.io needs the standard library only)
+            interpreter = shutil.which("python3", path="/usr/bin:/usr/local/bin:/bin")
+            if interpreter is None:
+                pytest.skip("no system python3 that an unprivileged user could run")
+            command, user = [interpreter, "-S", "-c", code], {"user": 65534}
+        result = subprocess.run(command, capture_output=True, text=True, cwd=scripts, timeout=120, **user)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str([str(work / "results" / "mnist")])
+    finally:
+        (work / "results" / "mnist").chmod(0o700)
+        shutil.rmtree(work)

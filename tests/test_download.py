@@ -138,8 +138,12 @@ def test_a_name_that_does_not_resolve_fails_at_once(tmp_path, monkeypatch):
     monkeypatch.setattr(
         download.urllib.request, "urlopen", failing_with(socket.EAI_NONAME, "Name or service not known")
     )
-    with pytest.raises(DownloadError, match="Name or service not known"):
+    with pytest.raises(DownloadError) as error:
         fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=4)
+    # what happened, and the two ways out
+    assert "the host name mirror.example does not resolve (Name or service not known)" in str(error.value)
+    assert "run the same command on a login node" in str(error.value)
+    assert "--config mirror=<DIR>" in str(error.value)
     assert calls == [f"https://mirror.example/data/mnist/{NAME}"]  # once: a retry cannot resolve it
 
     calls.clear()
@@ -271,3 +275,25 @@ def test_a_failure_from_a_directory_mirror_names_every_file_the_run_lacks(idx_mi
     ):
         assert path in lacking
     assert "mnist/train-images-idx3-ubyte.gz" not in lacking.replace("fashion-mnist/", "")
+
+
+def test_a_broken_file_that_the_mirrors_manifest_vouches_for_is_refused(idx_mirror, tmp_path):
+    mirror, _ = idx_mirror
+    (mirror / "mnist" / NAME).write_bytes(b"")  # zero bytes, and MD5SUMS updated to match
+    fixtures.write_manifest(mirror)
+    with pytest.raises(DownloadError) as error:
+        download_mnist(mirror, tmp_path)
+    message = str(error.value)
+    assert "not a complete gzip file" in message or "too short for an IDX header" in message
+    assert "its checksum matches the mirror's MD5SUMS, so that copy itself is broken: replace it" in message
+    assert not (tmp_path / "out" / NAME).exists()
+
+
+def download_mnist(mirror, tmp_path):
+    """The download rule's body for one MNIST file: fetched, verified, checked as IDX."""
+    from aedefense.data.download import download_one
+
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5}
+    download_one("mnist", NAME, out / NAME, tmp_path / "log", str(mirror), tmp_path / "lock", settings, None)

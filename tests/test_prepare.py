@@ -117,3 +117,44 @@ def test_load_prepared_refuses_corrupt_and_foreign_files(tmp_path, idx_mirror):
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(ValueError, match="not written by prepare"):
         load_prepared(foreign)
+
+
+def test_a_btsc_member_over_the_cap_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
+    """A member that inflates far beyond any image (a zip bomb) is refused by its declared size,
+    with its name and sizes; nothing is read into memory."""
+    import fixtures
+
+    mirror = tmp_path / "m"
+    big = btsc.MAX_MEMBER_BYTES + 1
+    fixtures.write_btsc(mirror, extra_members=[("Training/00003/bomb.ppm", bytes(big))])
+    archive = mirror / "btsc" / "BelgiumTSC_Training.zip"
+    monkeypatch.setattr(btsc.zipfile.ZipFile, "testzip", lambda self: pytest.fail("a member was inflated"))
+    with pytest.raises(ValueError) as error:
+        btsc.inspect_zip(archive)
+    assert f"member 'Training/00003/bomb.ppm' inflates to {big} bytes from " in str(error.value)
+    assert f"(cap {btsc.MAX_MEMBER_BYTES} bytes a member)" in str(error.value)
+
+
+def test_a_btsc_member_is_read_no_further_than_the_cap_whatever_its_header_says(tmp_path, monkeypatch):
+    import zipfile
+
+    path = tmp_path / "z.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Training/00000/a.ppm", bytes(5000))
+    monkeypatch.setattr(btsc, "MAX_MEMBER_BYTES", 4096)  # the member's 5,000 bytes exceed it
+    with zipfile.ZipFile(path) as archive, pytest.raises(ValueError, match="inflates beyond 4096 bytes"):
+        btsc.read_member(archive, "Training/00000/a.ppm", path)
+
+
+def test_an_unreadable_raw_file_is_moved_aside_so_the_next_run_downloads_it(tmp_path, idx_mirror):
+    mirror, _ = idx_mirror
+    raw = tmp_path / "raw"
+    shutil.copytree(mirror / "mnist", raw)
+    labels = raw / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(b"")
+    with pytest.raises(ValueError) as error:
+        prepare_to(tmp_path, "mnist", raw)
+    assert f"{labels}: too short for an IDX header (0 bytes)" in str(error.value)
+    assert f"moved to {labels}.broken: the same snakemake command downloads it again" in str(error.value)
+    assert not labels.exists() and (raw / "t10k-labels-idx1-ubyte.gz.broken").read_bytes() == b""
+    assert (raw / "t10k-images-idx3-ubyte.gz").exists()  # the readable files stay

@@ -2,13 +2,17 @@
 damaged files, random config edits. Each case fails if the behaviour regresses."""
 
 import copy
+import errno
 import math
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import fixtures
 import pytest
 import torch
 import yaml
@@ -20,7 +24,7 @@ from aedefense import params, plan
 from aedefense.adversarial import load_adversarial_set, save_adversarial_set, set_identity
 from aedefense.attacks import AttackResult
 from aedefense.config import ConfigError, validate_config
-from aedefense.io import atomic_path
+from aedefense.io import atomic_path, short_writes_named
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -72,8 +76,9 @@ def test_killed_training_and_attack_are_redone_and_a_second_run_is_refused(repo_
     finally:
         kill_all(run)
     assert not model.exists()  # nothing half-written under the output's name
+    # the README's advice after a kill: --unlock, then the same command with --rerun-incomplete
     snakemake(repo_root, workdir, overlay, "--unlock")
-    plan = snakemake(repo_root, workdir, overlay, "-n", str(model.relative_to(workdir)))
+    plan = snakemake(repo_root, workdir, overlay, "-n", str(model.relative_to(workdir)), "--rerun-incomplete")
     assert scheduled(plan) == ["train_autoencoder"]  # exactly that job; data and downloads stay
 
     # The same for an attack, killed mid-way on the undefended classifier.
@@ -89,7 +94,7 @@ def test_killed_training_and_attack_are_redone_and_a_second_run_is_refused(repo_
         kill_all(run)
     assert not adversarial.exists()
     snakemake(repo_root, workdir, overlay, "--unlock")
-    plan = snakemake(repo_root, workdir, overlay, "-n", str(adversarial.relative_to(workdir)))
+    plan = snakemake(repo_root, workdir, overlay, "-n", str(adversarial.relative_to(workdir)), "--rerun-incomplete")
     assert scheduled(plan) == ["attack"]
 
 
@@ -158,6 +163,15 @@ def test_a_damaged_input_is_rebuilt_byte_for_byte_by_the_next_run(repo_root, fix
     snakemake(repo_root, workdir, overlay, target)
     assert adversarial.read_bytes() == original
     assert scheduled(snakemake(repo_root, workdir, overlay, "-n", target)) == []
+
+    # Where the file cannot be marked (another user's), the message gives --forcerun <file>:
+    # followed on a damaged, unmarked file, it rebuilds the file and what reads it.
+    adversarial.write_bytes(original[: len(original) // 2])
+    forcerun = ["--forcerun", str(adversarial.relative_to(workdir))]
+    plan = snakemake(repo_root, workdir, overlay, "-n", target, *forcerun)
+    assert sorted(scheduled(plan)) == ["accuracy_figure", "attack", "evaluate", "figure_table"]
+    snakemake(repo_root, workdir, overlay, target, *forcerun)
+    assert adversarial.read_bytes() == original
 
 
 def edited_set(path, change):
@@ -231,6 +245,35 @@ def test_well_formed_files_with_the_wrong_content_stop_the_run(repo_root, fixtur
     assert (workdir / evaluation).read_text() == row
 
 
+def test_a_full_disk_is_named_as_such(tmp_path):
+    """torch says "enforce fail at inline_container.cc ... unexpected pos" when a write stops
+    short; the user is told the disk is full, and what to do."""
+    dest = tmp_path / "results" / "model.pt"
+    dest.parent.mkdir()
+    with pytest.raises(OSError) as error, short_writes_named(dest), open("/dev/full", "wb") as full:
+        torch.save({"weights": torch.zeros(100_000)}, full)
+    message = str(error.value)
+    assert error.value.errno == errno.ENOSPC
+    assert f"No space left on device: writing {dest} stopped part-way" in message and "MiB free there now" in message
+    assert "snakemake -d DIR" in message and "unexpected pos" not in message
+
+
+def test_a_file_that_cannot_be_marked_gets_the_command_that_rebuilds_it(tmp_path, monkeypatch):
+    path = tmp_path / "cw_eps0.1.pt"
+    small_adversarial_set(path)
+    path.write_bytes(path.read_bytes()[:100])
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "utime", refuse)  # a file of another user
+    with pytest.raises(ValueError) as error:
+        load_adversarial_set(path)
+    assert "It could not be marked for rebuilding (Operation not permitted)" in str(error.value)
+    assert str(error.value).endswith(f"the same snakemake command plus --forcerun {path}")
+    assert "Delete it" not in str(error.value)
+
+
 def test_temporary_files_of_a_killed_writer_go_with_the_next_write(tmp_path):
     dest = tmp_path / "classifier.pt"
     child = subprocess.Popen(["true"])
@@ -244,6 +287,81 @@ def test_temporary_files_of_a_killed_writer_go_with_the_next_write(tmp_path):
         tmp.write_bytes(b"whole")
     assert dest.read_bytes() == b"whole"
     assert not stale.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.workflow
+def test_a_broken_raw_file_is_downloaded_again_by_the_next_run(repo_root, fixture_overlay, tmp_path):
+    """A file the mirror's MD5SUMS vouches for but that is broken fails its download; after a
+    switch to a good mirror the same command works. A raw file broken after its download is
+    moved aside by prepare, and the same command downloads it again."""
+    workdir, overlay = fixture_overlay
+    target = "results/mnist/data/test.pt"
+    good = overlay["mirror"]
+    broken = tmp_path / "broken-mirror"
+    shutil.copytree(good, broken)
+    (broken / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    fixtures.write_manifest(broken)
+    overlay["mirror"] = str(broken)
+    failed = snakemake(repo_root, workdir, overlay, target, check=False)
+    assert failed.returncode != 0
+    assert "too short for an IDX header (0 bytes) (its checksum matches the mirror's MD5SUMS" in failed.stderr
+    overlay["mirror"] = good
+    snakemake(repo_root, workdir, overlay, target)
+
+    raw = workdir / "resources" / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    original = raw.read_bytes()
+    raw.write_bytes(original[:20])
+    for split in ("train", "test"):
+        (workdir / "results" / "mnist" / "data" / f"{split}.pt").unlink()
+    failed = snakemake(repo_root, workdir, overlay, target, check=False)
+    assert failed.returncode != 0 and "the same snakemake command downloads it again" in failed.stderr
+    snakemake(repo_root, workdir, overlay, target)
+    assert raw.read_bytes() == original
+
+
+def test_a_yaml_alias_bomb_is_refused_before_any_work(repo_root, tmp_path):
+    from test_config import alias_bomb
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(alias_bomb(9))
+    # the timeout guards against a hang (the bomb walked for hours); it is no speed bar
+    result = run_snakemake_cli(repo_root, tmp_path, "-n", "--configfile", str(bomb), timeout=600)
+    assert result.returncode != 0
+    assert "values once its YAML aliases (&anchor / *alias) are expanded" in result.stdout + result.stderr
+
+
+def test_a_second_configfile_option_is_refused(repo_root, tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("training_seeds: 1\n")
+    second.write_text("datasets: [mnist]\n")
+    result = run_snakemake_cli(repo_root, tmp_path, "-n", "--configfile", str(first), "--configfile", str(second))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "--configfile is given 2 times" in output
+    assert f"--configfile {first} {second}" in output
+
+
+@pytest.mark.parametrize(
+    "target,complaint",
+    [
+        ("results/mnist/ae/none/adv/cw_eps5.pt", "eps 5 is not in data.mnist.eps (0.1, 0.3)"),
+        ("results/mnist/ae/ae_d1_stp99_a0/model.pt", "no figure trains the cell ae_d1_stp99_a0 (the cells of"),
+        ("results/mnist/ae/vae_d1_stp0.2_a0/adv/cweot_eps0.1_s7.pt", "latent scale 7 is not among the figures'"),
+        ("results/mnist/classifier_r1.pt", "training seed _r1 is not trained: training_seeds is 1"),
+        ("results/mnist/ae/none/eval/clean_eps0.1.csv", "the clean images are evaluated at eps 0 only, not 0.1"),
+    ],
+)
+def test_a_target_outside_the_config_is_refused_with_the_allowed_values(repo_root, fixture_overlay, target, complaint):
+    workdir, overlay = fixture_overlay
+    result = snakemake(repo_root, workdir, overlay, "-n", target, check=False)
+    assert result.returncode != 0
+    assert "lies outside the config" in result.stdout + result.stderr
+    assert complaint in result.stdout + result.stderr
+
+
+def run_snakemake_cli(repo_root, workdir, *args, timeout=300):
+    """snakemake with exactly the options given (no config overlay)."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir), "-c1", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
 # --- config fuzzing ---------------------------------------------------------------------------

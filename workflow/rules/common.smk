@@ -20,9 +20,9 @@ from aedefense.config import (
     as_plain,
     repeated_configfile_option,
     resolve_path,
-    unusable_folders,
     validate_config,
 )
+from aedefense.io import unusable_folders
 from aedefense.data.sources import DATASETS, official_files
 from aedefense.names import CLEAN, UNDEFENDED, WORST
 from aedefense import plan

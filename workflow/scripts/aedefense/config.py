@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -298,21 +297,6 @@ def repeated_configfile_option(argv: list[str]) -> str | None:
         f"and drop the others without a word. Give every file after one option, later files on top of earlier "
         f"ones: --configfile {' '.join(given)}"
     )
-
-
-def unusable_folders(root: str | Path, names=("results", "logs", "resources", ".snakemake")) -> list[str]:
-    """The workflow's folders (and the folders directly inside them) that this user cannot read,
-    write or enter: a run would stop with a bare PermissionError deep inside Snakemake."""
-    found = []
-    for name in names:
-        top = Path(root) / name
-        if not top.is_dir():
-            continue
-        folders = [top]
-        if os.access(top, os.R_OK | os.X_OK):
-            folders += [p for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
-        found += [str(p) for p in folders if not os.access(p, os.R_OK | os.W_OK | os.X_OK)]
-    return found
 
 
 def resolve_path(path: str, base: str | Path) -> Path:

@@ -45,16 +45,12 @@ def atomic_path(dest: str | Path):
         tmp.unlink(missing_ok=True)
 
 
-def write_torch(obj, handle, dest: str | Path) -> None:
-    """torch.save to an open file; a write that stops short (a full disk, a quota) raises an
-    OSError that says so, where torch would say "enforce fail ... unexpected pos"."""
-    import torch
-
+@contextmanager
+def short_writes_named(dest: str | Path):
+    """Turn a write that stops short (a full disk, a quota) into an OSError that says so, where
+    torch would say "enforce fail ... unexpected pos" or Python a bare "[Errno 28]"."""
     try:
-        # through a handle, not a path: torch.save names the archive after a path, and the
-        # temporary name would make equal checkpoints differ byte for byte
-        torch.save(obj, handle)
-        handle.flush()
+        yield
     except (RuntimeError, OSError) as error:
         if isinstance(error, OSError) and error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise
@@ -77,8 +73,12 @@ def no_space_message(dest: str | Path) -> str:
 
 
 def save_torch(obj, dest: str | Path) -> None:
-    with atomic_path(dest) as tmp, open(tmp, "wb") as handle:
-        write_torch(obj, handle, dest)
+    import torch
+
+    with atomic_path(dest) as tmp, short_writes_named(dest), open(tmp, "wb") as handle:
+        # through a handle, not a path: torch.save names the archive after a path, and the
+        # temporary name would make equal checkpoints differ byte for byte
+        torch.save(obj, handle)
 
 
 class DamagedInput(ValueError):
@@ -148,8 +148,23 @@ def load_torch(path: str | Path, what: str):
         ) from None
 
 
+def unusable_folders(root: str | Path, names=("results", "logs", "resources", ".snakemake")) -> list[str]:
+    """The workflow's folders (and the folders directly inside them) that this user cannot read,
+    write or enter: a run would stop with a bare PermissionError deep inside Snakemake."""
+    found = []
+    for name in names:
+        top = Path(root) / name
+        if not top.is_dir():
+            continue
+        folders = [top]
+        if os.access(top, os.R_OK | os.X_OK):
+            folders += [p for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
+        found += [str(p) for p in folders if not os.access(p, os.R_OK | os.W_OK | os.X_OK)]
+    return found
+
+
 def save_json(obj, dest: str | Path) -> None:
     import json
 
-    with atomic_path(dest) as tmp:
+    with atomic_path(dest) as tmp, short_writes_named(dest):
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
