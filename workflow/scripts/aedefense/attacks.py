@@ -28,65 +28,16 @@ is missing.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
-
-@dataclass
-class AttackResult:
-    adversarial: torch.Tensor  # (N, C, H, W) in [0, 1]
-    success: torch.Tensor  # bool (N,): the attacked model misclassifies `adversarial`
-    success_step: torch.Tensor  # int64 (N,): first successful iterate, -1 if none
-    l2: torch.Tensor  # float (N,): ||adversarial - x||_2
-    linf: torch.Tensor  # float (N,): ||adversarial - x||_inf
-
-
-@contextmanager
-def frozen(model):
-    """Evaluation mode and no weight gradients for the attack; restores both afterwards, module
-    by module (a wrapper in training mode may hold a classifier in evaluation mode)."""
-    flags = [p.requires_grad for p in model.parameters()]
-    modes = [m.training for m in model.modules()]
-    model.eval().requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for parameter, flag in zip(model.parameters(), flags):
-            parameter.requires_grad_(flag)
-        for module, training in zip(model.modules(), modes):
-            module.training = training
-
-
-def margin(logits, labels):
-    """Z_y - max_{j != y} Z_j: negative exactly when the example is misclassified
-    (ties aside)."""
-    true = logits.gather(1, labels[:, None]).squeeze(1)
-    others = logits.scatter(1, labels[:, None], float("-inf"))
-    return true - others.amax(1)
-
-
-def project(x, delta, eps):
-    """delta into [-eps, eps], then x + delta into [0, 1], in place."""
-    delta.clamp_(-eps, eps)
-    delta.copy_((x + delta).clamp_(0.0, 1.0) - x)
-
-
-def averaged_margin(logits, labels, draws: int):
-    """The margin of the logits of `draws` stacked copies of a batch, averaged over the copies."""
-    if draws == 1:
-        return margin(logits, labels)
-    return margin(logits, labels.repeat(draws)).view(draws, -1).mean(0)
-
-
-def expected_margin(model, inputs, labels, draws: int = 1):
-    """The margin averaged over `draws` forwards of the batch, run as one batch of
-    draws x N (the model is in eval mode, so the copies do not interact)."""
-    batch = inputs if draws == 1 else inputs.repeat(draws, 1, 1, 1)
-    return averaged_margin(model(batch), labels, draws)
+from aedefense.apgd import apgd_box
+from aedefense.box import AttackResult, averaged_margin, expected_margin, frozen, margin, norms, project
+from aedefense.square import square_box
 
 
 def cw_loss(delta, m, gamma, kappa, distance):
@@ -95,11 +46,6 @@ def cw_loss(delta, m, gamma, kappa, distance):
     dist = squared if distance == "l2_squared" else squared.add(1e-12).sqrt()
     adversarial = m if kappa is None else m.clamp(min=-kappa)
     return dist + gamma * adversarial
-
-
-def _norms(delta):
-    flat = delta.flatten(1)
-    return flat.norm(dim=1), flat.abs().amax(dim=1)
 
 
 def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot_draws=1) -> AttackResult:
@@ -149,7 +95,7 @@ def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot
     success = success_step >= 0
     final = (x + delta.detach()).clamp(0.0, 1.0)
     adversarial = torch.where(success[:, None, None, None], best, final)
-    l2, linf = _norms(adversarial - x)
+    l2, linf = norms(adversarial - x)
     return AttackResult(adversarial, success, success_step, l2, linf)
 
 
@@ -197,7 +143,7 @@ def pgd_box(
                 project(x, delta, eps)
     adversarial = (x + delta.detach()).clamp(0.0, 1.0)
     success = wrong  # of the final iterate, which is what PGD returns
-    l2, linf = _norms(adversarial - x)
+    l2, linf = norms(adversarial - x)
     return AttackResult(adversarial, success, success_step, l2, linf)
 
 
@@ -249,14 +195,14 @@ def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
             with torch.no_grad():
                 f_prime = logits - logits[rows, labels][:, None]
                 w_prime = gradients - gradients[rows, labels][:, None]
-                norms = w_prime.norm(dim=2).clamp_min(1e-12)
-                distance = f_prime.abs() / norms
+                gradient_norms = w_prime.norm(dim=2).clamp_min(1e-12)
+                distance = f_prime.abs() / gradient_norms
                 distance[rows, labels] = float("inf")
                 nearest = distance.argmin(1)
                 # the reference code's 1e-4 beyond the boundary: an image exactly on it (a tie
                 # that argmax resolves to the true class) would otherwise never move again
                 length = distance[rows, nearest] + 1e-4
-                step_r = (length[:, None] * w_prime[rows, nearest] / norms[rows, nearest][:, None]).view_as(x)
+                step_r = (length[:, None] * w_prime[rows, nearest] / gradient_norms[rows, nearest][:, None]).view_as(x)
                 total = torch.where(active[:, None, None, None], total + step_r, total)
                 adversarial = (x + (1 + overshoot) * total).clamp(0.0, 1.0)
         delta = adversarial - x
@@ -264,9 +210,34 @@ def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
         adversarial = (x + delta).clamp(0.0, 1.0)
         with torch.no_grad():
             success = margin(model(adversarial), labels) < 0
-    l2, linf = _norms(adversarial - x)
+    l2, linf = norms(adversarial - x)
     # the first step at which the unclipped iterate was misclassified; -1 if the box undid it
     return AttackResult(adversarial, success, torch.where(success, success_step, -1), l2, linf)
+
+
+def suite_box(model, x, labels, *, eps, protocol, generator=None) -> AttackResult:
+    """The per-example worst case over a protocol of attacks (AutoAttack's way): each attack
+    of `protocol` (a list of attack settings, as under attacks.<name> in config.yaml, with
+    their name) runs in order on the images that none before it fooled, at the same eps and
+    with the same random `generator`.
+
+    Returns an AttackResult: adversarial, per image, the point of the attack that fooled it,
+    else the first attack's point; success whether any attack fooled it; success_step the step
+    of that attack at which it was fooled, -1 if none; l2 and linf the norms of adversarial - x.
+    """
+    first = run_attack(model, x, labels, dict(protocol[0], eps=eps), generator)
+    adversarial, success, success_step = first.adversarial.clone(), first.success.clone(), first.success_step.clone()
+    for settings in protocol[1:]:
+        todo = (~success).nonzero().squeeze(1)
+        if len(todo) == 0:
+            break
+        found = run_attack(model, x[todo], labels[todo], dict(settings, eps=eps), generator)
+        fooled = todo[found.success]
+        adversarial[fooled] = found.adversarial[found.success]
+        success_step[fooled] = found.success_step[found.success]
+        success[fooled] = True
+    l2, linf = norms(adversarial - x)
+    return AttackResult(adversarial, success, success_step, l2, linf)
 
 
 # keyword-only parameters an attack gets from the job rather than from attacks.<name> in config.yaml
@@ -275,10 +246,15 @@ NOT_SETTINGS = ("eps", "generator")
 
 @dataclass(frozen=True)
 class AttackMethod:
-    """A config `method`: the attack function, and the setting that counts its steps (work_of)."""
+    """A config `method`: the attack function, the setting that counts its steps, and the
+    settings that multiply them (restarts, target classes), for work_of."""
 
     attack: Callable[..., AttackResult]
     steps_setting: str
+    runs_settings: tuple[str, ...] = ()
+    # where config.yaml writes settings that the job's params turn into the function's own
+    # (the suite's lists of attack names, standard and rand, become its protocol)
+    written_as: tuple[str, ...] = ()
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -296,11 +272,24 @@ class AttackMethod:
         """The settings without a default: a config must give them."""
         return tuple(name for name in self.settings if self.parameters[name].default is inspect.Parameter.empty)
 
+    @property
+    def config_settings(self) -> tuple[str, ...]:
+        """The settings as attacks.<name> in config.yaml writes them."""
+        return self.written_as or self.settings
+
+    @property
+    def config_required(self) -> tuple[str, ...]:
+        return self.written_as or self.required
+
 
 METHODS = {
     "cw": AttackMethod(cw_box, steps_setting="iterations"),
     "pgd": AttackMethod(pgd_box, steps_setting="steps"),
     "deepfool": AttackMethod(deepfool_box, steps_setting="steps"),
+    "apgd": AttackMethod(apgd_box, steps_setting="steps", runs_settings=("restarts", "targets")),
+    "square": AttackMethod(square_box, steps_setting="queries", runs_settings=("restarts",)),
+    # its settings (standard, rand) name other attacks; a job gets the chosen protocol's settings
+    "suite": AttackMethod(suite_box, steps_setting="", written_as=("standard", "rand")),
 }
 
 
@@ -336,10 +325,15 @@ def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult
 
 
 def work_of(settings: dict, images: int) -> int:
-    """Image-iterations of one attack job: forward+backward passes over single images
-    (DeepFool's are one forward and one backward per class; counted as one)."""
-    steps = settings[method_of(settings).steps_setting]
-    return images * (steps + 1) * settings.get("eot_draws", 1)
+    """Image-iterations of one attack job at most: forward (+ backward) passes over single
+    images, every run on every image (runs stop early on the images fooled before them).
+    DeepFool's are one forward and one backward per class; counted as one; Square's are
+    forwards only."""
+    entry = method_of(settings)
+    if entry.attack is suite_box:
+        return sum(work_of(component, images) for component in settings["protocol"])
+    runs = math.prod(settings.get(name, 1) for name in entry.runs_settings)
+    return images * (settings[entry.steps_setting] + 1) * runs * settings.get("eot_draws", 1)
 
 
 def attack_in_batches(model, images, labels, settings: dict, seed: int) -> AttackResult:

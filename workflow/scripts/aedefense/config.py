@@ -169,6 +169,24 @@ def rule_errors(config: dict) -> list[str]:
                 "per latent scale; the worst case is taken over attacks whose one set serves every "
                 "scale: remove it"
             )
+    for name, spec in config["attacks"].items():
+        if spec["method"] != "suite":
+            continue
+        for protocol in ("standard", "rand"):
+            for attack in spec[protocol]:
+                inner = config["attacks"].get(attack)
+                if inner is None:
+                    messages.append(
+                        f"attacks.{name}.{protocol}: {attack!r} is not defined under attacks; "
+                        f"defined: {', '.join(sorted(config['attacks']))}"
+                    )
+                elif inner["method"] == "suite":
+                    messages.append(f"attacks.{name}.{protocol}: {attack!r} is a suite itself; name plain attacks")
+                elif protocol == "standard" and "eot_draws" in inner:
+                    messages.append(
+                        f"attacks.{name}.standard: {attack!r} is adaptive (eot_draws); the standard protocol "
+                        "attacks deterministic defences: name its plain form"
+                    )
     for name, spec in config["comparison_figures"].items():
         for attack in spec["attacks"]:
             if attack not in config["attacks"] and attack != WORST:

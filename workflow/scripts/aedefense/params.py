@@ -59,8 +59,14 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
         if scale is None:
             raise ValueError(f"attack {attack!r} is adaptive (eot_draws): its adversarial sets need a scale")
         settings["scale"] = float(scale)
-        if not is_stochastic(family_of(cell), float(scale)):
+        if "eot_draws" in settings and not is_stochastic(family_of(cell), float(scale)):
             settings["eot_draws"] = 1  # every draw is the same forward
+    if settings["method"] == "suite":
+        # the protocol of this cell at this scale, each attack with its own settings: the
+        # standard one where the defence is deterministic, the rand one (EOT) where it samples
+        protocol = settings.pop("rand") if is_stochastic(family_of(cell), float(scale)) else settings.pop("standard")
+        settings.pop("rand", None), settings.pop("standard", None)
+        settings["protocol"] = [dict(config["attacks"][name], name=name) for name in protocol]
     # CW without EOT draws nothing, so its seed is no reason to rerun it. (This knowledge of one
     # method stays here rather than in attacks.METHODS: the Snakefile imports this module, and
     # the registry would bring torch into every `snakemake` start.)

@@ -62,8 +62,10 @@ def trained_cells(config: dict, figures=FIGURES) -> list[Cell]:
 
 def is_adaptive(config: dict, attack: str) -> bool:
     """An adaptive (EOT) attack averages over latent draws at the deployed scale, so its
-    adversarial sets are made per scale."""
-    return "eot_draws" in config["attacks"].get(attack, {})
+    adversarial sets are made per scale. A suite is adaptive too: it attacks a defence that
+    samples with its rand protocol, at the deployed scale."""
+    settings = config["attacks"].get(attack, {})
+    return "eot_draws" in settings or settings.get("method") == "suite"
 
 
 def _shown_pairs(config: dict, figure: str) -> set[tuple[str, float]]:
