@@ -17,6 +17,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/health.smk"
 
 
 rule all:

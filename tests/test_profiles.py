@@ -10,7 +10,16 @@ import yaml
 
 pytestmark = pytest.mark.workflow
 
-LOCAL_RULES = {"all", "download", "accuracy_table", "figure_table", "latent_table", "accuracy_figure", "latent_figure"}
+LOCAL_RULES = {
+    "all",
+    "download",
+    "accuracy_table",
+    "figure_table",
+    "latent_table",
+    "accuracy_figure",
+    "latent_figure",
+    "health_table",
+}
 
 
 def dry_run(repo_root, workdir, *args) -> str:

@@ -33,6 +33,7 @@ from aedefense.params import (
     classifier_settings,
     evaluation_settings,
     figure_style,
+    health_settings,
     sanity_settings,
 )
 import re
@@ -83,6 +84,7 @@ localrules:
     latent_table,
     accuracy_figure,
     latent_figure,
+    health_table,
 
 
 def raw_files(wildcards):
@@ -315,3 +317,32 @@ def download_one(wildcards, output, log, expected):
         expected,
         list(config["datasets"]),
     )
+
+
+def health_inputs(wildcards):
+    """A cell's models and test data, and the health attack's sets and evaluations at every
+    eps of the grid and at the unbounded eps."""
+    inputs = defence_inputs(wildcards)
+    attack = config["health"]["attack"]
+    for eps in plan.health_eps(PLAIN_CONFIG, wildcards.dataset):
+        name = format_number(eps)
+        inputs[f"set_{name}"] = adversarial_set(
+            wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
+        )
+        inputs[f"evaluation_{name}"] = evaluation_file(
+            wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
+        )
+    return inputs
+
+
+def health_params(wildcards):
+    return health_settings(
+        PLAIN_CONFIG, wildcards.dataset, wildcards.ae, float(wildcards.scale)
+    )
+
+
+def health_files():
+    return [
+        f"results/{d}/ae/{cell}/health/s{format_number(scale)}.csv"
+        for d, cell, scale in plan.health_points(PLAIN_CONFIG)
+    ]

@@ -50,6 +50,7 @@ def save_adversarial_set(path, *, identity: dict, settings: dict, indices, label
             "success_step": result.success_step.cpu(),
             "l2": result.l2.cpu(),
             "linf": result.linf.cpu(),
+            "part": None if result.part is None else result.part.cpu(),
         },
         path,
     )

@@ -223,21 +223,24 @@ def suite_box(model, x, labels, *, eps, protocol, generator=None) -> AttackResul
 
     Returns an AttackResult: adversarial, per image, the point of the attack that fooled it,
     else the first attack's point; success whether any attack fooled it; success_step the step
-    of that attack at which it was fooled, -1 if none; l2 and linf the norms of adversarial - x.
+    of that attack at which it was fooled, -1 if none; part the index in `protocol` of that
+    attack, -1 if none; l2 and linf the norms of adversarial - x.
     """
-    first = run_attack(model, x, labels, dict(protocol[0], eps=eps), generator)
+    first = run_in_batches(model, x, labels, dict(protocol[0], eps=eps), generator)
     adversarial, success, success_step = first.adversarial.clone(), first.success.clone(), first.success_step.clone()
-    for settings in protocol[1:]:
+    part = torch.where(success, 0, -1)
+    for index, settings in enumerate(protocol[1:], start=1):
         todo = (~success).nonzero().squeeze(1)
         if len(todo) == 0:
             break
-        found = run_attack(model, x[todo], labels[todo], dict(settings, eps=eps), generator)
+        found = run_in_batches(model, x[todo], labels[todo], dict(settings, eps=eps), generator)
         fooled = todo[found.success]
         adversarial[fooled] = found.adversarial[found.success]
         success_step[fooled] = found.success_step[found.success]
         success[fooled] = True
+        part[fooled] = index
     l2, linf = norms(adversarial - x)
-    return AttackResult(adversarial, success, success_step, l2, linf)
+    return AttackResult(adversarial, success, success_step, l2, linf, part)
 
 
 # keyword-only parameters an attack gets from the job rather than from attacks.<name> in config.yaml
@@ -337,10 +340,20 @@ def work_of(settings: dict, images: int) -> int:
 
 
 def attack_in_batches(model, images, labels, settings: dict, seed: int) -> AttackResult:
-    """The whole attacked set at settings['eps'], `settings['batch_size']` images at a time, seeded."""
+    """The whole attacked set at settings['eps'], `settings['batch_size']` images at a time
+    (a suite: all at once, each of its attacks in batches of its own), seeded."""
     generator = torch.Generator(device=images.device).manual_seed(seed)
+    return run_in_batches(model, images, labels, settings, generator)
+
+
+def run_in_batches(model, images, labels, settings: dict, generator) -> AttackResult:
+    size = settings.get("batch_size", len(images))
     parts = []
-    for start in range(0, len(images), settings["batch_size"]):
-        stop = start + settings["batch_size"]
+    for start in range(0, len(images), size):
+        stop = start + size
         parts.append(run_attack(model, images[start:stop], labels[start:stop], settings, generator))
-    return AttackResult(*(torch.cat([getattr(p, f) for p in parts]) for f in AttackResult.__dataclass_fields__))
+    fields = {
+        name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
+        for name in AttackResult.__dataclass_fields__
+    }
+    return AttackResult(**fields)

@@ -16,6 +16,8 @@ class AttackResult:
     success_step: torch.Tensor  # int64 (N,): first successful iterate, -1 if none
     l2: torch.Tensor  # float (N,): ||adversarial - x||_2
     linf: torch.Tensor  # float (N,): ||adversarial - x||_inf
+    # a suite's only: int64 (N,), which attack of its protocol fooled the image, -1 if none
+    part: torch.Tensor | None = None
 
 
 @contextmanager

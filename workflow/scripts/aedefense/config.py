@@ -149,12 +149,13 @@ def rule_errors(config: dict) -> list[str]:
                 f"data.{dataset}.latent_eps: {settings['latent_eps']} is not in "
                 f"data.{dataset}.eps {settings['eps']}; Fig. 5 needs an attacked eps"
             )
-    named = [config["figure_attack"], config["reference_attack"]["attack"]]
+    named = [config["figure_attack"], config["reference_attack"]["attack"], config["health"]["attack"]]
     named += [config["sanity"]["longer_attack"]] if config["sanity"]["longer_attack"] else []
     for name in named:
         if name not in config["attacks"]:
             messages.append(
-                f"attack {name!r} (figure_attack / reference_attack.attack / sanity.longer_attack) is not defined "
+                f"attack {name!r} (figure_attack / reference_attack.attack / sanity.longer_attack / health.attack) "
+                "is not defined "
                 f"under attacks; defined: {', '.join(sorted(config['attacks']))}"
             )
     for attack in config["worst_case_over"]:

@@ -34,6 +34,7 @@ THREADS = {
     "evaluate": "evaluate",
     "evaluate_adaptive": "evaluate",
     "latent": "evaluate",
+    "health": "evaluate",
 }
 
 

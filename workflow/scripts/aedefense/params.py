@@ -118,3 +118,18 @@ def accuracy_figure_settings(config: dict, figure: str) -> dict:
         "datasets": list(config["datasets"]),
         "style": figure_style(config, figure),
     }
+
+
+def health_settings(config: dict, dataset: str, cell: str, scale: float) -> dict:
+    """One cell's health checks at one latent scale: the thresholds, the eps of its sets, the
+    images, and the seed of the randomness check."""
+    settings = {key: value for key, value in config["health"].items() if key != "attack"}
+    settings.update(
+        attack=config["health"]["attack"],
+        eps=[float(e) for e in config["data"][dataset]["eps"]],
+        scale=float(scale),
+        batch_size=config["evaluation"]["batch_size"],
+        seed=config["seeds"]["evaluation"],
+    )
+    settings.update(attacked_images(config, dataset))
+    return settings

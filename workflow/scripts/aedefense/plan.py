@@ -229,6 +229,8 @@ def target_problems(
             problems.append(f"no figure trains the cell {base} (the cells of this config: {_listed(sorted(cells))})")
     if eps is not None:
         grid = [float(e) for e in config["data"][dataset]["eps"]] if dataset in config["data"] else []
+        if attack == config["health"]["attack"]:
+            grid.append(float(config["health"]["unbounded_eps"]))
         if attack == CLEAN and float(eps) != 0:
             problems.append(f"the clean images are evaluated at eps 0 only, not {eps}")
         elif attack != CLEAN and float(eps) not in grid:
@@ -238,3 +240,23 @@ def target_problems(
         if float(scale) not in scales:
             problems.append(f"latent scale {scale} is not among the figures' scales ({_listed(scales)})")
     return problems
+
+
+def health_points(config: dict) -> list[tuple]:
+    """Every (dataset, cell, scale) the health table checks: each point of the accuracy
+    figures' grids, and the undefended classifier, per training seed."""
+    pairs = {(UNDEFENDED, 0.0)}
+    for figure in ACCURACY_FIGURES:
+        pairs |= _shown_pairs(config, figure)
+    return sorted(
+        (dataset, replicate_name(cell, r), scale)
+        for dataset in config["datasets"]
+        for cell, scale in pairs
+        for r in range(config["training_seeds"])
+    )
+
+
+def health_eps(config: dict, dataset: str) -> list[float]:
+    """The eps at which the health attack runs: the dataset's grid and the unbounded eps."""
+    grid = [float(e) for e in config["data"][dataset]["eps"]]
+    return sorted({*grid, float(config["health"]["unbounded_eps"])})

@@ -1,0 +1,151 @@
+"""The evaluation-health checks, each on a defence made to fail it and on one that passes."""
+
+import pytest
+import torch
+from test_attacks import trained  # noqa: F401 (a fixture)
+
+from aedefense import attacks, health
+
+APGD = {"method": "apgd", "loss": "ce", "steps": 20, "restarts": 1, "rho": 0.75, "batch_size": 64, "name": "apgdce"}
+SQUARE = {"method": "square", "queries": 300, "p_init": 0.8, "restarts": 1, "batch_size": 64, "name": "square"}
+
+
+class Quantised(torch.nn.Module):
+    """A purifier that rounds every pixel to `levels` grey levels, then the classifier: its
+    input gradient is zero almost everywhere."""
+
+    def __init__(self, model, levels=2):
+        super().__init__()
+        self.model, self.levels = model, levels
+
+    def forward(self, x):
+        return self.model(torch.round(x * (self.levels - 1)) / (self.levels - 1))
+
+
+def suite_record(model, x, y, eps, protocol):
+    generator = torch.Generator().manual_seed(0)
+    settings = {"method": "suite", "eps": eps, "protocol": protocol}
+    result = attacks.run_attack(model, x, y, settings, generator)
+    return {"settings": settings, "success": result.success, "success_step": result.success_step, "part": result.part}
+
+
+def test_a_quantiser_has_zero_gradients_and_square_beats_the_white_box_attacks(trained):  # noqa: F811
+    model, x, y = trained
+    quantised = Quantised(model).eval()
+    assert health.zero_gradients(quantised, x, y, threshold=0.01)["verdict"] == health.FAIL
+    assert health.zero_gradients(model, x, y, threshold=0.01)["verdict"] == health.PASS
+    protocol = [APGD, SQUARE]
+    masked = health.gradient_free_within_white_box({0.3: suite_record(quantised, x, y, 0.3, protocol)})
+    assert masked["verdict"] == health.FAIL and masked["measured"] > masked["threshold"]
+    assert "fooled by Square only" in masked["detail"] and "gradient masking" in masked["detail"]
+    honest = health.gradient_free_within_white_box({0.1: suite_record(model, x, y, 0.1, protocol)})
+    assert honest["verdict"] == health.PASS
+    rand = health.gradient_free_within_white_box({0.1: suite_record(model, x, y, 0.1, [APGD])})
+    assert rand["verdict"] == health.NOT_APPLICABLE
+
+
+def test_a_sampling_defence_attacked_without_eot_fails_the_randomness_check(trained):  # noqa: F811
+    model, x, y = trained
+
+    class NoisyInput(torch.nn.Module):
+        """A randomised purifier: Gaussian noise on the image, then the classifier."""
+
+        def __init__(self):
+            super().__init__()
+            self.generator = torch.Generator()
+
+        def forward(self, images):
+            return model((images + 0.5 * torch.randn(images.shape, generator=self.generator)).clamp(0, 1))
+
+    def predictions(defence):
+        def at_seed(seed):
+            if hasattr(defence, "generator"):
+                defence.generator.manual_seed(seed)
+            with torch.no_grad():
+                return defence(x).argmax(1)
+
+        return at_seed
+
+    noisy = NoisyInput()
+    without = health.randomness_attacked_with_eot(predictions(noisy), attacked_with_eot=False)
+    assert without["verdict"] == health.FAIL and without["measured"] > 0
+    assert "attacked without EOT" in without["detail"]
+    assert health.randomness_attacked_with_eot(predictions(noisy), attacked_with_eot=True)["verdict"] == health.PASS
+    deterministic = health.randomness_attacked_with_eot(predictions(model), attacked_with_eot=False)
+    assert deterministic["verdict"] == health.PASS and deterministic["measured"] == 0
+
+
+def test_an_attack_stopped_after_a_few_steps_has_not_converged(trained):  # noqa: F811
+    model, x, y = trained
+
+    def record(steps):
+        settings = dict(APGD, steps=steps, eps=0.07)
+        result = attacks.run_attack(model, x, y, settings, torch.Generator().manual_seed(0))
+        return {"settings": settings, "success": result.success, "success_step": result.success_step}
+
+    stopped = health.attack_converged({0.07: record(10)}, threshold=0.01)
+    assert stopped["verdict"] == health.WARN and "in the last 10% of its 10 steps" in stopped["detail"]
+    assert stopped["measured"] == 5 / 64  # images first fooled at steps 10 (> 9) of 10: measured apart
+    converged = health.attack_converged({0.07: record(100)}, threshold=0.01)
+    assert converged["verdict"] == health.PASS, converged["detail"]
+
+
+def test_an_attack_that_cannot_break_a_defence_without_a_budget_fails(trained):  # noqa: F811
+    model, x, y = trained
+    generator = torch.Generator().manual_seed(0)
+    broken = attacks.run_attack(model, x, y, dict(APGD, eps=1.0), generator)
+    accuracy = float((~broken.success).float().mean())
+    assert health.unbounded_attack_breaks(accuracy, 1.0, 0.01)["verdict"] == health.PASS
+    # a defence that answers one class whatever it is shown keeps that class's images
+    with torch.no_grad():
+        constant = model(torch.zeros_like(x[:1])).argmax(1)
+    kept = float((y == constant).float().mean())
+    failed = health.unbounded_attack_breaks(kept, 1.0, 0.01)
+    assert kept > 0.01 and failed["verdict"] == health.FAIL and "not working on it" in failed["detail"]
+
+
+@pytest.mark.parametrize(
+    "accuracies,verdict",
+    [({0.1: 0.8, 0.2: 0.5, 0.3: 0.2}, health.PASS), ({0.1: 0.2, 0.2: 0.8, 0.3: 0.1}, health.FAIL)],
+)
+def test_accuracy_must_not_rise_with_eps(accuracies, verdict):
+    result = health.accuracy_does_not_rise_with_eps(accuracies, n=100)
+    assert result["verdict"] == verdict
+    if verdict == health.FAIL:
+        assert "rises from 0.2000 at eps 0.1 to 0.8000 at eps 0.2" in result["detail"]
+
+
+@pytest.mark.workflow
+def test_health_rows_of_a_cell_and_what_a_one_cell_override_reruns(repo_root, fixture_overlay):
+    from workflow_helpers import scheduled, snakemake
+
+    workdir, overlay = fixture_overlay
+    overlay["sanity"] = {"longer_attack": None}
+    cell = "results/mnist/ae/vae_d1_stp0.2_a0/health/s1.csv"
+    snakemake(repo_root, workdir, overlay, "results/mnist/ae/none/health/s0.csv", cell)
+    import pandas as pd
+
+    rows = pd.read_csv(workdir / cell, keep_default_na=False)
+    assert list(rows["check"]) == [
+        "unbounded_attack_breaks",
+        "accuracy_does_not_rise_with_eps",
+        "gradient_free_within_white_box",
+        "randomness_attacked_with_eot",
+        "zero_gradients",
+        "attack_converged",
+    ]
+    assert set(rows["verdict"]) <= {"pass", "warn", "fail", "not applicable"}
+    # the VAE at scale 1 samples: the rand protocol (EOT), which has no gradient-free attack
+    assert rows.set_index("check").loc["gradient_free_within_white_box", "verdict"] == "not applicable"
+    undefended = pd.read_csv(workdir / "results/mnist/ae/none/health/s0.csv", keep_default_na=False)
+    assert undefended.set_index("check").loc["unbounded_attack_breaks", "verdict"] == "pass"
+
+    # the whole table: one health job per grid point of the accuracy figures and the classifier
+    plan = snakemake(repo_root, workdir, overlay, "-n", "results/tables/health.csv")
+    assert scheduled(plan).count("health") == 9 - 2  # two are built above
+    # one cell's override reruns that cell's suite attacks, evaluations and health rows only
+    overlay["cell_overrides"] = {"mnist/vae_d1_stp0.2_a0": {"epochs": 2}}
+    plan = snakemake(repo_root, workdir, overlay, "-n", cell)
+    jobs = scheduled(plan)
+    assert sorted(set(jobs)) == ["attack_adaptive", "evaluate_adaptive", "health", "train_autoencoder"]
+    assert jobs.count("health") == 1 and jobs.count("attack_adaptive") == 3  # eps 0.1, 0.3 and 1

@@ -1,0 +1,155 @@
+"""Evidence that an evaluation did not fail: the checks a reviewer asks of a defence's numbers
+(Carlini et al. 2019, "On Evaluating Adversarial Robustness"; Tramer et al. 2020; Croce et
+al. 2022), run by the workflow on every cell and latent scale. Each check yields one row:
+what was measured, the threshold, and a verdict: pass, warn (look at it), fail (the cell's
+numbers under attack are not to be trusted as they stand) or "not applicable".
+
+- unbounded_attack_breaks: with eps = 1 the box is [0, 1] itself, and any image can be made
+  any other: accuracy must fall to unbounded_max_accuracy or below.
+- accuracy_does_not_rise_with_eps: along the attack's curve accuracy does not rise by more
+  than the sampling noise of two accuracies (sanity.noise).
+- gradient_free_within_white_box: the images that only the gradient-free attack (Square)
+  fooled, after the white-box attacks of the suite failed on them, are no more than the
+  Wilson half-width of the white-box accuracy: more means the gradients mislead the
+  white-box attacks (gradient masking).
+- randomness_attacked_with_eot: predictions that change between two seeds mean the defence
+  samples; such a defence must have been attacked with EOT (eot_draws > 1).
+- zero_gradients: the share of attacked images whose input gradient of the margin is
+  exactly zero (a non-differentiable step such as quantisation); above the threshold the
+  gradient attacks are blind.
+- attack_converged: the share of images first fooled in the last 10% of an attack's
+  iterations (or queries); above the threshold (and two images or more) the success rate was
+  still rising when the attack stopped: warn, incomplete optimisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from aedefense.box import margin
+from aedefense.results import wilson_interval
+from aedefense.sanity import noise
+
+PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not applicable"
+LATE = 0.9  # an image fooled after this share of an attack's steps is fooled late
+
+
+def check(name: str, measured, threshold, verdict: str, detail: str) -> dict:
+    return {"check": name, "measured": measured, "threshold": threshold, "verdict": verdict, "detail": detail}
+
+
+def unbounded_attack_breaks(accuracy: float, eps: float, threshold: float) -> dict:
+    verdict = PASS if accuracy <= threshold else FAIL
+    detail = f"accuracy {accuracy:.4f} under the attack at eps {eps} (the box alone)"
+    if verdict == FAIL:
+        detail += ": an attack that cannot break the defence without a budget is not working on it"
+    return check("unbounded_attack_breaks", accuracy, threshold, verdict, detail)
+
+
+def accuracy_does_not_rise_with_eps(accuracies: dict[float, float], n: int) -> dict:
+    """accuracies: eps -> accuracy under one attack, on n images."""
+    points = sorted(accuracies.items())
+    worst_rise, where = 0.0, None
+    for (eps_a, a), (eps_b, b) in zip(points, points[1:]):
+        if b - a - noise(a, b, n) > worst_rise:
+            worst_rise, where = b - a - noise(a, b, n), (eps_a, a, eps_b, b)
+    if where is None:
+        return check("accuracy_does_not_rise_with_eps", 0.0, 0.0, PASS, f"{len(points)} eps, no rise beyond noise")
+    eps_a, a, eps_b, b = where
+    return check(
+        "accuracy_does_not_rise_with_eps",
+        worst_rise,
+        0.0,
+        FAIL,
+        f"accuracy rises from {a:.4f} at eps {eps_a} to {b:.4f} at eps {eps_b}, {worst_rise:.4f} beyond the noise",
+    )
+
+
+def _steps_of(settings: dict) -> int:
+    from aedefense.attacks import method_of
+
+    return settings[method_of(settings).steps_setting]
+
+
+def gradient_free_within_white_box(records: dict[float, dict]) -> dict:
+    """records: eps -> a suite's adversarial set (with `part`, and its protocol in settings)."""
+    worst = None
+    for eps, record in records.items():
+        protocol = record["settings"].get("protocol", [])
+        free = [i for i, attack in enumerate(protocol) if attack["method"] == "square"]
+        if not free or record.get("part") is None:
+            continue
+        part, n = record["part"], len(record["part"])
+        only_free = int(torch.isin(part, torch.tensor(free)).sum())
+        white_box_robust = int(((part == -1) | (part >= min(free))).sum())
+        low, high = wilson_interval(white_box_robust / n, n)
+        share, half_width = only_free / n, (high - low) / 2
+        if worst is None or share - half_width > worst[0] - worst[1]:
+            worst = (share, half_width, eps, only_free, n)
+    if worst is None:
+        return check(
+            "gradient_free_within_white_box", None, None, NOT_APPLICABLE, "no gradient-free attack in this protocol"
+        )
+    share, half_width, eps, count, n = worst
+    verdict = PASS if share <= half_width else FAIL
+    detail = f"at eps {eps}: {count} of {n} images fooled by Square only, after the white-box attacks failed"
+    if verdict == FAIL:
+        detail += ": the white-box attacks' gradients mislead them (gradient masking)"
+    return check("gradient_free_within_white_box", share, half_width, verdict, detail)
+
+
+def randomness_attacked_with_eot(forward_at_seed: Callable[[int], torch.Tensor], attacked_with_eot: bool) -> dict:
+    """forward_at_seed(seed): the defence's predictions on the attacked images, its random
+    draws seeded with `seed`."""
+    first, second = forward_at_seed(0), forward_at_seed(1)
+    changed = float((first != second).float().mean())
+    if changed == 0:
+        return check("randomness_attacked_with_eot", 0.0, 0.0, PASS, "deterministic: no prediction changes")
+    detail = f"{changed:.2%} of predictions change between two seeds: the defence samples"
+    if attacked_with_eot:
+        return check("randomness_attacked_with_eot", changed, 0.0, PASS, detail + ", and was attacked with EOT")
+    return check(
+        "randomness_attacked_with_eot",
+        changed,
+        0.0,
+        FAIL,
+        detail + ", but was attacked without EOT: its accuracy under attack overstates its robustness",
+    )
+
+
+def zero_gradients(model, x: torch.Tensor, labels: torch.Tensor, threshold: float, batch_size: int = 1000) -> dict:
+    """The share of images whose input gradient of the margin is exactly zero everywhere."""
+    zero = 0
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size].clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(margin(model(batch), labels[start : start + batch_size]).sum(), batch)
+        zero += int((gradient.flatten(1).abs().amax(1) == 0).sum())
+    share = zero / len(x)
+    verdict = PASS if share <= threshold else FAIL
+    detail = f"{zero} of {len(x)} images have an input gradient of exactly zero"
+    if verdict == FAIL:
+        detail += ": gradient attacks are blind here; attack through an approximation (BPDA) or without gradients"
+    return check("zero_gradients", share, threshold, verdict, detail)
+
+
+def attack_converged(records: dict[float, dict], threshold: float) -> dict:
+    """records: eps -> an adversarial set; per attack of a suite's protocol (or the one
+    attack), the share of all images first fooled in its last 10% of steps."""
+    worst = (0.0, None)
+    for eps, record in records.items():
+        settings, n = record["settings"], len(record["success"])
+        protocol = settings.get("protocol") or [settings]
+        for index, attack in enumerate(protocol):
+            steps = _steps_of(attack)
+            mine = record["success"] if record.get("part") is None else record["part"] == index
+            late = int((mine & (record["success_step"] > LATE * steps)).sum())
+            if late / n > worst[0] or worst[1] is None:
+                worst = (late / n, (eps, attack.get("name", attack["method"]), steps, late, n))
+    share, (eps, name, steps, late, n) = worst
+    verdict = PASS if share <= threshold or late < 2 else WARN  # one image is no trend
+    detail = f"at eps {eps}: {late} of {n} images first fooled by {name} in the last 10% of its {steps} steps"
+    if verdict == WARN:
+        detail += ": incomplete optimisation, more steps would fool more"
+    return check("attack_converged", share, threshold, verdict, detail)

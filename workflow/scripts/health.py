@@ -1,0 +1,76 @@
+"""Rule health: the evaluation-health checks of one cell at one latent scale (aedefense/health.py),
+from the health attack's adversarial sets and evaluations at every eps, and from the defence
+itself (randomness, zero gradients)."""
+
+import csv
+
+import torch
+
+from aedefense import health
+from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
+from aedefense.cells import split_replicate
+from aedefense.checkpoints import load_defence
+from aedefense.data.prepared import load_prepared, to_unit
+from aedefense.evaluation import attacked_indices
+from aedefense.jobs import job
+from aedefense.models import DefendedModel
+from aedefense.results import cell_columns, write_rows
+
+with job(snakemake) as timer:
+    device = timer.device(snakemake.resources.device)
+    settings = dict(snakemake.params.settings)
+    dataset, cell, scale = snakemake.wildcards.dataset, snakemake.wildcards.ae, settings["scale"]
+    attack = settings["attack"]
+    with timer.phase("load"):
+        defence = load_defence(dict(snakemake.input.items()), dataset, cell)
+        test = load_prepared(snakemake.input.test)
+        indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
+        clean, labels = to_unit(test["images"][indices]), test["labels"][indices]
+        records, accuracies = {}, {}
+        for key, path in snakemake.input.items():
+            if key.startswith("set_"):
+                eps = float(key.removeprefix("set_"))
+                records[eps] = load_adversarial_set(path)
+                expected = set_identity(dataset, cell, attack, eps, scale, defence.sources)
+                check_against_clean(records[eps], path, expected, indices, clean, labels)
+            elif key.startswith("evaluation_"):
+                with open(path, newline="") as handle:
+                    (row,) = [r for r in csv.DictReader(handle) if float(r["scale"]) == scale]
+                accuracies[float(key.removeprefix("evaluation_"))] = float(row["accuracy_mean"])
+        classifier, autoencoder = defence.classifier.to(device), defence.autoencoder
+        if autoencoder is not None:
+            autoencoder.to(device)
+    unbounded = settings["unbounded_eps"]
+    grid = {eps: records[eps] for eps in settings["eps"]}
+    with timer.phase("compute"):
+        x, y = clean.to(device), labels.to(device)
+
+        @torch.no_grad()
+        def predictions(seed):
+            generator = torch.Generator(device=device).manual_seed(settings["seed"] + seed)
+            model = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+            size = settings["batch_size"]
+            return torch.cat([model(x[i : i + size]).argmax(1) for i in range(0, len(x), size)])
+
+        protocol = records[unbounded]["settings"].get("protocol") or [records[unbounded]["settings"]]
+        with_eot = all(part.get("eot_draws", 1) > 1 for part in protocol)
+        # the gradient an attacker of the deployed defence sees: one draw where it samples
+        generator = torch.Generator(device=device).manual_seed(settings["seed"])
+        deployed = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+        checks = [
+            health.unbounded_attack_breaks(accuracies[unbounded], unbounded, settings["unbounded_max_accuracy"]),
+            health.accuracy_does_not_rise_with_eps({e: accuracies[e] for e in settings["eps"]}, len(y)),
+            health.gradient_free_within_white_box(grid),
+            health.randomness_attacked_with_eot(predictions, with_eot),
+            health.zero_gradients(deployed, x, y, settings["zero_gradient_max_share"], settings["batch_size"]),
+            health.attack_converged(grid, settings["late_success_max_share"]),
+        ]
+    base, replicate = split_replicate(cell)
+    columns = {"dataset": dataset, **cell_columns(base, defence.autoencoder_settings), "replicate": replicate}
+    columns["scale"] = scale
+    rows = [{**columns, "attack": attack, "n_images": len(y), **one} for one in checks]
+    with timer.phase("save"):
+        write_rows(rows, snakemake.output[0])
+    timer.work = {"unit": "image-forwards", "amount": 3 * len(y)}
+    for row in rows:
+        print(row["check"], row["verdict"], row["detail"])
