@@ -226,7 +226,13 @@ def target_problems(
         cells = {cell.name for cell in trained_cells(config)}
         cells |= {cell_from_name(c).canonical().name for c in config["reference_attack"]["cells"]}
         if base not in (UNDEFENDED, "classifier") and base not in cells:
-            problems.append(f"no figure trains the cell {base} (the cells of this config: {_listed(sorted(cells))})")
+            try:
+                trained_cell(base)  # a cell trained under another name says which
+                problems.append(
+                    f"no figure trains the cell {base} (the cells of this config: {_listed(sorted(cells))})"
+                )
+            except ValueError as error:
+                problems.append(str(error))
     if eps is not None:
         grid = [float(e) for e in config["data"][dataset]["eps"]] if dataset in config["data"] else []
         if attack == config["health"]["attack"]:
