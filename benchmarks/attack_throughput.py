@@ -207,6 +207,53 @@ def main():
     for peer, note in PEER_NOTES.items():
         print(f"{peer}: {note}")
     deepfool_table(args, device, config)
+    suite_table(args, device, config)
+
+
+def suite_table(args, device, config):
+    """The suite's attacks, ours against the reference implementation torchattacks carries
+    (the same algorithm and random draws): seconds for the batch at eps 0.1, `iterations`
+    steps (APGD) and 10 x `iterations` queries (Square), labels the model's own predictions
+    (so every image starts correct). Plain and with EOT: a VAE sampling at scale 1, 4 draws
+    (ours: one batch of draws; torchattacks: one draw after another)."""
+    try:
+        import torchattacks
+    except ImportError:
+        return
+    from aedefense.apgd import apgd_box
+    from aedefense.square import square_box
+
+    steps, queries, draws = args.iterations, 10 * args.iterations, 4
+    print(f"\nThe suite's attacks, batch {args.batch}, eps 0.1, APGD {steps} steps, Square {queries} queries")
+    print(f"{'model':<22} {'attack':<18} {'ours s':>8} {'torchattacks s':>15} {'theirs / ours':>14}")
+    c = config["classifier"]
+    for data, (shape, classes) in SHAPES.items():
+        x = torch.rand(args.batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+        classifier = Classifier(shape, classes, c["blocks"], c["channels"], c["dense"], c["dropout"])
+        vae = build_autoencoder(shape, "vae", config["autoencoder"])
+        plain = DefendedModel(classifier, vae, "mean").to(device).eval()
+        sampling = DefendedModel(classifier, vae, "sample", 1.0).to(device).eval()
+        with torch.no_grad():
+            labels = plain(x).argmax(1)
+        apgd = dict(eps=0.1, steps=steps, loss="ce", restarts=1, rho=0.75)
+        rows = {
+            "APGD-CE": (
+                lambda: apgd_box(plain, x, labels, **apgd),
+                lambda: torchattacks.APGD(plain, eps=0.1, steps=steps, loss="ce")(x, labels),
+            ),
+            f"APGD-CE, EOT {draws}": (
+                lambda: apgd_box(sampling, x, labels, **apgd, eot_draws=draws),
+                lambda: torchattacks.APGD(sampling, eps=0.1, steps=steps, loss="ce", eot_iter=draws)(x, labels),
+            ),
+            "Square": (
+                lambda: square_box(plain, x, labels, eps=0.1, queries=queries, p_init=0.8, restarts=1),
+                lambda: torchattacks.Square(plain, eps=0.1, n_queries=queries, p_init=0.8)(x, labels),
+            ),
+        }
+        for attack, (ours, theirs) in rows.items():
+            mine, reference = timed(ours, device), timed(theirs, device)
+            name = f"VAE+classifier {data}"
+            print(f"{name:<22} {attack:<18} {mine:>8.1f} {reference:>15.1f} {reference / mine:>14.2f}", flush=True)
 
 
 def deepfool_table(args, device, config):
