@@ -104,6 +104,14 @@ def test_an_attack_that_cannot_break_a_defence_without_a_budget_fails(trained): 
     assert kept > 0.01 and failed["verdict"] == health.FAIL and "not working on it" in failed["detail"]
 
 
+def test_a_transfer_attack_that_beats_the_white_box_attack_fails():
+    white_box = {0.1: 0.9, 0.2: 0.8}
+    failed = health.transfer_within_white_box(white_box, {0.1: 0.88, 0.2: 0.3}, n=100)
+    assert failed["verdict"] == health.FAIL and "at eps 0.2: 0.3000 under the transferred sets" in failed["detail"]
+    assert health.transfer_within_white_box(white_box, {0.1: 0.95, 0.2: 0.85}, n=100)["verdict"] == health.PASS
+    assert health.transfer_within_white_box(white_box, {0.1: 0.85, 0.2: 0.75}, n=100)["verdict"] == health.PASS
+
+
 @pytest.mark.parametrize(
     "accuracies,verdict",
     [({0.1: 0.8, 0.2: 0.5, 0.3: 0.2}, health.PASS), ({0.1: 0.2, 0.2: 0.8, 0.3: 0.1}, health.FAIL)],
@@ -130,6 +138,7 @@ def test_health_rows_of_a_cell_and_what_a_one_cell_override_reruns(repo_root, fi
         "unbounded_attack_breaks",
         "accuracy_does_not_rise_with_eps",
         "gradient_free_within_white_box",
+        "transfer_within_white_box",
         "randomness_attacked_with_eot",
         "zero_gradients",
         "attack_converged",

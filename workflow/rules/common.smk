@@ -14,7 +14,7 @@ LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
-from aedefense.cells import CELL_REGEX, REPLICATE_REGEX, format_number, split_replicate
+from aedefense.cells import CELL_REGEX, REPLICATE_REGEX, format_number, replicate_name, split_replicate
 from aedefense.config import (
     ConfigError,
     as_plain,
@@ -331,6 +331,15 @@ def health_inputs(wildcards):
         )
         inputs[f"evaluation_{name}"] = evaluation_file(
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
+        )
+    undefended = replicate_name(UNDEFENDED, split_replicate(wildcards.ae)[1])
+    for eps in config["data"][wildcards.dataset]["eps"]:
+        inputs[f"transfer_{format_number(eps)}"] = adversarial_set(
+            wildcards.dataset,
+            undefended,
+            config["health"]["transfer_attack"],
+            format_number(eps),
+            None,
         )
     return inputs
 

@@ -3,17 +3,19 @@ from the health attack's adversarial sets and evaluations at every eps, and from
 itself (randomness, zero gradients)."""
 
 import csv
+from statistics import fmean
 
 import torch
 
 from aedefense import health
 from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
-from aedefense.cells import split_replicate
+from aedefense.cells import replicate_name, split_replicate
 from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.evaluation import attacked_indices
+from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
 from aedefense.models import DefendedModel
+from aedefense.names import UNDEFENDED
 from aedefense.results import cell_columns, write_rows
 
 with job(snakemake) as timer:
@@ -26,8 +28,16 @@ with job(snakemake) as timer:
         test = load_prepared(snakemake.input.test)
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         clean, labels = to_unit(test["images"][indices]), test["labels"][indices]
-        records, accuracies = {}, {}
+        records, accuracies, transferred = {}, {}, {}
+        undefended = replicate_name(UNDEFENDED, split_replicate(cell)[1])
         for key, path in snakemake.input.items():
+            if key.startswith("transfer_"):
+                eps = float(key.removeprefix("transfer_"))
+                record = load_adversarial_set(path)
+                sources = {k: v for k, v in defence.sources.items() if k != "autoencoder_sha256"}
+                expected = dict(set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources))
+                check_against_clean(record, path, expected, indices, clean, labels)
+                transferred[eps] = record["adversarial"]
             if key.startswith("set_"):
                 eps = float(key.removeprefix("set_"))
                 records[eps] = load_adversarial_set(path)
@@ -57,10 +67,26 @@ with job(snakemake) as timer:
         # the gradient an attacker of the deployed defence sees: one draw where it samples
         generator = torch.Generator(device=device).manual_seed(settings["seed"])
         deployed = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+        transfer = {
+            eps: fmean(
+                accuracy_over_draws(
+                    classifier,
+                    autoencoder,
+                    images.to(device),
+                    y,
+                    scale,
+                    settings.get("draws", 1),
+                    settings["seed"],
+                    settings["batch_size"],
+                )
+            )
+            for eps, images in transferred.items()
+        }
         checks = [
             health.unbounded_attack_breaks(accuracies[unbounded], unbounded, settings["unbounded_max_accuracy"]),
             health.accuracy_does_not_rise_with_eps({e: accuracies[e] for e in settings["eps"]}, len(y)),
             health.gradient_free_within_white_box(grid),
+            health.transfer_within_white_box({e: accuracies[e] for e in settings["eps"]}, transfer, len(y)),
             health.randomness_attacked_with_eot(predictions, with_eot),
             health.zero_gradients(deployed, x, y, settings["zero_gradient_max_share"], settings["batch_size"]),
             health.attack_converged(grid, settings["late_success_max_share"]),

@@ -158,6 +158,14 @@ def rule_errors(config: dict) -> list[str]:
                 "is not defined "
                 f"under attacks; defined: {', '.join(sorted(config['attacks']))}"
             )
+    transfer = config["health"]["transfer_attack"]
+    if transfer not in config["attacks"] or config["attacks"][transfer]["method"] == "suite":
+        messages.append(f"health.transfer_attack: {transfer!r} is not a plain attack defined under attacks")
+    elif "eot_draws" in config["attacks"][transfer]:
+        messages.append(
+            f"health.transfer_attack: {transfer!r} is adaptive (eot_draws); the undefended classifier does not "
+            "sample: name a plain attack"
+        )
     for attack in config["worst_case_over"]:
         if attack not in config["attacks"]:
             messages.append(

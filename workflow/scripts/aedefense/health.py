@@ -12,6 +12,10 @@ numbers under attack are not to be trusted as they stand) or "not applicable".
   fooled, after the white-box attacks of the suite failed on them, are no more than the
   Wilson half-width of the white-box accuracy: more means the gradients mislead the
   white-box attacks (gradient masking).
+- transfer_within_white_box: the undefended classifier's adversarial sets (a transfer
+  attack, no knowledge of the defence) leave no less accuracy than the white-box attack,
+  beyond the noise of two accuracies: a transfer attack that does better means the white-box
+  attack failed on this defence.
 - randomness_attacked_with_eot: predictions that change between two seeds mean the defence
   samples; such a defence must have been attacked with EOT (eot_draws > 1).
 - zero_gradients: the share of attacked images whose input gradient of the margin is
@@ -65,6 +69,23 @@ def accuracy_does_not_rise_with_eps(accuracies: dict[float, float], n: int) -> d
         FAIL,
         f"accuracy rises from {a:.4f} at eps {eps_a} to {b:.4f} at eps {eps_b}, {worst_rise:.4f} beyond the noise",
     )
+
+
+def transfer_within_white_box(white_box: dict[float, float], transfer: dict[float, float], n: int) -> dict:
+    """white_box, transfer: eps -> accuracy on the same n images."""
+    worst = None
+    for eps, attacked in white_box.items():
+        if eps not in transfer:
+            continue
+        beyond = attacked - transfer[eps] - noise(attacked, transfer[eps], n)
+        if worst is None or beyond > worst[0]:
+            worst = (beyond, eps, attacked, transfer[eps])
+    beyond, eps, attacked, transferred = worst
+    verdict = PASS if beyond <= 0 else FAIL
+    detail = f"at eps {eps}: {transferred:.4f} under the transferred sets, {attacked:.4f} under the white-box attack"
+    if verdict == FAIL:
+        detail += ": the white-box attack failed on this defence where an attack that ignores it did better"
+    return check("transfer_within_white_box", max(beyond, 0.0), 0.0, verdict, detail)
 
 
 def _steps_of(settings: dict) -> int:

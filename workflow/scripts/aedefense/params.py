@@ -132,4 +132,6 @@ def health_settings(config: dict, dataset: str, cell: str, scale: float) -> dict
         seed=config["seeds"]["evaluation"],
     )
     settings.update(attacked_images(config, dataset))
+    if is_stochastic(family_of(cell), float(scale)):
+        settings["draws"] = config["evaluation"]["latent_draws"]
     return settings
