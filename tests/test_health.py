@@ -104,6 +104,14 @@ def test_an_attack_that_cannot_break_a_defence_without_a_budget_fails(trained): 
     assert kept > 0.01 and failed["verdict"] == health.FAIL and "not working on it" in failed["detail"]
 
 
+def test_a_longer_attack_that_leaves_less_accuracy_fails():
+    failed = health.longer_attack_does_not_raise_accuracy({"figure_attack": 0.3, "longer_attack": 0.6}, n=100)
+    assert failed["verdict"] == health.FAIL and "stopped too early" in failed["detail"]
+    passed = health.longer_attack_does_not_raise_accuracy({"figure_attack": 0.3, "longer_attack": 0.28}, n=100)
+    assert passed["verdict"] == health.PASS
+    assert health.longer_attack_does_not_raise_accuracy(None, n=100)["verdict"] == health.NOT_APPLICABLE
+
+
 def test_a_transfer_attack_that_beats_the_white_box_attack_fails():
     white_box = {0.1: 0.9, 0.2: 0.8}
     failed = health.transfer_within_white_box(white_box, {0.1: 0.88, 0.2: 0.3}, n=100)
@@ -137,6 +145,7 @@ def test_health_rows_of_a_cell_and_what_a_one_cell_override_reruns(repo_root, fi
     assert list(rows["check"]) == [
         "unbounded_attack_breaks",
         "accuracy_does_not_rise_with_eps",
+        "longer_attack_does_not_raise_accuracy",
         "gradient_free_within_white_box",
         "transfer_within_white_box",
         "randomness_attacked_with_eot",

@@ -332,6 +332,13 @@ def health_inputs(wildcards):
         inputs[f"evaluation_{name}"] = evaluation_file(
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
         )
+    longer = config["sanity"]["longer_attack"]
+    if longer:  # the sanity check of the figures: the longer attack against the figure attack
+        eps = format_number(plan.sanity_eps(PLAIN_CONFIG, wildcards.dataset))
+        for key, name in (("figure_attack", config["figure_attack"]), ("longer_attack", longer)):
+            inputs[key] = evaluation_file(
+                wildcards.dataset, wildcards.ae, name, eps, wildcards.scale
+            )
     undefended = replicate_name(UNDEFENDED, split_replicate(wildcards.ae)[1])
     for eps in config["data"][wildcards.dataset]["eps"]:
         inputs[f"transfer_{format_number(eps)}"] = adversarial_set(

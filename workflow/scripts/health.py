@@ -18,6 +18,14 @@ from aedefense.models import DefendedModel
 from aedefense.names import UNDEFENDED
 from aedefense.results import cell_columns, write_rows
 
+
+def accuracy_at_scale(path, scale):
+    """The accuracy of one scale's row of an evaluation file."""
+    with open(path, newline="") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if float(r["scale"]) == scale]
+    return float(row["accuracy_mean"])
+
+
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
     settings = dict(snakemake.params.settings)
@@ -44,9 +52,10 @@ with job(snakemake) as timer:
                 expected = set_identity(dataset, cell, attack, eps, scale, defence.sources)
                 check_against_clean(records[eps], path, expected, indices, clean, labels)
             elif key.startswith("evaluation_"):
-                with open(path, newline="") as handle:
-                    (row,) = [r for r in csv.DictReader(handle) if float(r["scale"]) == scale]
-                accuracies[float(key.removeprefix("evaluation_"))] = float(row["accuracy_mean"])
+                accuracies[float(key.removeprefix("evaluation_"))] = accuracy_at_scale(path, scale)
+        longer = None
+        if "longer_attack" in snakemake.input.keys():
+            longer = {key: accuracy_at_scale(snakemake.input[key], scale) for key in ("figure_attack", "longer_attack")}
         classifier, autoencoder = defence.classifier.to(device), defence.autoencoder
         if autoencoder is not None:
             autoencoder.to(device)
@@ -85,6 +94,7 @@ with job(snakemake) as timer:
         checks = [
             health.unbounded_attack_breaks(accuracies[unbounded], unbounded, settings["unbounded_max_accuracy"]),
             health.accuracy_does_not_rise_with_eps({e: accuracies[e] for e in settings["eps"]}, len(y)),
+            health.longer_attack_does_not_raise_accuracy(longer, len(y)),
             health.gradient_free_within_white_box(grid),
             health.transfer_within_white_box({e: accuracies[e] for e in settings["eps"]}, transfer, len(y)),
             health.randomness_attacked_with_eot(predictions, with_eot),
@@ -92,9 +102,24 @@ with job(snakemake) as timer:
             health.attack_converged(grid, settings["late_success_max_share"]),
         ]
     base, replicate = split_replicate(cell)
-    columns = {"dataset": dataset, **cell_columns(base, defence.autoencoder_settings), "replicate": replicate}
-    columns["scale"] = scale
-    rows = [{**columns, "attack": attack, "n_images": len(y), **one} for one in checks]
+    described = cell_columns(base, defence.autoencoder_settings)  # the cell's settings, to trace the row
+    rows = [
+        {
+            "dataset": dataset,
+            "cell": base,
+            "replicate": replicate,
+            "scale": scale,
+            "check": one["check"],
+            "verdict": one["verdict"],
+            "measured": one["measured"],
+            "threshold": one["threshold"],
+            "detail": one["detail"],
+            "attack": attack,
+            "n_images": len(y),
+            **described,
+        }
+        for one in checks
+    ]
     with timer.phase("save"):
         write_rows(rows, snakemake.output[0])
     timer.work = {"unit": "image-forwards", "amount": 3 * len(y)}

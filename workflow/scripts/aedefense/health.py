@@ -8,6 +8,8 @@ numbers under attack are not to be trusted as they stand) or "not applicable".
   any other: accuracy must fall to unbounded_max_accuracy or below.
 - accuracy_does_not_rise_with_eps: along the attack's curve accuracy does not rise by more
   than the sampling noise of two accuracies (sanity.noise).
+- longer_attack_does_not_raise_accuracy: the figures' sanity check (sanity.py) for this cell:
+  the figure attack with more iterations leaves no more accuracy, beyond the noise.
 - gradient_free_within_white_box: the images that only the gradient-free attack (Square)
   fooled, after the white-box attacks of the suite failed on them, are no more than the
   Wilson half-width of the white-box accuracy: more means the gradients mislead the
@@ -86,6 +88,21 @@ def transfer_within_white_box(white_box: dict[float, float], transfer: dict[floa
     if verdict == FAIL:
         detail += ": the white-box attack failed on this defence where an attack that ignores it did better"
     return check("transfer_within_white_box", max(beyond, 0.0), 0.0, verdict, detail)
+
+
+def longer_attack_does_not_raise_accuracy(accuracies: dict | None, n: int) -> dict:
+    """accuracies: {'figure_attack': accuracy, 'longer_attack': accuracy} at the middle eps;
+    None where the config runs no longer attack."""
+    name = "longer_attack_does_not_raise_accuracy"
+    if accuracies is None:
+        return check(name, None, None, NOT_APPLICABLE, "no longer attack configured (sanity.longer_attack)")
+    main, longer = accuracies["figure_attack"], accuracies["longer_attack"]
+    beyond = longer - main - noise(main, longer, n)
+    verdict = PASS if beyond <= 0 else FAIL
+    detail = f"{longer:.4f} under the longer attack, {main:.4f} under the figure attack"
+    if verdict == FAIL:
+        detail += ": the figure attack stopped too early on this cell"
+    return check(name, max(beyond, 0.0), 0.0, verdict, detail)
 
 
 def _steps_of(settings: dict) -> int:
