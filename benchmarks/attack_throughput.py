@@ -210,6 +210,14 @@ def main():
     suite_table(args, device, config)
 
 
+def untrained_parts(config, shape, classes, family, batch, device):
+    """Random images, and an untrained classifier and autoencoder of config.yaml's architectures."""
+    x = torch.rand(batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+    c = config["classifier"]
+    classifier = Classifier(shape, classes, c["blocks"], c["channels"], c["dense"], c["dropout"])
+    return x, classifier, build_autoencoder(shape, family, config["autoencoder"])
+
+
 def suite_table(args, device, config):
     """The suite's attacks, ours against the reference implementation torchattacks carries
     (the same algorithm and random draws): seconds for the batch at eps 0.1, `iterations`
@@ -226,11 +234,8 @@ def suite_table(args, device, config):
     steps, queries, draws = args.iterations, 10 * args.iterations, 4
     print(f"\nThe suite's attacks, batch {args.batch}, eps 0.1, APGD {steps} steps, Square {queries} queries")
     print(f"{'model':<22} {'attack':<18} {'ours s':>8} {'torchattacks s':>15} {'theirs / ours':>14}")
-    c = config["classifier"]
     for data, (shape, classes) in SHAPES.items():
-        x = torch.rand(args.batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
-        classifier = Classifier(shape, classes, c["blocks"], c["channels"], c["dense"], c["dropout"])
-        vae = build_autoencoder(shape, "vae", config["autoencoder"])
+        x, classifier, vae = untrained_parts(config, shape, classes, "vae", args.batch, device)
         plain = DefendedModel(classifier, vae, "mean").to(device).eval()
         sampling = DefendedModel(classifier, vae, "sample", 1.0).to(device).eval()
         with torch.no_grad():
@@ -272,11 +277,8 @@ def deepfool_table(args, device, config):
         f"{'model':<22} {'ours s':>8} {'torchattacks s':>15} {'theirs / ours':>14} {'fooled ours':>12} "
         f"{'fooled theirs':>14}"
     )
-    c = config["classifier"]
     for data, (shape, classes) in SHAPES.items():
-        x = torch.rand(args.batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
-        classifier = Classifier(shape, classes, c["blocks"], c["channels"], c["dense"], c["dropout"])
-        autoencoder = build_autoencoder(shape, "ae", config["autoencoder"])
+        x, classifier, autoencoder = untrained_parts(config, shape, classes, "ae", args.batch, device)
         model = DefendedModel(classifier, autoencoder, "mean").to(device).eval()
         with torch.no_grad():
             labels = model(x).argmax(1)

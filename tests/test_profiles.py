@@ -4,22 +4,15 @@ GPU jobs at once on one workstation."""
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import local_rules
 
 pytestmark = pytest.mark.workflow
 
-LOCAL_RULES = {
-    "all",
-    "download",
-    "accuracy_table",
-    "figure_table",
-    "latent_table",
-    "accuracy_figure",
-    "latent_figure",
-    "health_table",
-}
+LOCAL_RULES = local_rules(Path(__file__).resolve().parents[1])  # never sent through sbatch
 
 
 def dry_run(repo_root, workdir, *args) -> str:

@@ -14,20 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake
+from workflow_helpers import local_rules, make_fixture_overlay, result_files, scheduled, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
-# Rules that run where Snakemake runs (workflow/rules/common.smk), never through sbatch.
-LOCAL_RULES = {
-    "all",
-    "download",
-    "accuracy_table",
-    "figure_table",
-    "latent_table",
-    "accuracy_figure",
-    "latent_figure",
-}
+LOCAL_RULES = local_rules(Path(__file__).resolve().parents[1])  # never sent through sbatch
 # What a cluster without GPUs cannot grant; the rest of the profile is used as written.
 GPU_REQUESTS = {"gpu", "gpu_model", "slurm_partition"}
 

@@ -40,6 +40,13 @@ def snakemake(repo_root, workdir, overlay: dict, *args, check=True):
     return result
 
 
+def local_rules(repo_root) -> set[str]:
+    """The rules of the `localrules:` block in workflow/rules/common.smk (they never go to sbatch)."""
+    text = (Path(repo_root) / "workflow" / "rules" / "common.smk").read_text()
+    block = re.search(r"^localrules:\n((?:    \w+,\n)+)", text, flags=re.MULTILINE)
+    return set(re.findall(r"\w+", block[1]))
+
+
 def scheduled(result) -> list[str]:
     """The rule names of the jobs a dry run would run, one per job."""
     return re.findall(r"^rule (\w+):$", result.stdout, flags=re.MULTILINE)

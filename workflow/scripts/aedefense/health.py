@@ -46,12 +46,22 @@ def check(name: str, measured, threshold, verdict: str, detail: str) -> dict:
     return {"check": name, "measured": measured, "threshold": threshold, "verdict": verdict, "detail": detail}
 
 
+def judged(name: str, measured, threshold, passed: bool, detail: str, why_not: str, otherwise: str = FAIL) -> dict:
+    """A check's row: pass, or `otherwise` with the reason appended to the detail."""
+    if passed:
+        return check(name, measured, threshold, PASS, detail)
+    return check(name, measured, threshold, otherwise, f"{detail}: {why_not}")
+
+
 def unbounded_attack_breaks(accuracy: float, eps: float, threshold: float) -> dict:
-    verdict = PASS if accuracy <= threshold else FAIL
-    detail = f"accuracy {accuracy:.4f} under the attack at eps {eps} (the box alone)"
-    if verdict == FAIL:
-        detail += ": an attack that cannot break the defence without a budget is not working on it"
-    return check("unbounded_attack_breaks", accuracy, threshold, verdict, detail)
+    return judged(
+        "unbounded_attack_breaks",
+        accuracy,
+        threshold,
+        accuracy <= threshold,
+        f"accuracy {accuracy:.4f} under the attack at eps {eps} (the box alone)",
+        "an attack that cannot break the defence without a budget is not working on it",
+    )
 
 
 def accuracy_does_not_rise_with_eps(accuracies: dict[float, float], n: int) -> dict:
@@ -83,11 +93,14 @@ def transfer_within_white_box(white_box: dict[float, float], transfer: dict[floa
         if worst is None or beyond > worst[0]:
             worst = (beyond, eps, attacked, transfer[eps])
     beyond, eps, attacked, transferred = worst
-    verdict = PASS if beyond <= 0 else FAIL
-    detail = f"at eps {eps}: {transferred:.4f} under the transferred sets, {attacked:.4f} under the white-box attack"
-    if verdict == FAIL:
-        detail += ": the white-box attack failed on this defence where an attack that ignores it did better"
-    return check("transfer_within_white_box", max(beyond, 0.0), 0.0, verdict, detail)
+    return judged(
+        "transfer_within_white_box",
+        max(beyond, 0.0),
+        0.0,
+        beyond <= 0,
+        f"at eps {eps}: {transferred:.4f} under the transferred sets, {attacked:.4f} under the white-box attack",
+        "the white-box attack failed on this defence where an attack that ignores it did better",
+    )
 
 
 def longer_attack_does_not_raise_accuracy(accuracies: dict | None, n: int) -> dict:
@@ -98,11 +111,14 @@ def longer_attack_does_not_raise_accuracy(accuracies: dict | None, n: int) -> di
         return check(name, None, None, NOT_APPLICABLE, "no longer attack configured (sanity.longer_attack)")
     main, longer = accuracies["figure_attack"], accuracies["longer_attack"]
     beyond = longer - main - noise(main, longer, n)
-    verdict = PASS if beyond <= 0 else FAIL
-    detail = f"{longer:.4f} under the longer attack, {main:.4f} under the figure attack"
-    if verdict == FAIL:
-        detail += ": the figure attack stopped too early on this cell"
-    return check(name, max(beyond, 0.0), 0.0, verdict, detail)
+    return judged(
+        name,
+        max(beyond, 0.0),
+        0.0,
+        beyond <= 0,
+        f"{longer:.4f} under the longer attack, {main:.4f} under the figure attack",
+        "the figure attack stopped too early on this cell",
+    )
 
 
 def _steps_of(settings: dict) -> int:
@@ -131,11 +147,14 @@ def gradient_free_within_white_box(records: dict[float, dict]) -> dict:
             "gradient_free_within_white_box", None, None, NOT_APPLICABLE, "no gradient-free attack in this protocol"
         )
     share, half_width, eps, count, n = worst
-    verdict = PASS if share <= half_width else FAIL
-    detail = f"at eps {eps}: {count} of {n} images fooled by Square only, after the white-box attacks failed"
-    if verdict == FAIL:
-        detail += ": the white-box attacks' gradients mislead them (gradient masking)"
-    return check("gradient_free_within_white_box", share, half_width, verdict, detail)
+    return judged(
+        "gradient_free_within_white_box",
+        share,
+        half_width,
+        share <= half_width,
+        f"at eps {eps}: {count} of {n} images fooled by Square only, after the white-box attacks failed",
+        "the white-box attacks' gradients mislead them (gradient masking)",
+    )
 
 
 def randomness_attacked_with_eot(forward_at_seed: Callable[[int], torch.Tensor], attacked_with_eot: bool) -> dict:
@@ -165,11 +184,14 @@ def zero_gradients(model, x: torch.Tensor, labels: torch.Tensor, threshold: floa
         (gradient,) = torch.autograd.grad(margin(model(batch), labels[start : start + batch_size]).sum(), batch)
         zero += int((gradient.flatten(1).abs().amax(1) == 0).sum())
     share = zero / len(x)
-    verdict = PASS if share <= threshold else FAIL
-    detail = f"{zero} of {len(x)} images have an input gradient of exactly zero"
-    if verdict == FAIL:
-        detail += ": gradient attacks are blind here; attack through an approximation (BPDA) or without gradients"
-    return check("zero_gradients", share, threshold, verdict, detail)
+    return judged(
+        "zero_gradients",
+        share,
+        threshold,
+        share <= threshold,
+        f"{zero} of {len(x)} images have an input gradient of exactly zero",
+        "gradient attacks are blind here; attack through an approximation (BPDA) or without gradients",
+    )
 
 
 def attack_converged(records: dict[float, dict], threshold: float) -> dict:
@@ -186,8 +208,12 @@ def attack_converged(records: dict[float, dict], threshold: float) -> dict:
             if late / n > worst[0] or worst[1] is None:
                 worst = (late / n, (eps, attack.get("name", attack["method"]), steps, late, n))
     share, (eps, name, steps, late, n) = worst
-    verdict = PASS if share <= threshold or late < 2 else WARN  # one image is no trend
-    detail = f"at eps {eps}: {late} of {n} images first fooled by {name} in the last 10% of its {steps} steps"
-    if verdict == WARN:
-        detail += ": incomplete optimisation, more steps would fool more"
-    return check("attack_converged", share, threshold, verdict, detail)
+    return judged(
+        "attack_converged",
+        share,
+        threshold,
+        share <= threshold or late < 2,  # one image is no trend
+        f"at eps {eps}: {late} of {n} images first fooled by {name} in the last 10% of its {steps} steps",
+        "incomplete optimisation, more steps would fool more",
+        otherwise=WARN,
+    )
