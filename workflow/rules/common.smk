@@ -14,7 +14,13 @@ LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
-from aedefense.cells import CELL_REGEX, REPLICATE_REGEX, format_number, replicate_name, split_replicate
+from aedefense.cells import (
+    CELL_REGEX,
+    REPLICATE_REGEX,
+    format_number,
+    replicate_name,
+    split_replicate,
+)
 from aedefense.config import (
     ConfigError,
     as_plain,
@@ -333,9 +339,14 @@ def health_inputs(wildcards):
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
         )
     longer = config["sanity"]["longer_attack"]
-    if longer:  # the sanity check of the figures: the longer attack against the figure attack
+    if (
+        longer
+    ):  # the sanity check of the figures: the longer attack against the figure attack
         eps = format_number(plan.sanity_eps(PLAIN_CONFIG, wildcards.dataset))
-        for key, name in (("figure_attack", config["figure_attack"]), ("longer_attack", longer)):
+        for key, name in (
+            ("figure_attack", config["figure_attack"]),
+            ("longer_attack", longer),
+        ):
             inputs[key] = evaluation_file(
                 wildcards.dataset, wildcards.ae, name, eps, wildcards.scale
             )
