@@ -101,10 +101,16 @@ def raw_files(wildcards):
     ]
 
 
+# The cells this config trains, computed once: every job's input function checks its cell.
+PLANNED_CELLS = plan.planned_cells(PLAIN_CONFIG)
+
+
 def refuse_outside_config(wildcards, **values):
     """Build nothing the config does not plan: a target such as .../cw_eps5.pt is refused
     with the values the config allows."""
-    problems = plan.target_problems(PLAIN_CONFIG, wildcards.dataset, **values)
+    problems = plan.target_problems(
+        PLAIN_CONFIG, wildcards.dataset, cells=PLANNED_CELLS, **values
+    )
     if problems:
         raise WorkflowError(
             f"the requested file ({dict(wildcards.items())}) lies outside the config: "
@@ -338,10 +344,9 @@ def health_inputs(wildcards):
         inputs[f"evaluation_{name}"] = evaluation_file(
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
         )
+    # the figures' sanity check: the longer attack against the figure attack
     longer = config["sanity"]["longer_attack"]
-    if (
-        longer
-    ):  # the sanity check of the figures: the longer attack against the figure attack
+    if longer:
         eps = format_number(plan.sanity_eps(PLAIN_CONFIG, wildcards.dataset))
         for key, name in (
             ("figure_attack", config["figure_attack"]),

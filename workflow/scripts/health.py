@@ -43,10 +43,10 @@ with job(snakemake) as timer:
                 eps = float(key.removeprefix("transfer_"))
                 record = load_adversarial_set(path)
                 sources = {k: v for k, v in defence.sources.items() if k != "autoencoder_sha256"}
-                expected = dict(set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources))
+                expected = set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources)
                 check_against_clean(record, path, expected, indices, clean, labels)
                 transferred[eps] = record["adversarial"]
-            if key.startswith("set_"):
+            elif key.startswith("set_"):
                 eps = float(key.removeprefix("set_"))
                 records[eps] = load_adversarial_set(path)
                 expected = set_identity(dataset, cell, attack, eps, scale, defence.sources)

@@ -1,6 +1,6 @@
 """Rule latent: how the figure attack moves the code (Fig. 5), for one (dataset, cell, eps)."""
 
-from aedefense.adversarial import check_against_clean, load_adversarial_set
+from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
 from aedefense.checkpoints import expected_model, load_autoencoder
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import latent_displacement
@@ -22,15 +22,8 @@ with job(snakemake) as timer:
         indices = adversarial["indices"]
         clean = to_unit(test["images"][indices])
         # no classifier among this job's inputs: its sha256 is not checked here
-        expected = {
-            "dataset": dataset,
-            "cell": cell,
-            "attack": attack,
-            "eps": eps,
-            "scale": None,
-            "autoencoder_sha256": sha256_of(snakemake.input.autoencoder),
-            "test_sha256": test_sha256,
-        }
+        sources = {"autoencoder_sha256": sha256_of(snakemake.input.autoencoder), "test_sha256": test_sha256}
+        expected = set_identity(dataset, cell, attack, eps, None, sources)
         check_against_clean(adversarial, snakemake.input.adversarial, expected, indices, clean, test["labels"][indices])
         clean = clean.to(device)
     with timer.phase("compute"):

@@ -64,8 +64,8 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
     if settings["method"] == "suite":
         # the protocol of this cell at this scale, each attack with its own settings: the
         # standard one where the defence is deterministic, the rand one (EOT) where it samples
-        protocol = settings.pop("rand") if is_stochastic(family_of(cell), float(scale)) else settings.pop("standard")
-        settings.pop("rand", None), settings.pop("standard", None)
+        standard, rand = settings.pop("standard"), settings.pop("rand")
+        protocol = rand if is_stochastic(family_of(cell), float(scale)) else standard
         settings["protocol"] = [dict(config["attacks"][name], name=name) for name in protocol]
     # CW without EOT draws nothing, so its seed is no reason to rerun it. (This knowledge of one
     # method stays here rather than in attacks.METHODS: the Snakefile imports this module, and

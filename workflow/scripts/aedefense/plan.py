@@ -206,13 +206,20 @@ def _listed(values) -> str:
     return ", ".join(str(v) for v in values) or "none"
 
 
+def planned_cells(config: dict) -> set[str]:
+    """The names of every cell a config trains: the figures' and the reference attack's."""
+    cells = {cell.name for cell in trained_cells(config)}
+    return cells | {cell_from_name(c).canonical().name for c in config["reference_attack"]["cells"]}
+
+
 def target_problems(
-    config: dict, dataset: str, name: str | None = None, attack=None, eps=None, scale=None
+    config: dict, dataset: str, name: str | None = None, attack=None, eps=None, scale=None, cells=None
 ) -> list[str]:
     """Why a requested file lies outside the config (empty if it does not): a dataset not in
     `datasets`, a cell no figure trains, a training seed beyond `training_seeds`, an eps not
     in the dataset's grid, a latent scale no figure uses. name: a cell, names.UNDEFENDED or a
-    classifier file name, each with any training-seed suffix."""
+    classifier file name, each with any training-seed suffix; cells: planned_cells(config),
+    computed once by a caller that asks for many targets."""
     problems = []
     if dataset not in config["datasets"]:
         problems.append(f"dataset {dataset} is not in datasets ({_listed(config['datasets'])})")
@@ -223,8 +230,7 @@ def target_problems(
                 f"training seed _r{replicate} is not trained: training_seeds is {config['training_seeds']} "
                 "(seed 0 has no suffix, seed r > 0 the suffix _r<r>)"
             )
-        cells = {cell.name for cell in trained_cells(config)}
-        cells |= {cell_from_name(c).canonical().name for c in config["reference_attack"]["cells"]}
+        cells = planned_cells(config) if cells is None else cells
         if base not in (UNDEFENDED, "classifier") and base not in cells:
             try:
                 trained_cell(base)  # a cell trained under another name says which
@@ -234,9 +240,12 @@ def target_problems(
             except ValueError as error:
                 problems.append(str(error))
     if eps is not None:
-        grid = [float(e) for e in config["data"][dataset]["eps"]] if dataset in config["data"] else []
-        if attack == config["health"]["attack"]:
-            grid.append(float(config["health"]["unbounded_eps"]))
+        if dataset not in config["data"]:
+            grid = []
+        elif attack == config["health"]["attack"]:
+            grid = health_eps(config, dataset)
+        else:
+            grid = [float(e) for e in config["data"][dataset]["eps"]]
         if attack == CLEAN and float(eps) != 0:
             problems.append(f"the clean images are evaluated at eps 0 only, not {eps}")
         elif attack != CLEAN and float(eps) not in grid:
