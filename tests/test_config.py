@@ -138,12 +138,18 @@ def test_override_of_a_cell_no_figure_trains_is_refused_with_the_cells_that_exis
 
 def test_comparison_figures_are_checked(base_config, schema):
     base_config["comparison_figures"]["fig3_eot"]["attacks"] = ["cw", "cweot2"]
-    base_config["comparison_figures"]["eot"] = {"like": "fig3", "attacks": ["cw"]}
+    base_config["comparison_figures"]["fig5"] = {"like": "fig3", "attacks": ["cw"]}
+    base_config["comparison_figures"]["Eot"] = {"like": "fig3", "attacks": ["cw"]}
     base_config["comparison_figures"]["fig5_x"] = {"like": "fig5", "attacks": ["cw"]}
+    base_config["comparison_figures"]["families"] = {"like": ["fig1", "fig6"], "attacks": ["cw"]}
     message = errors_of(base_config, schema)
-    assert "comparison_figures: the key 'eot' is not allowed; expected a name like fig3_eot" in message
-    assert "the key 'fig5_x' is not allowed" in message
-    del base_config["comparison_figures"]["eot"], base_config["comparison_figures"]["fig5_x"]
+    assert "comparison_figures: the key 'fig5' is not allowed; expected a name like fig3_eot or suite" in message
+    assert "the key 'Eot' is not allowed" in message
+    assert "comparison_figures.fig5_x.like: 'fig5' is not allowed; allowed: 'fig1', 'fig2', 'fig3', 'fig4'" in message
+    assert "comparison_figures.families.like[1]: 'fig6' is not allowed" in message
+    for name in ("fig5", "Eot", "fig5_x"):
+        del base_config["comparison_figures"][name]
+    base_config["comparison_figures"]["families"]["like"] = ["fig1", "fig4"]
     message = errors_of(base_config, schema)
     assert "comparison_figures.fig3_eot.attacks: 'cweot2' is not defined under attacks" in message
 

@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from aedefense.figures import ATTACK_LOOKS, attack_curves
+from aedefense.figures import ATTACK_LOOKS, accuracy_figure, attack_curves, stacked_figure_rows
+from aedefense.names import UNDEFENDED
 
 
 def rows(attacks):
@@ -24,3 +25,69 @@ def test_attacks_outside_the_order_come_last_by_name_and_every_attack_has_its_ow
     curves = attack_curves(rows(["bim", "pgd", "cw"]), "x", "cw", ["cw", "pgd"])
     assert list(dict.fromkeys(curves["curve_attack"])) == ["cw", "pgd", "bim"]
     assert len(set(ATTACK_LOOKS)) == len(ATTACK_LOOKS) >= 6  # the figures with the most attacks draw 5
+
+
+def grid_table(grids, attacks):
+    """An accuracy table over every point of the given figure grids: clean 0.9, and each attack
+    at eps 0.1 and 0.3 leaving 0.6 and 0.2 of 100 images."""
+    from aedefense.plan import grid_points
+    from aedefense.results import wilson_interval
+
+    settings = {(UNDEFENDED, 0.0)} | {(c.canonical().name, s) for g in grids.values() for c, s in grid_points(g)}
+    records = []
+    for cell, scale in sorted(settings):
+        points = [("clean", 0.0, 0.9)] + [(a, e, p) for a in attacks for e, p in ((0.1, 0.6), (0.3, 0.2))]
+        for attack, eps, accuracy in points:
+            low, high = wilson_interval(accuracy, 100)
+            records.append(
+                dict(dataset="mnist", cell=cell, attack=attack, scale=scale, eps=eps, accuracy_mean=accuracy)
+                | dict(n_images=100, draws=1, accuracy_min=accuracy, accuracy_max=accuracy)
+                | dict(accuracy_ci_low=low, accuracy_ci_high=high)
+            )
+    return pd.DataFrame(records)
+
+
+FIG1 = {"families": ["ae"], "denoising": [0, 1], "stp": [0.0, 0.4], "alpha": [0.0], "scales": [0.0]}
+FIG2 = {"families": ["vae"], "denoising": [0, 1], "stp": [0.0, 0.4], "alpha": [0.0], "scales": [1.0]}
+FIG3 = {"families": ["vae"], "denoising": [0, 1], "stp": [0.4], "alpha": [0.0], "scales": [1.0, 2.0]}
+FIG4 = {"families": ["ae", "vae"], "denoising": [0], "stp": [0.1], "alpha": [0.0, 1.0], "scales": [1.0]}
+
+
+def test_a_figure_over_cell_families_stacks_the_panels_of_its_paper_figures():
+    grids = {"fig1": FIG1, "fig2": FIG2, "fig4": FIG4}
+    table = grid_table(grids, ["cw", "suite"])
+    rows = stacked_figure_rows(table, grids, "cw", ["cw", "suite"])
+    assert list(dict.fromkeys(rows["panel"])) == ["AE", "DAE", "VAE", "DVAE", "CAE", "CVAE"]
+    cae = rows[rows["panel"] == "CAE"]
+    assert set(cae["curve"]) == {"alpha 0", "alpha 0, SUITE", "alpha 1", "alpha 1, SUITE"}
+    assert set(cae["cell"]) == {"ae_d0_stp0.1_a0", "ae_d0_stp0.1_a1"}
+    dvae = rows[rows["panel"] == "DVAE"]
+    # denoising on at stp 0 is the model trained as denoising off
+    assert set(dvae["cell"]) == {"vae_d0_stp0_a0", "vae_d1_stp0.4_a0"} and set(dvae["scale"]) == {1.0}
+    # two paper figures with the same rows: the later one's panels say which figure they are
+    both = stacked_figure_rows(grid_table({"fig2": FIG2, "fig3": FIG3}, ["cw"]), {"fig2": FIG2, "fig3": FIG3}, "cw")
+    assert list(dict.fromkeys(both["panel"])) == ["VAE", "DVAE", "VAE (fig3)", "DVAE (fig3)"]
+
+
+def test_a_figure_over_cell_families_is_drawn(tmp_path):
+    grids = {"fig1": FIG1, "fig4": FIG4}
+    style = {"context": "paper", "font_scale": 1.0, "palette": "viridis", "panel_width": 3.0}
+    style |= {"panel_height": 2.5, "png_dpi": 50}
+    pdf, png = tmp_path / "suite.pdf", tmp_path / "suite.png"
+    table = grid_table(grids, ["cw", "pgd", "suite"])
+    accuracy_figure(
+        table,
+        name="suite",
+        layouts=["fig1", "fig4"],
+        grids=grids,
+        attacks=["cw", "pgd", "suite"],
+        datasets=["mnist"],
+        style=style,
+        pdf=pdf,
+        png=png,
+    )
+    from PIL import Image
+
+    height = Image.open(png).size[1]
+    assert height > 0.9 * 4 * 2.5 * 50  # four panel rows (AE, DAE, CAE, CVAE) of 2.5 in at 50 dpi
+    assert pdf.stat().st_size > 1000

@@ -161,9 +161,40 @@ def test_health_rows_of_a_cell_and_what_a_one_cell_override_reruns(repo_root, fi
     # the whole table: one health job per grid point of the accuracy figures and the classifier
     plan = snakemake(repo_root, workdir, overlay, "-n", "results/tables/health.csv")
     assert scheduled(plan).count("health") == 9 - 2  # two are built above
+    # the suite figure: CW, PGD and the suite on the 7 cells of Figs. 1, 2 and 4 and on the
+    # classifier, at 2 eps; the suite's sets of the two points above are built already
+    plan = snakemake(repo_root, workdir, overlay, "-n", "results/figures/suite.pdf")
+    jobs = scheduled(plan)
+    assert jobs.count("accuracy_figure") == 1 and jobs.count("attack_adaptive") == 8 * 2 - 4
     # one cell's override reruns that cell's suite attacks, evaluations and health rows only
     overlay["cell_overrides"] = {"mnist/vae_d1_stp0.2_a0": {"epochs": 2}}
     plan = snakemake(repo_root, workdir, overlay, "-n", cell)
     jobs = scheduled(plan)
     assert sorted(set(jobs)) == ["attack_adaptive", "evaluate_adaptive", "health", "train_autoencoder"]
     assert jobs.count("health") == 1 and jobs.count("attack_adaptive") == 3  # eps 0.1, 0.3 and 1
+
+
+def test_a_figure_caption_counts_the_points_that_pass_every_check(tmp_path):
+    from aedefense.results import health_summary
+
+    table = tmp_path / "health.csv"
+    assert "not checked yet; build" in health_summary(table, [("mnist", "none", 0.0)])
+    rows = [
+        ("none", 0.0, "pass"),
+        ("none", 0.0, "not applicable"),
+        ("ae_d0_stp0_a0", 0.0, "pass"),
+        ("ae_d0_stp0_a0", 0.0, "warn"),
+        ("vae_d0_stp0_a0", 1.0, "fail"),
+        ("vae_d0_stp0_a0", 1.0, "warn"),
+        ("vae_d0_stp0_a0", 2.0, "pass"),  # a scale the figure does not show
+    ]
+    lines = ["dataset,cell,scale,check,verdict"] + [f"mnist,{c},{s},x{i},{v}" for i, (c, s, v) in enumerate(rows)]
+    table.write_text("\n".join(lines) + "\n")
+    points = [("mnist", "none", 0), ("mnist", "ae_d0_stp0_a0", 0.0), ("mnist", "vae_d0_stp0_a0", 1.0)]
+    points.append(("mnist", "vae_d1_stp0.4_a0", 1.0))
+    summary = health_summary(table, points)
+    assert summary == (
+        f"Evaluation health ({table}): 1 of the 4 (cell, latent scale) points shown pass every check; "
+        "1 with a warning; 1 fail at least one (the table's detail column says why); "
+        "1 not checked (outside the health table's grid)."
+    )

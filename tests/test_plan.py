@@ -36,8 +36,23 @@ def test_a_comparison_figure_evaluates_its_cells_under_each_attack(base_config):
             expected |= {("mnist", cell, attack, e, scale) for attack in ("cw", "cweot", "pgd", "pgdeot") for e in eps}
     assert set(mnist) == expected
     assert plan.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot", "pgd", "pgdeot"]
-    assert plan.figure_layout(base_config, "fig3_eot") == "fig3"
+    assert plan.figure_layouts(base_config, "fig3_eot") == ["fig3"]
     assert plan.figure_attacks(base_config, "fig3") == ["cw", "pgd"]
+
+
+def test_a_figure_over_cell_families_evaluates_the_cells_of_each_of_its_paper_figures(base_config):
+    assert plan.figure_layouts(base_config, "suite") == ["fig1", "fig2", "fig4"]
+    rows = {r for r in plan.evaluations(base_config, (), False, ["suite"]) if r[0] == "mnist"}
+    eps = [float(e) for e in base_config["data"]["mnist"]["eps"]]
+    pairs = set()
+    for figure in ("fig1", "fig2", "fig4"):
+        pairs |= {(c.canonical().name, s) for c, s in plan.grid_points(base_config["figures"][figure])}
+    assert {c.split("_")[0] for c, _ in pairs} == {"ae", "vae"} and {s for _, s in pairs} == {0.0, 1.0}
+    for cell, scale in pairs:
+        assert {("mnist", cell, a, e, scale) for a in ("cw", "pgd", "suite") for e in eps} <= rows
+    # the undefended classifier under all three: the suite runs its standard protocol there
+    assert {("mnist", "none", a, e, 0.0) for a in ("cw", "pgd", "suite") for e in eps} <= rows
+    assert {r[1] for r in rows} == {"none"} | {cell for cell, _ in pairs}
 
 
 def test_the_paper_figures_do_not_include_the_comparisons(base_config):

@@ -427,7 +427,7 @@ def uses_at_parse_time(config):
         params.figure_style(config, figure)
         if figure != "fig5":
             plan.figure_attacks(config, figure)
-            plan.figure_layout(config, figure)
+            plan.figure_layouts(config, figure)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -98,6 +98,8 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     snakemake(repo_root, workdir, overlay, "--report", str(workdir / "report.html"))
     report = (workdir / "report.html").read_text()
     assert "figure fig3 plots" in report  # a figure's caption, rendered with its wildcards
+    # the default run builds no health table, and each figure's caption says so
+    assert "Evaluation health: not checked yet; build results/tables/health.csv" in report
     assert "Reconstructions by autoencoder cell vae_d1_stp0.2_a0" in report
     fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
     assert set(fig3["cell"]) == {"none", "vae_d1_stp0.2_a0"} and set(fig3["scale"]) == {0.0, 1.0, 2.0}

@@ -31,7 +31,7 @@ from aedefense.config import (
 from aedefense.io import unusable_folders
 from aedefense.data.sources import DATASETS, official_files
 from aedefense.names import CLEAN, UNDEFENDED, WORST
-from aedefense import plan
+from aedefense import plan, results
 from aedefense.params import (
     accuracy_figure_settings,
     attack_settings,
@@ -232,9 +232,13 @@ def evaluate_params(wildcards):
 
 def default_comparisons():
     """The comparison figures that a run without a target builds, and the full table holds."""
-    return (
-        list(config["comparison_figures"]) if config["run_comparison_figures"] else []
-    )
+    if not config["run_comparison_figures"]:
+        return []
+    return [
+        name
+        for name, spec in config["comparison_figures"].items()
+        if spec.get("in_default_run", True)
+    ]
 
 
 def table_rows(
@@ -280,7 +284,7 @@ def figure_table_rows(wildcards):
 
 
 def accuracy_figure_param(key):
-    """One named param of an accuracy figure (layout, grid, attacks, datasets, style)."""
+    """One named param of an accuracy figure (layouts, grids, attacks, datasets, style)."""
 
     def param(wildcards):
         return accuracy_figure_settings(PLAIN_CONFIG, wildcards.figure)[key]

@@ -17,8 +17,8 @@ rule accuracy_figure:
     conda:
         ENVIRONMENT
     params:
-        layout=accuracy_figure_param("layout"),
-        grid=accuracy_figure_param("grid"),
+        layouts=accuracy_figure_param("layouts"),
+        grids=accuracy_figure_param("grids"),
         attacks=accuracy_figure_param("attacks"),
         datasets=accuracy_figure_param("datasets"),
         style=accuracy_figure_param("style"),

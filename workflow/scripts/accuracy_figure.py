@@ -10,8 +10,8 @@ with job(snakemake):
     accuracy_figure(
         pd.read_csv(snakemake.input[0]),
         name=snakemake.wildcards.figure,
-        layout=params.layout,
-        grid=params.grid,
+        layouts=params.layouts,
+        grids=params.grids,
         attacks=params.attacks,
         datasets=params.datasets,
         style=params.style,

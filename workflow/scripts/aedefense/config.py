@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from aedefense.names import WORST
-from aedefense.plan import trained_cells
+from aedefense.plan import FIGURES, trained_cells
 
 
 class ConfigError(ValueError):
@@ -204,7 +204,7 @@ def rule_errors(config: dict) -> list[str]:
                     f"(nor {WORST!r}); defined: {', '.join(sorted(config['attacks']))}"
                 )
     for name in config["figure_style_overrides"]:
-        if "_" in name and name not in config["comparison_figures"]:
+        if name not in FIGURES and name not in config["comparison_figures"]:
             messages.append(
                 f"figure_style_overrides.{name}: no comparison figure of that name; defined: "
                 f"{', '.join(sorted(config['comparison_figures'])) or 'none'}"

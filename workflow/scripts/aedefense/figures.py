@@ -77,17 +77,31 @@ def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str, order
     return pd.concat(pieces, ignore_index=True)
 
 
+def stacked_figure_rows(table: pd.DataFrame, grids: dict, attack: str, order=()) -> pd.DataFrame:
+    """figure_rows of each paper figure in `grids` (layout -> grid), their panels stacked in
+    that order; a panel name a previous layout has taken gets the layout's name."""
+    pieces, taken = [], set()
+    for layout, grid in grids.items():
+        rows = figure_rows(table, grid, layout, attack, order)
+        panels = set(rows["panel"])
+        rows["panel"] = [f"{p} ({layout})" if p in taken else p for p in rows["panel"]]
+        taken |= panels
+        pieces.append(rows)
+    return pd.concat(pieces, ignore_index=True)
+
+
 def accuracy_figure(
-    table: pd.DataFrame, *, name: str, layout: str, grid: dict, attacks: list, datasets, style: dict, pdf, png
+    table: pd.DataFrame, *, name: str, layouts: list, grids: dict, attacks: list, datasets, style: dict, pdf, png
 ):
-    """Figure `name` (written to `pdf` and `png`) with the panels and curves of paper figure `layout` (fig1-4; the same
-    for a paper figure), the first of `attacks` drawn solid and each other attack in a line
-    style and marker of its own; the undefended classifier in black."""
+    """Figure `name` (written to `pdf` and `png`) with the panels and curves of the paper
+    figures `layouts` (fig1-4; the paper figure itself for a paper figure; several stacked
+    for a figure over cell families), the first of `attacks` drawn solid and each other
+    attack in a line style and marker of its own; the undefended classifier in black."""
     _apply(style)
-    attack, figure = attacks[0], layout
+    attack = attacks[0]
     table = over_training_seeds(table[table["attack"].isin([CLEAN, *attacks])])
     flagged = int((table.get("sanity_flags", pd.Series(dtype=str)).fillna("") != "").sum())
-    rows = figure_rows(table, grid, figure, attack, attacks)
+    rows = stacked_figure_rows(table, {layout: grids[layout] for layout in layouts}, attack, attacks)
     undefended = table[table["cell"] == UNDEFENDED]
     panels = list(dict.fromkeys(rows["panel"]))
     base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
@@ -122,7 +136,7 @@ def accuracy_figure(
             labels_seen.setdefault(label, handle)
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     seeds = int(table["training_seeds"].max())
-    fig.suptitle(_title(name, figure, attacks, grid) + (f" (mean of {seeds} training seeds)" if seeds > 1 else ""))
+    fig.suptitle(_title(name, layouts, attacks, grids) + (f" (mean of {seeds} training seeds)" if seeds > 1 else ""))
     if flagged:
         fig.text(
             0.5,
@@ -161,14 +175,18 @@ def _draw(ax, data, label, color, linestyle, marker):
         ax.fill_between(x, 100 * data["accuracy_min"], 100 * data["accuracy_max"], color=color, alpha=0.2, linewidth=0)
 
 
-def _title(name, figure, attacks, grid):
-    what = {
-        "fig1": "AE and DAE, by training noise stp",
-        "fig2": f"VAE and DVAE, by training noise stp (latent scale {format_number(grid['scales'][0])})",
-        "fig3": f"VAE and DVAE at stp {format_number(grid['stp'][0])}, by latent scale",
-        "fig4": f"CAE and CVAE at stp {format_number(grid['stp'][0])}, by contractive alpha",
-    }[figure]
-    if name == figure:  # a paper figure: other attacks only as references
+def _title(name, layouts, attacks, grids):
+    if len(layouts) == 1:
+        figure, grid = layouts[0], grids[layouts[0]]
+        what = {
+            "fig1": "AE and DAE, by training noise stp",
+            "fig2": f"VAE and DVAE, by training noise stp (latent scale {format_number(grid['scales'][0])})",
+            "fig3": f"VAE and DVAE at stp {format_number(grid['stp'][0])}, by latent scale",
+            "fig4": f"CAE and CVAE at stp {format_number(grid['stp'][0])}, by contractive alpha",
+        }[figure]
+    else:
+        what = f"the cells of {', '.join(f'Fig. {layout[3:]}' for layout in layouts)}, one row per cell family"
+    if [name] == layouts:  # a paper figure: other attacks only as references
         return f"Accuracy under the {attacks[0].upper()} attack: {what}"
     others = ", ".join(a.upper() for a in attacks[1:])
     return f"Accuracy under {attacks[0].upper()} (solid) and {others}: {what}"

@@ -35,10 +35,10 @@ from collections.abc import Callable
 import torch
 
 from aedefense.box import margin
+from aedefense.names import FAIL, NOT_APPLICABLE, PASS, WARN
 from aedefense.results import wilson_interval
 from aedefense.sanity import noise
 
-PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not applicable"
 LATE = 0.9  # an image fooled after this share of an attack's steps is fooled late
 
 

@@ -4,3 +4,6 @@ of config.yaml. They appear in file paths, wildcards and the tables' cell and at
 UNDEFENDED = "none"  # the cell (and family) of the bare classifier: no autoencoder in front
 CLEAN = "clean"  # the attack of the eps = 0 evaluation: the attacked images unattacked
 WORST = "worst"  # the attack of the per-example worst case over config worst_case_over
+
+# The verdicts of the evaluation-health checks (results/tables/health.csv)
+PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not applicable"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aedefense.cells import family_of, is_stochastic, split_replicate
 from aedefense.names import UNDEFENDED
-from aedefense.plan import figure_attacks, figure_layout, is_adaptive, trained_cell
+from aedefense.plan import figure_attacks, figure_layouts, is_adaptive, trained_cell
 
 CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
 VAE_ONLY = ("vae_likelihood", "variance_floor", "kl_warmup_epochs")
@@ -108,12 +108,12 @@ def sanity_settings(config: dict, main_attack: str) -> dict:
 
 
 def accuracy_figure_settings(config: dict, figure: str) -> dict:
-    """An accuracy figure's params: the paper figure whose grid and panels it has (layout),
-    that grid, its attacks (main first), the datasets (columns) and its style."""
-    layout = figure_layout(config, figure)
+    """An accuracy figure's params: the paper figures whose grids and panels it has (layouts),
+    those grids, its attacks (main first), the datasets (columns) and its style."""
+    layouts = figure_layouts(config, figure)
     return {
-        "layout": layout,
-        "grid": config["figures"][layout],
+        "layouts": layouts,
+        "grids": {layout: config["figures"][layout] for layout in layouts},
         "attacks": figure_attacks(config, figure),
         "datasets": list(config["datasets"]),
         "style": figure_style(config, figure),

@@ -110,17 +110,18 @@ def evaluations(config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True
 
 
 def comparison_evaluations(config: dict, name: str) -> set[tuple]:
-    """A comparison figure: the cells and scales of the paper figure it is `like`, clean and
-    under each of its attacks; the undefended classifier under its non-adaptive attacks (an
-    adaptive attack on a deterministic model is the plain one)."""
+    """A comparison figure: the cells and scales of the paper figures it is `like`, clean and
+    under each of its attacks; the undefended classifier under its attacks but the EOT ones
+    (on a deterministic model an EOT attack is the plain one; a suite runs its standard
+    protocol there)."""
     spec = config["comparison_figures"][name]
-    pairs = _shown_pairs(config, spec["like"])
+    pairs = set().union(*(_shown_pairs(config, layout) for layout in figure_layouts(config, name)))
     rows = longer_attack_evaluations(config, pairs | {(UNDEFENDED, 0.0)})
     for dataset in config["datasets"]:
         eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
         rows.add((dataset, UNDEFENDED, CLEAN, 0.0, 0.0))
         for attack in spec["attacks"]:
-            if not is_adaptive(config, attack):
+            if "eot_draws" not in config["attacks"].get(attack, {}):
                 rows.update((dataset, UNDEFENDED, attack, eps, 0.0) for eps in eps_grid)
         for cell, scale in pairs:
             rows.add((dataset, cell, CLEAN, 0.0, scale))
@@ -185,11 +186,13 @@ def figure_attacks(config: dict, figure: str) -> list[str]:
     return list(dict.fromkeys([config["figure_attack"], config["reference_attack"]["attack"]]))
 
 
-def figure_layout(config: dict, figure: str) -> str:
-    """The paper figure whose grid, panels and curves an accuracy figure has."""
+def figure_layouts(config: dict, figure: str) -> list[str]:
+    """The paper figures whose grids, panels and curves an accuracy figure has: one, or for a
+    comparison figure `like` several, their panels stacked."""
     if figure in config["comparison_figures"]:
-        return config["comparison_figures"][figure]["like"]
-    return figure
+        like = config["comparison_figures"][figure]["like"]
+        return [like] if isinstance(like, str) else list(like)
+    return [figure]
 
 
 def latent_analyses(config: dict) -> list[tuple]:

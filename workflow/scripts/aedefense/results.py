@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aedefense.cells import replicate_name, split_replicate
 from aedefense.io import atomic_path
-from aedefense.names import UNDEFENDED
+from aedefense.names import FAIL, PASS, UNDEFENDED, WARN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,3 +156,30 @@ def collect(paths, dest, order) -> pd.DataFrame:
 def write_table(table: pd.DataFrame, dest) -> None:
     with atomic_path(dest) as tmp:
         table.to_csv(tmp, index=False)
+
+
+def health_summary(path, points) -> str:
+    """One sentence for a figure's caption: how many of its (dataset, cell, latent scale)
+    points pass every check of the health table at `path` (csv; read without pandas, which
+    the Snakefile does not import)."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        return f"Evaluation health: not checked yet; build {path}, then this report again."
+    verdicts: dict[tuple, set] = {}
+    for row in rows:
+        verdicts.setdefault((row["dataset"], row["cell"], float(row["scale"])), set()).add(row["verdict"])
+    shown = {(dataset, cell, float(scale)) for dataset, cell, scale in points}
+    checked = [verdicts[point] for point in shown if point in verdicts]
+    failed = sum(FAIL in v for v in checked)
+    warned = sum(WARN in v and FAIL not in v for v in checked)
+    passed = sum(not v & {FAIL, WARN} and PASS in v for v in checked)
+    parts = [f"{passed} of the {len(shown)} (cell, latent scale) points shown pass every check"]
+    if warned:
+        parts.append(f"{warned} with a warning")
+    if failed:
+        parts.append(f"{failed} fail at least one (the table's detail column says why)")
+    if len(checked) < len(shown):
+        parts.append(f"{len(shown) - len(checked)} not checked (outside the health table's grid)")
+    return f"Evaluation health ({path}): " + "; ".join(parts) + "."
