@@ -7,6 +7,7 @@ from test_models import tiny_data
 
 from aedefense import attacks
 from aedefense.attacks import attack_in_batches, cw_box, margin
+from aedefense.checkpoints import Defence
 from aedefense.data.prepared import to_unit
 from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
 from aedefense.models import Autoencoder, DefendedModel
@@ -177,16 +178,17 @@ def test_evaluation_averages_over_latent_draws():
         # 0.46 for this decoder), so that sampled reconstructions change its answer
         classifier[1].bias.copy_(-0.46 * classifier[1].weight.sum(1))
     x, y = torch.rand(200, 1, 28, 28), torch.randint(0, 10, (200,))
-    draws = accuracy_over_draws(classifier, vae, x, y, scale=2.0, draws=6, seed=0)
+    defence = Defence(classifier, None, vae, None, {})
+    draws = accuracy_over_draws(defence, x, y, scale=2.0, draws=6, seed=0)
     assert len(draws) == 6 and len(set(draws)) > 1
-    assert draws == accuracy_over_draws(classifier, vae, x, y, scale=2.0, draws=6, seed=0)
+    assert draws == accuracy_over_draws(defence, x, y, scale=2.0, draws=6, seed=0)
     # by hand: the same generator stream, one defended pass per draw
     generator = torch.Generator().manual_seed(0)
     defended = DefendedModel(classifier, vae, "sample", 2.0, generator)
     with torch.no_grad():
         by_hand = [float((defended(x).argmax(1) == y).float().mean()) for _ in range(6)]
     assert draws == pytest.approx(by_hand)
-    assert accuracy_over_draws(classifier, vae, x, y, scale=0.0, draws=6, seed=0) == [
+    assert accuracy_over_draws(defence, x, y, scale=0.0, draws=6, seed=0) == [
         pytest.approx(float((DefendedModel(classifier, vae)(x).argmax(1) == y).float().mean()))
     ]  # scale 0 is deterministic: one draw
 
@@ -348,7 +350,7 @@ def test_worst_case_counts_an_image_only_if_it_survives_every_attack(trained):
     sets = [x, attack_in_batches(model, x, y, dict(PGD, steps=5, eps=0.15), seed=0).adversarial]
     with torch.no_grad():
         correct = [model(images).argmax(1) == y for images in sets]
-    (worst,) = accuracy_over_draws(model, None, sets, y, 0.0, 1, 0)
+    (worst,) = accuracy_over_draws(Defence(model, None, None, None, {}), sets, y, 0.0, 1, 0)
     assert worst == float((correct[0] & correct[1]).float().mean())
     assert worst <= min(float(c.float().mean()) for c in correct)
     assert worst < float(correct[0].float().mean())  # the attack fooled some clean-correct images

@@ -69,10 +69,12 @@ ENVIRONMENT = "../../envs/aedefense.yaml"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    ae=f"(?:{CELL_REGEX}|{UNDEFENDED}){REPLICATE_REGEX}",
+    ae="(?:"
+    + "|".join([CELL_REGEX, UNDEFENDED, *map(re.escape, config["defences"])])
+    + f"){REPLICATE_REGEX}",
     classifier=f"classifier{REPLICATE_REGEX}",
     attack="|".join([*config["attacks"], CLEAN, WORST]),
-    figure="|".join(["fig[1-4]", *config["comparison_figures"]]),
+    figure="|".join(["fig[1-4]", plan.DEFENCES_FIGURE, *config["comparison_figures"]]),
     eps=NUMBER_REGEX,
     scale=NUMBER_REGEX,
     filename="|".join(
@@ -90,6 +92,7 @@ localrules:
     latent_table,
     accuracy_figure,
     latent_figure,
+    defences_figure,
     health_table,
 
 
@@ -146,12 +149,59 @@ def defence_inputs(wildcards):
         "test": f"results/{wildcards.dataset}/data/test.pt",
         "classifier": f"results/{wildcards.dataset}/{classifier}.pt",
     }
+    if base in config["defences"]:
+        return user_defence_inputs(wildcards, inputs)
     if base != UNDEFENDED:
         plan.trained_cell(wildcards.ae)  # a clear error for a cell trained elsewhere
         inputs["autoencoder"] = (
             f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt"
         )
     return inputs
+
+
+def user_defence_files(name):
+    """A user defence's files, inputs of all its jobs: a change reruns them (absolute, from
+    the workflow's directory as the config's relative paths are)."""
+    from aedefense import defences
+
+    entry = config["defences"][name]
+    files = {}
+    for key in ("callable", "bpda"):
+        if entry.get(key):
+            source = defences.source_file(
+                defences.parse_reference(entry[key], workflow.basedir)
+            )
+            if source is not None:
+                files[f"defence_{'source' if key == 'callable' else 'bpda_source'}"] = (
+                    str(source)
+                )
+    if entry.get("checkpoint"):
+        files["defence_checkpoint"] = str(
+            defences.checkpoint_path(entry, workflow.basedir)
+        )
+    return files
+
+
+def user_defence_inputs(wildcards, inputs):
+    """A user defence's job: its files, its contract check, the test data, and the
+    classifier it stands in front of (a purifier's; the health job's for a whole model too,
+    for the transfer sets' identity)."""
+    base = split_replicate(wildcards.ae)[0]
+    inputs.update(user_defence_files(base))
+    inputs["contract"] = f"results/{wildcards.dataset}/ae/{base}/contract.json"
+    if config["defences"][base]["returns"] == "model":
+        del inputs["classifier"]
+    return inputs
+
+
+def contract_inputs(wildcards):
+    refuse_outside_config(wildcards, name=wildcards.ae)
+    test = f"results/{wildcards.dataset}/data/test.pt"
+    return {"test": test, **user_defence_files(wildcards.ae)}
+
+
+def contract_params(wildcards):
+    return dict(config["defences"][wildcards.ae])
 
 
 def set_name(attack, eps, scale):
@@ -259,7 +309,10 @@ def table_rows(
 def accuracy_files(
     figures=plan.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
 ):
-    rows = table_rows(figures, all_reference_cells, comparisons)
+    return files_of_rows(table_rows(figures, all_reference_cells, comparisons))
+
+
+def files_of_rows(rows):
     files = [
         evaluation_file(d, cell, attack, format_number(eps), format_number(scale))
         for d, cell, attack, eps, scale in rows
@@ -274,13 +327,20 @@ def figure_selection(figure):
     return [figure], False, ()
 
 
+def rows_of_figure(figure):
+    """[dataset, cell, attack, eps, scale] of the evaluations one figure shows."""
+    if figure == plan.DEFENCES_FIGURE:
+        return [list(row) for row in plan.defence_comparison_evaluations(PLAIN_CONFIG)]
+    return table_rows(*figure_selection(figure))
+
+
 def figure_accuracy_files(wildcards):
     """Only what one figure shows: `snakemake results/figures/fig3.pdf` builds no more."""
-    return accuracy_files(*figure_selection(wildcards.figure))
+    return files_of_rows(rows_of_figure(wildcards.figure))
 
 
 def figure_table_rows(wildcards):
-    return table_rows(*figure_selection(wildcards.figure))
+    return rows_of_figure(wildcards.figure)
 
 
 def accuracy_figure_param(key):
@@ -339,6 +399,11 @@ def health_inputs(wildcards):
     """A cell's models and test data, and the health attack's sets and evaluations at every
     eps of the grid and at the unbounded eps."""
     inputs = defence_inputs(wildcards)
+    # the transfer sets are the undefended classifier's: its file gives their identity
+    inputs.setdefault(
+        "classifier",
+        f"results/{wildcards.dataset}/{plan.classifier_name(split_replicate(wildcards.ae)[1])}.pt",
+    )
     attack = config["health"]["attack"]
     for eps in plan.health_eps(PLAIN_CONFIG, wildcards.dataset):
         name = format_number(eps)
@@ -375,6 +440,15 @@ def health_params(wildcards):
     return health_settings(
         PLAIN_CONFIG, wildcards.dataset, wildcards.ae, float(wildcards.scale)
     )
+
+
+def defence_health_files(wildcards):
+    """The health rows of every point of the defence comparison."""
+    return [
+        f"results/{d}/ae/{name}/health/s{format_number(scale)}.csv"
+        for d in config["datasets"]
+        for name, scale in plan.defence_comparison_points(PLAIN_CONFIG, d)
+    ]
 
 
 def health_files():

@@ -14,6 +14,8 @@ rule accuracy_figure:
         png="results/figures/{figure}.png",
     log:
         "logs/figures/{figure}.log",
+    wildcard_constraints:
+        figure="|".join(["fig[1-4]", *config["comparison_figures"]]),
     conda:
         ENVIRONMENT
     params:
@@ -52,3 +54,29 @@ rule latent_figure:
         style=figure_style(PLAIN_CONFIG, "fig5"),
     script:
         "../scripts/latent_figure.py"
+
+
+# Every configured defence, built-in and user, under the comparison's attack, each labelled
+# with its health verdicts: building it builds their health rows too.
+rule defences_figure:
+    input:
+        table="results/tables/accuracy_defences.csv",
+        health=defence_health_files,
+    output:
+        pdf=report(
+            "results/figures/defences.pdf",
+            caption="../report/defences_figure.rst",
+            category="defences",
+            labels={"item": "figure"},
+        ),
+        png="results/figures/defences.png",
+    log:
+        "logs/figures/defences.log",
+    conda:
+        ENVIRONMENT
+    params:
+        attack=config["defence_comparison"]["attack"],
+        datasets=list(config["datasets"]),
+        style=figure_style(PLAIN_CONFIG, plan.DEFENCES_FIGURE),
+    script:
+        "../scripts/defences_figure.py"

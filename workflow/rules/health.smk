@@ -8,12 +8,13 @@ HEALTH_TABLE = "results/tables/health.csv"
 config["health_summaries"] = {
     figure: results.health_summary(
         HEALTH_TABLE,
-        {
-            (d, cell, scale)
-            for d, cell, _, _, scale in table_rows(*figure_selection(figure))
-        },
+        {(d, cell, scale) for d, cell, _, _, scale in rows_of_figure(figure)},
     )
-    for figure in [*plan.ACCURACY_FIGURES, *config["comparison_figures"]]
+    for figure in [
+        *plan.ACCURACY_FIGURES,
+        *config["comparison_figures"],
+        plan.DEFENCES_FIGURE,
+    ]
 }
 
 
@@ -52,3 +53,23 @@ rule health_table:
         ENVIRONMENT
     script:
         "../scripts/health_table.py"
+
+
+rule contract:
+    input:
+        unpack(contract_inputs),
+    output:
+        "results/{dataset}/ae/{ae}/contract.json",
+    log:
+        "logs/{dataset}/ae/{ae}/contract.log",
+    wildcard_constraints:
+        ae="|".join(map(re.escape, config["defences"])) or "(?!)",
+    conda:
+        ENVIRONMENT
+    threads: config["threads"]["evaluate"]
+    resources:
+        device=config["device"],  # where a job runs is no reason to rerun it
+    params:
+        entry=contract_params,
+    script:
+        "../scripts/contract.py"

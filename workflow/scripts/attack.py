@@ -1,7 +1,8 @@
 """Rules attack and attack_adaptive: one adversarial set per (dataset, cell, attack, eps), on
 the stacked model with VAE sampling off (z = mu); an adaptive (EOT) attack instead attacks the
 defence as deployed, sampling at settings['scale'], one set per scale. Cell names.UNDEFENDED
-is the undefended classifier."""
+is the undefended classifier; a defence of the user's own is attacked as its contract check
+found it (EOT where it samples, BPDA where it is not differentiable)."""
 
 import torch
 
@@ -11,7 +12,7 @@ from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import attacked_indices
 from aedefense.jobs import job
-from aedefense.models import DefendedModel
+from aedefense.params import final_settings
 from aedefense.setup import seed_everything
 
 with job(snakemake) as timer:
@@ -23,14 +24,14 @@ with job(snakemake) as timer:
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         x = to_unit(test["images"][indices]).to(device)
         y = test["labels"][indices].to(device)
-        defence = load_defence(dict(snakemake.input.items()), dataset, cell)
-        classifier, autoencoder = defence.classifier, defence.autoencoder
+        defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
+        settings = final_settings(settings, defence)
         seed = settings.get("seed", 0)
         if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
             latent_generator = torch.Generator(device=device).manual_seed(seed + 1)
-            model = DefendedModel(classifier, autoencoder, "sample", settings["scale"], latent_generator)
+            model = defence.model(settings["scale"], latent_generator, attack=True)
         else:
-            model = DefendedModel(classifier, autoencoder, "mean")
+            model = defence.model(attack=True)  # a VAE's mean code
         model = model.to(device)
     print(f"attacking {dataset}/{cell} on {device}: {settings}")
     with timer.phase("compute"):

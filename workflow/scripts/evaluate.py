@@ -18,8 +18,7 @@ with job(snakemake) as timer:
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
     with timer.phase("load"):
-        defence = load_defence(dict(snakemake.input.items()), dataset, cell)
-        classifier, autoencoder = defence.classifier, defence.autoencoder
+        defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
         test = load_prepared(snakemake.input.test)
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         clean = to_unit(test["images"][indices])
@@ -48,19 +47,16 @@ with job(snakemake) as timer:
             attack = worst_case(records) if attack_name == WORST else records[attack_name]
         labels = test["labels"][indices].to(device)
         image_sets = [images.to(device) for images in image_sets]
-        classifier.to(device)
-        if autoencoder is not None:
-            autoencoder.to(device)
+        defence.to(device)
     rows, forwards = [], 0
     with timer.phase("compute"):
         seed_everything(settings.get("seed", 0), device)
         for scale in settings["scales"]:
             # Every scale (and every evaluation job) seeds its latent draws alike: common
             # random numbers, so curves and scales differ by the defence, not by the noise.
-            one = at_scale(settings, cell, scale)
+            one = at_scale(settings, defence.samples_at(scale), scale)
             accuracies = accuracy_over_draws(
-                classifier,
-                autoencoder,
+                defence,
                 image_sets,
                 labels,
                 scale,
@@ -80,6 +76,7 @@ with job(snakemake) as timer:
                     attack=attack,
                     classifier_settings=defence.classifier_settings,
                     autoencoder_settings=defence.autoencoder_settings,
+                    defence_columns=defence.columns(),
                 )
             )
     with timer.phase("save"):

@@ -14,7 +14,6 @@ from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs import job
-from aedefense.models import DefendedModel
 from aedefense.names import UNDEFENDED
 from aedefense.results import cell_columns, write_rows
 
@@ -32,7 +31,7 @@ with job(snakemake) as timer:
     dataset, cell, scale = snakemake.wildcards.dataset, snakemake.wildcards.ae, settings["scale"]
     attack = settings["attack"]
     with timer.phase("load"):
-        defence = load_defence(dict(snakemake.input.items()), dataset, cell)
+        defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
         test = load_prepared(snakemake.input.test)
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         clean, labels = to_unit(test["images"][indices]), test["labels"][indices]
@@ -42,7 +41,8 @@ with job(snakemake) as timer:
             if key.startswith("transfer_"):
                 eps = float(key.removeprefix("transfer_"))
                 record = load_adversarial_set(path)
-                sources = {k: v for k, v in defence.sources.items() if k != "autoencoder_sha256"}
+                # the undefended classifier's sets: its sha256 and the test data's
+                sources = {k: defence.sources[k] for k in ("classifier_sha256", "test_sha256")}
                 expected = set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources)
                 check_against_clean(record, path, expected, indices, clean, labels)
                 transferred[eps] = record["adversarial"]
@@ -56,9 +56,7 @@ with job(snakemake) as timer:
         longer = None
         if "longer_attack" in snakemake.input.keys():
             longer = {key: accuracy_at_scale(snakemake.input[key], scale) for key in ("figure_attack", "longer_attack")}
-        classifier, autoencoder = defence.classifier.to(device), defence.autoencoder
-        if autoencoder is not None:
-            autoencoder.to(device)
+        defence.to(device)
     unbounded = settings["unbounded_eps"]
     grid = {eps: records[eps] for eps in settings["eps"]}
     with timer.phase("compute"):
@@ -67,20 +65,21 @@ with job(snakemake) as timer:
         @torch.no_grad()
         def predictions(seed):
             generator = torch.Generator(device=device).manual_seed(settings["seed"] + seed)
-            model = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+            torch.manual_seed(settings["seed"] + seed)  # a user defence draws from torch's generator
+            model = defence.model(scale, generator).eval()
             size = settings["batch_size"]
             return torch.cat([model(x[i : i + size]).argmax(1) for i in range(0, len(x), size)])
 
         protocol = records[unbounded]["settings"].get("protocol") or [records[unbounded]["settings"]]
         with_eot = all(part.get("eot_draws", 1) > 1 for part in protocol)
-        # the gradient an attacker of the deployed defence sees: one draw where it samples
+        # the gradient the attacks saw: one draw where the defence samples, through BPDA
+        # where it is declared non-differentiable
         generator = torch.Generator(device=device).manual_seed(settings["seed"])
-        deployed = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+        deployed = defence.model(scale, generator, attack=True).eval()
         transfer = {
             eps: fmean(
                 accuracy_over_draws(
-                    classifier,
-                    autoencoder,
+                    defence,
                     images.to(device),
                     y,
                     scale,
@@ -102,7 +101,8 @@ with job(snakemake) as timer:
             health.attack_converged(grid, settings["late_success_max_share"]),
         ]
     base, replicate = split_replicate(cell)
-    described = cell_columns(base, defence.autoencoder_settings)  # the cell's settings, to trace the row
+    # the cell's (or user defence's) settings, to trace the row
+    described = defence.columns() or cell_columns(base, defence.autoencoder_settings)
     rows = [
         {
             "dataset": dataset,

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aedefense.cells import split_replicate
+import torch
+
+from aedefense.cells import is_stochastic, split_replicate
 from aedefense.io import load_torch, save_torch, set_aside
-from aedefense.models import Classifier, build_autoencoder
+from aedefense.models import Classifier, DefendedModel, build_autoencoder
 from aedefense.names import UNDEFENDED
 from aedefense.plan import classifier_name
 from aedefense.provenance import identity_mismatches, sha256_of
@@ -109,32 +111,82 @@ def load_autoencoder(path: str | Path, expected: dict | None = None):
 
 @dataclass
 class Defence:
-    """The models of one cell (autoencoder None for the undefended classifier), checked to be
-    that cell's, and the sha256 of every file it was loaded from."""
+    """One defended model, checked to be what the job expects, and the sha256 of every file
+    it was loaded from: a cell (classifier and autoencoder), the undefended classifier
+    (autoencoder None), or a defence of the user's own (user; its classifier None where it
+    is a whole model). Every job reaches the model the same way: model()."""
 
-    classifier: Classifier
-    classifier_settings: dict
+    classifier: Classifier | None
+    classifier_settings: dict | None
     autoencoder: object | None
     autoencoder_settings: dict | None
-    sources: dict  # classifier_sha256, autoencoder_sha256 (None without one), test_sha256
+    sources: dict  # the sha256 of the classifier, autoencoder or defence files, and test data
+    user: object | None = None  # defences.UserDefence
+
+    def to(self, device) -> Defence:
+        """Every module of the defence on `device` (a user's plain function follows its input)."""
+        user = self.user
+        for part in (self.classifier, self.autoencoder, user and user.function, user and user.approximation):
+            if isinstance(part, torch.nn.Module):
+                part.to(device)
+        return self
+
+    def columns(self) -> dict | None:
+        """A user defence's columns in the tables (None for a cell: results.cell_columns)."""
+        if self.user is None:
+            return None
+        from aedefense.defences import columns
+
+        return columns(self.user.name, self.user.entry, self.sources)
+
+    def samples_at(self, scale: float) -> bool:
+        """Whether the defence draws anew on every forward pass at this latent scale."""
+        if self.user is not None:
+            return self.user.stochastic
+        return is_stochastic(self.autoencoder.family if self.autoencoder is not None else None, scale)
+
+    def model(self, scale: float = 0.0, generator=None, *, attack: bool = False):
+        """The defence as one module: a VAE samples its code at `scale` from `generator` (scale
+        0: the mean); a user defence draws from torch's generator, and is behind BPDA for an
+        attack where it is not differentiable."""
+        if self.user is not None:
+            return self.user.model(self.classifier, attack=attack)
+        return DefendedModel(self.classifier, self.autoencoder, "sample", scale, generator)
 
 
-def load_defence(inputs, dataset: str, cell: str) -> Defence:
-    """The classifier and autoencoder of `cell` from a job's inputs (keys test, classifier and,
-    unless the cell is names.UNDEFENDED, autoencoder)."""
+def load_defence(inputs, dataset: str, cell: str, user: dict | None = None) -> Defence:
+    """The models of `cell` from a job's inputs (keys test, classifier and, unless the cell
+    is names.UNDEFENDED, autoencoder); user: for a defence of the user's own, its entry
+    (inputs: contract and defence_source, classifier for a purifier, defence_checkpoint
+    where it has one)."""
     test_sha256 = sha256_of(inputs["test"])
     base, replicate = split_replicate(cell)
-    classifier, classifier_settings = load_classifier(
-        inputs["classifier"], expected_model(dataset, classifier_name(replicate), test_sha256)
-    )
+    classifier, classifier_settings = None, None
+    if "classifier" in inputs:
+        classifier, classifier_settings = load_classifier(
+            inputs["classifier"], expected_model(dataset, classifier_name(replicate), test_sha256)
+        )
+    sources = {"classifier_sha256": sha256_of(inputs["classifier"]) if classifier is not None else None}
+    if user is not None:
+        from aedefense.defences import load_user_defence
+
+        defence = load_user_defence(base, user, inputs)
+        sources.update(defence_sources(inputs), test_sha256=test_sha256)
+        return Defence(classifier, classifier_settings, None, None, sources, defence)
     autoencoder, autoencoder_settings = None, None
     if base != UNDEFENDED:
         autoencoder, autoencoder_settings = load_autoencoder(
             inputs["autoencoder"], expected_model(dataset, cell, test_sha256)
         )
-    sources = {
-        "classifier_sha256": sha256_of(inputs["classifier"]),
-        "autoencoder_sha256": sha256_of(inputs["autoencoder"]) if autoencoder is not None else None,
-        "test_sha256": test_sha256,
-    }
+    sources["autoencoder_sha256"] = sha256_of(inputs["autoencoder"]) if autoencoder is not None else None
+    sources["test_sha256"] = test_sha256
     return Defence(classifier, classifier_settings, autoencoder, autoencoder_settings, sources)
+
+
+def defence_sources(inputs) -> dict:
+    """The sha256 of a user defence's source file and checkpoint (None without one)."""
+    checkpoint = inputs.get("defence_checkpoint")
+    return {
+        "defence_source_sha256": sha256_of(inputs["defence_source"]),
+        "defence_checkpoint_sha256": sha256_of(checkpoint) if checkpoint else None,
+    }

@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from aedefense.names import WORST
-from aedefense.plan import FIGURES, trained_cells
+from aedefense.plan import DEFENCES_FIGURE, FIGURES, trained_cells
 
 
 class ConfigError(ValueError):
@@ -78,6 +78,13 @@ def _reads_as_non_text(value) -> bool:
         return False
 
 
+def _as_written(value) -> str:
+    """A value as YAML writes it: true, false, null; others as Python shows them."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return repr(value)
+
+
 def _describe(error: jsonschema.ValidationError, root: dict) -> str:
     where = key_path(error.absolute_path)
     kind = error.validator
@@ -89,7 +96,7 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
         return f"unknown key {keys}; allowed keys here: {', '.join(allowed)}"
     if kind == "enum":
         return f"{where}: {error.instance!r} is not allowed; allowed: " + ", ".join(
-            repr(v) for v in error.validator_value
+            _as_written(v) for v in error.validator_value
         )
     if "propertyNames" in error.absolute_schema_path:
         expected = error.schema.get("description", f"matching {error.schema.get('pattern')}")
@@ -150,13 +157,19 @@ def rule_errors(config: dict) -> list[str]:
                 f"data.{dataset}.eps {settings['eps']}; Fig. 5 needs an attacked eps"
             )
     named = [config["figure_attack"], config["reference_attack"]["attack"], config["health"]["attack"]]
+    named += [config["defence_comparison"]["attack"]]
     named += [config["sanity"]["longer_attack"]] if config["sanity"]["longer_attack"] else []
     for name in named:
         if name not in config["attacks"]:
             messages.append(
-                f"attack {name!r} (figure_attack / reference_attack.attack / sanity.longer_attack / health.attack) "
-                "is not defined "
+                f"attack {name!r} (figure_attack / reference_attack.attack / sanity.longer_attack / health.attack "
+                "/ defence_comparison.attack) is not defined "
                 f"under attacks; defined: {', '.join(sorted(config['attacks']))}"
+            )
+    for i, shown in enumerate(config["defence_comparison"]["cells"]):
+        if shown["cell"].startswith("ae_") and shown["scale"] != 0:
+            messages.append(
+                f"defence_comparison.cells[{i}]: {shown['cell']} is an AE, which does not sample: its scale is 0"
             )
     transfer = config["health"]["transfer_attack"]
     if transfer not in config["attacks"] or config["attacks"][transfer]["method"] == "suite":
@@ -204,7 +217,7 @@ def rule_errors(config: dict) -> list[str]:
                     f"(nor {WORST!r}); defined: {', '.join(sorted(config['attacks']))}"
                 )
     for name in config["figure_style_overrides"]:
-        if name not in FIGURES and name not in config["comparison_figures"]:
+        if name not in (*FIGURES, DEFENCES_FIGURE) and name not in config["comparison_figures"]:
             messages.append(
                 f"figure_style_overrides.{name}: no comparison figure of that name; defined: "
                 f"{', '.join(sorted(config['comparison_figures'])) or 'none'}"
@@ -286,11 +299,19 @@ def non_finite_numbers(value, where="") -> list[str]:
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
-    """Raise ConfigError listing every problem, or return the config unchanged."""
+    """Raise ConfigError listing every problem, or return the config unchanged. A user
+    defence's callable is imported here, before any job (paths relative to the workflow's
+    directory, the one that holds workflow/schemas/)."""
     check_size(config)
     messages = non_finite_numbers(config) + schema_errors(config, load_schema(schema_path))
     if not messages:
         messages = rule_errors(config)
+    if not messages and config["defences"]:
+        from aedefense.defences import entry_problems
+
+        root = Path(schema_path).resolve().parents[2]
+        for name, entry in config["defences"].items():
+            messages += entry_problems(name, entry, root)
     if messages:
         raise ConfigError(
             "the config (config.yaml with any --configfile / --config on top) is not valid "

@@ -5,9 +5,6 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from aedefense.cells import is_stochastic
-from aedefense.models import DefendedModel
-
 
 def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> torch.Tensor:
     """The first `count` test images (MNIST, Fashion-MNIST), or `count` drawn with a fixed
@@ -23,20 +20,19 @@ def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> tor
 
 
 @torch.inference_mode()
-def accuracy_over_draws(
-    classifier, autoencoder, images, labels, scale: float, draws: int, seed: int, batch_size=1000
-) -> list[float]:
-    """Accuracy of classifier(decoder(z)) with z ~ N(mu, (scale sigma)^2), once per latent
-    draw; one value when the defence is deterministic (no VAE, or scale 0).
+def accuracy_over_draws(defence, images, labels, scale: float, draws: int, seed: int, batch_size=1000) -> list[float]:
+    """Accuracy of the defence as deployed (checkpoints.Defence: a VAE samples its code at
+    `scale`, a stochastic user defence draws as it does), once per draw; one value when the
+    defence is deterministic. The draws are seeded: the same seed, the same draws.
 
     images: one tensor, or a list of tensors of the same images attacked in different ways:
     then an image counts as correct only if it is correct in every one (the worst case)."""
     image_sets = images if isinstance(images, (list, tuple)) else [images]
-    family = autoencoder.family if autoencoder is not None else None
-    draws = draws if is_stochastic(family, scale) else 1
+    draws = draws if defence.samples_at(scale) else 1
     device = image_sets[0].device
     generator = torch.Generator(device=device).manual_seed(seed)
-    defended = DefendedModel(classifier, autoencoder, "sample", scale, generator).eval()
+    torch.manual_seed(seed)  # a user defence draws from torch's own generator
+    defended = defence.model(scale, generator).eval()
     accuracies = []
     for _ in range(draws):
         correct = torch.ones(len(labels), dtype=torch.bool, device=device)

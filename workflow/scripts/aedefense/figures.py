@@ -236,3 +236,52 @@ def _save(fig, dest_pdf, dest_png, png_dpi):
     with atomic_path(dest_png) as tmp:
         fig.savefig(tmp, format="png", dpi=png_dpi, bbox_inches="tight")
     plt.close(fig)
+
+
+def health_label(rows: pd.DataFrame) -> str:
+    """A defence's health verdicts in a few words: 'health: pass', or the counts of failed
+    and warned checks; 'health: none' where it has no rows."""
+    verdicts = rows["verdict"].value_counts().to_dict()
+    if not verdicts:
+        return "health: none"
+    bad = [f"{verdicts[v]} {v}" for v in ("fail", "warn") if verdicts.get(v)]
+    return "health: " + (", ".join(bad) if bad else "pass")
+
+
+def defence_label(cell: str, scale: float) -> str:
+    if cell == UNDEFENDED:
+        return "no defence"
+    return f"{cell}, scale {format_number(scale)}" if cell.startswith("vae_") else cell
+
+
+def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, datasets, style: dict, pdf, png):
+    """Every defence of the comparison under `attack`: one panel per dataset, one curve per
+    defence (the undefended classifier in black), each labelled with its health verdicts;
+    error bars the 95% Wilson interval, bands the spread over seeds or draws."""
+    _apply(style)
+    table = over_training_seeds(table[table["attack"].isin([CLEAN, attack])])
+    defences = list(dict.fromkeys(zip(table["cell"], table["scale"])))
+    # the undefended classifier, then the cells, then the user defences, each in table order
+    defences.sort(key=lambda d: 0 if d[0] == UNDEFENDED else 1 if d[0].startswith(("ae_", "vae_")) else 2)
+    palette = dict(zip(defences[1:], sns.color_palette(style["palette"], max(1, len(defences) - 1))))
+    width, height = _figsize(style, 1, len(datasets))
+    legend_height = 0.25 * len(defences) + 0.6  # inches, below each panel
+    fig, axes = plt.subplots(1, len(datasets), figsize=(width, height + legend_height), squeeze=False, sharey=True)
+    for ax, dataset in zip(axes[0], datasets):
+        for cell, scale in defences:
+            rows = table[(table["dataset"] == dataset) & (table["cell"] == cell) & (table["scale"] == scale)]
+            if rows.empty:
+                continue
+            checked = health[(health["dataset"] == dataset) & (health["cell"] == cell) & (health["scale"] == scale)]
+            label = f"{defence_label(cell, scale)} ({health_label(checked)})"
+            color = "black" if cell == UNDEFENDED else palette[(cell, scale)]
+            _draw(ax, rows.sort_values("eps"), label, color, "-", "o")
+        ax.set_title(DATASET_TITLES[dataset])
+        ax.set_xlabel("epsilon (L-infinity)")
+        ax.set_ylim(-2, 102)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small", frameon=False)
+    axes[0][0].set_ylabel("accuracy (%)")
+    fig.suptitle(f"Every defence under {attack.upper()}, with its evaluation health")
+    total = height + legend_height
+    fig.subplots_adjust(bottom=(legend_height + 0.1) / total, top=1 - 0.7 / total, wspace=0.1)
+    _save(fig, pdf, png, style["png_dpi"])

@@ -7,3 +7,6 @@ WORST = "worst"  # the attack of the per-example worst case over config worst_ca
 
 # The verdicts of the evaluation-health checks (results/tables/health.csv)
 PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not applicable"
+
+# A user defence's `stochastic` when its contract check decides (config defences:)
+AUTO = "auto"

@@ -7,7 +7,7 @@ settings reruns that cell's jobs and nothing else. Which jobs exist is plan.py's
 from __future__ import annotations
 
 from aedefense.cells import family_of, is_stochastic, split_replicate
-from aedefense.names import UNDEFENDED
+from aedefense.names import AUTO, UNDEFENDED
 from aedefense.plan import figure_attacks, figure_layouts, is_adaptive, trained_cell
 
 CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
@@ -59,14 +59,18 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
         if scale is None:
             raise ValueError(f"attack {attack!r} is adaptive (eot_draws): its adversarial sets need a scale")
         settings["scale"] = float(scale)
-        if "eot_draws" in settings and not is_stochastic(family_of(cell), float(scale)):
-            settings["eot_draws"] = 1  # every draw is the same forward
     if settings["method"] == "suite":
-        # the protocol of this cell at this scale, each attack with its own settings: the
-        # standard one where the defence is deterministic, the rand one (EOT) where it samples
-        standard, rand = settings.pop("standard"), settings.pop("rand")
-        protocol = rand if is_stochastic(family_of(cell), float(scale)) else standard
-        settings["protocol"] = [dict(config["attacks"][name], name=name) for name in protocol]
+        # each protocol's attacks with their own settings; the cell's is chosen below
+        settings["protocols"] = {
+            key: [dict(config["attacks"][name], name=name) for name in settings.pop(key)]
+            for key in ("standard", "rand")
+        }
+    with_user_defence(config, cell, settings)
+    stochastic = defence_stochastic(config, cell, 0.0 if scale is None else float(scale))
+    if stochastic == AUTO:
+        settings["stochastic"] = AUTO  # the job decides, from the defence's contract check
+    else:
+        settings = final_settings(settings, stochastic)
     # CW without EOT draws nothing, so its seed is no reason to rerun it. (This knowledge of one
     # method stays here rather than in attacks.METHODS: the Snakefile imports this module, and
     # the registry would bring torch into every `snakemake` start.)
@@ -75,22 +79,60 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
     return settings
 
 
+def with_user_defence(config: dict, cell: str, settings: dict) -> dict:
+    """A job on a user defence gets its config entry under `defence` (its jobs rerun when it
+    changes); a cell's job gets nothing more, so its params stay as they were."""
+    base = split_replicate(cell)[0]
+    if base in config["defences"]:
+        settings["defence"] = dict(config["defences"][base])
+    return settings
+
+
+def defence_stochastic(config: dict, cell: str, scale: float):
+    """Whether a defence draws anew on every forward pass: True or False where that is known
+    when the jobs are planned (a VAE at scale > 0 does), or AUTO for a user defence whose
+    contract check decides."""
+    base = split_replicate(cell)[0]
+    if base in config["defences"]:
+        return config["defences"][base]["stochastic"]
+    return is_stochastic(family_of(cell), scale)
+
+
+def final_settings(settings: dict, stochastic) -> dict:
+    """An attack job's settings for a defence that samples (stochastic True) or not: EOT
+    draws only where it samples, and the suite's rand protocol there, its standard one
+    elsewhere. stochastic may be a checkpoints.Defence, whose contract decides, for settings
+    planned as AUTO (unchanged otherwise)."""
+    settings = dict(settings)
+    planned = settings.pop("stochastic", None)
+    if not isinstance(stochastic, bool):
+        if planned != AUTO:
+            return settings
+        stochastic = stochastic.samples_at(settings.get("scale", 0.0))
+    if "scale" in settings and "eot_draws" in settings and not stochastic:
+        settings["eot_draws"] = 1  # every draw is the same forward
+    if "protocols" in settings:
+        # the standard protocol where the defence is deterministic, the rand one (EOT) where it samples
+        settings["protocol"] = settings.pop("protocols")["rand" if stochastic else "standard"]
+    return settings
+
+
 def evaluation_settings(config: dict, dataset: str, cell: str, scales) -> dict:
     """One evaluation job: one adversarial set (or the clean images) at every latent scale
     in `scales`; latent draws only where the defence samples (a VAE, scale > 0)."""
     settings = {"scales": [float(s) for s in scales], "batch_size": config["evaluation"]["batch_size"]}
     settings.update(attacked_images(config, dataset))
-    if any(is_stochastic(family_of(cell), s) for s in settings["scales"]):
+    if any(defence_stochastic(config, cell, s) for s in settings["scales"]):
         settings.update(draws=config["evaluation"]["latent_draws"], seed=config["seeds"]["evaluation"])
-    return settings
+    return with_user_defence(config, cell, settings)
 
 
-def at_scale(settings: dict, cell: str, scale: float) -> dict:
+def at_scale(settings: dict, stochastic: bool, scale: float) -> dict:
     """An evaluation job's settings for one of its scales: the draws and their seed only
-    where the defence samples at that scale."""
-    one = {key: value for key, value in settings.items() if key not in ("scales", "draws", "seed")}
+    where the defence samples at that scale (stochastic)."""
+    one = {key: value for key, value in settings.items() if key not in ("scales", "draws", "seed", "defence")}
     one["scale"] = float(scale)
-    if is_stochastic(family_of(cell), scale):
+    if stochastic:
         one.update(draws=settings["draws"], seed=settings["seed"])
     return one
 
@@ -132,6 +174,6 @@ def health_settings(config: dict, dataset: str, cell: str, scale: float) -> dict
         seed=config["seeds"]["evaluation"],
     )
     settings.update(attacked_images(config, dataset))
-    if is_stochastic(family_of(cell), float(scale)):
+    if defence_stochastic(config, cell, float(scale)):
         settings["draws"] = config["evaluation"]["latent_draws"]
-    return settings
+    return with_user_defence(config, cell, settings)

@@ -9,6 +9,8 @@ from aedefense.names import CLEAN, UNDEFENDED
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
 ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")
+# every configured defence, built-in and user, under one attack (config defence_comparison)
+DEFENCES_FIGURE = "defences"
 
 
 def classifier_name(replicate: int) -> str:
@@ -155,7 +157,7 @@ def evaluation_scales(config: dict) -> dict[tuple[str, str], list[float]]:
     One evaluation job per adversarial set covers them all (an adaptive attack's sets are
     made per scale, so their evaluations are too)."""
     scales: dict[tuple[str, str], set] = {}
-    for _, cell, attack, _, scale in evaluations(config):
+    for _, cell, attack, _, scale in evaluations(config) + defence_comparison_evaluations(config):
         scales.setdefault((split_replicate(cell)[0], attack), set()).add(scale)
     return {key: sorted(values) for key, values in scales.items()}
 
@@ -171,8 +173,8 @@ def evaluation_job_scales(scales_by_cell: dict, cell: str, attack: str, scale=No
     scales = scales_by_cell.get((base, attack))
     if scales is not None:
         return scales
-    if base == UNDEFENDED or cell_from_name(base).family == "ae":
-        return [0.0]
+    if base == UNDEFENDED or "_" not in base or cell_from_name(base).family == "ae":
+        return [0.0]  # the classifier, a user defence (no underscore in its name), an AE
     raise ValueError(
         f"no figure evaluates {base} under {attack}, so its latent scales are unknown; ask "
         "for a figure or a table instead"
@@ -181,6 +183,8 @@ def evaluation_job_scales(scales_by_cell: dict, cell: str, attack: str, scale=No
 
 def figure_attacks(config: dict, figure: str) -> list[str]:
     """The attacks a figure draws, its main attack first."""
+    if figure == DEFENCES_FIGURE:
+        return [config["defence_comparison"]["attack"]]
     if figure in config["comparison_figures"]:
         return list(config["comparison_figures"][figure]["attacks"])
     return list(dict.fromkeys([config["figure_attack"], config["reference_attack"]["attack"]]))
@@ -210,9 +214,38 @@ def _listed(values) -> str:
 
 
 def planned_cells(config: dict) -> set[str]:
-    """The names of every cell a config trains: the figures' and the reference attack's."""
+    """The names of every cell a config trains: the figures', the reference attack's and the
+    defence comparison's."""
     cells = {cell.name for cell in trained_cells(config)}
+    cells |= {cell for cell, _ in compared_cells(config)}
     return cells | {cell_from_name(c).canonical().name for c in config["reference_attack"]["cells"]}
+
+
+def compared_cells(config: dict) -> list[tuple[str, float]]:
+    """(trained cell name, scale) of the built-in cells the defence comparison shows."""
+    shown = config["defence_comparison"]["cells"]
+    return [(cell_from_name(c["cell"]).canonical().name, float(c["scale"])) for c in shown]
+
+
+def defence_comparison_points(config: dict, dataset: str) -> list[tuple[str, float]]:
+    """(name, scale) of every defence the comparison shows on a dataset, per training seed:
+    the undefended classifier, the listed cells and the user defences (scale 0)."""
+    seeds = config["training_seeds"]
+    points = [(UNDEFENDED, 0.0, seeds), *((c, s, seeds) for c, s in compared_cells(config))]
+    points += [(name, 0.0, user_defence_seeds(config, name)) for name in user_defences(config, dataset)]
+    return [(replicate_name(name, r), scale) for name, scale, count in points for r in range(count)]
+
+
+def defence_comparison_evaluations(config: dict) -> list[tuple]:
+    """Every (dataset, cell, attack, eps, scale) of the defence comparison: each point clean
+    and under the comparison's attack at every eps of the dataset's grid."""
+    attack, rows = config["defence_comparison"]["attack"], set()
+    for dataset in config["datasets"]:
+        eps_grid = [float(e) for e in config["data"][dataset]["eps"]]
+        for name, scale in defence_comparison_points(config, dataset):
+            rows.add((dataset, name, CLEAN, 0.0, scale))
+            rows.update((dataset, name, attack, eps, scale) for eps in eps_grid)
+    return sorted(rows)
 
 
 def target_problems(
@@ -234,7 +267,9 @@ def target_problems(
                 "(seed 0 has no suffix, seed r > 0 the suffix _r<r>)"
             )
         cells = planned_cells(config) if cells is None else cells
-        if base not in (UNDEFENDED, "classifier") and base not in cells:
+        if base in config["defences"]:
+            problems += user_defence_problems(config, dataset, base, replicate, scale)
+        elif base not in (UNDEFENDED, "classifier") and base not in cells:
             try:
                 trained_cell(base)  # a cell trained under another name says which
                 problems.append(
@@ -254,24 +289,52 @@ def target_problems(
         elif attack != CLEAN and float(eps) not in grid:
             problems.append(f"eps {eps} is not in data.{dataset}.eps ({_listed(grid)})")
     if scale is not None:
-        scales = sorted({0.0} | {float(s) for grid in config["figures"].values() for s in grid["scales"]})
+        scales = {0.0} | {float(s) for grid in config["figures"].values() for s in grid["scales"]}
+        scales = sorted(scales | {scale for _, scale in compared_cells(config)})
         if float(scale) not in scales:
             problems.append(f"latent scale {scale} is not among the figures' scales ({_listed(scales)})")
     return problems
 
 
+def user_defences(config: dict, dataset: str) -> list[str]:
+    """The user defences (config `defences:`) that apply to a dataset, in config order."""
+    if dataset not in config["datasets"]:
+        return []
+    return [name for name, entry in config["defences"].items() if dataset in entry["datasets"]]
+
+
+def user_defence_seeds(config: dict, name: str) -> int:
+    """A purifier stands in front of each training seed's classifier; a whole model is one."""
+    return config["training_seeds"] if config["defences"][name]["returns"] == "purifier" else 1
+
+
+def user_defence_problems(config: dict, dataset: str, name: str, replicate: int, scale) -> list[str]:
+    entry, problems = config["defences"][name], []
+    if dataset not in entry["datasets"]:
+        problems.append(f"defence {name} is not evaluated on {dataset}: its datasets are {_listed(entry['datasets'])}")
+    if replicate >= user_defence_seeds(config, name):
+        problems.append(f"defence {name} is a whole model: it has no training seed _r{replicate}")
+    if scale is not None and float(scale) != 0:
+        problems.append(f"defence {name} has no latent scale: its files have scale 0 only, not {scale}")
+    return problems
+
+
 def health_points(config: dict) -> list[tuple]:
     """Every (dataset, cell, scale) the health table checks: each point of the accuracy
-    figures' grids, and the undefended classifier, per training seed."""
+    figures' grids and of the defence comparison (the undefended classifier and every user
+    defence among them), per training seed."""
     pairs = {(UNDEFENDED, 0.0)}
     for figure in ACCURACY_FIGURES:
         pairs |= _shown_pairs(config, figure)
-    return sorted(
+    points = {
         (dataset, replicate_name(cell, r), scale)
         for dataset in config["datasets"]
         for cell, scale in pairs
         for r in range(config["training_seeds"])
-    )
+    }
+    for dataset in config["datasets"]:
+        points |= {(dataset, name, scale) for name, scale in defence_comparison_points(config, dataset)}
+    return sorted(points)
 
 
 def health_eps(config: dict, dataset: str) -> list[float]:

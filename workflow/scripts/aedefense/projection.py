@@ -13,8 +13,15 @@ from pathlib import Path
 
 from aedefense import plan
 from aedefense.attacks import work_of
-from aedefense.names import WORST
-from aedefense.params import at_scale, attack_settings, autoencoder_settings, evaluation_settings
+from aedefense.names import AUTO, WORST
+from aedefense.params import (
+    at_scale,
+    attack_settings,
+    autoencoder_settings,
+    defence_stochastic,
+    evaluation_settings,
+    final_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 # Training images of the official datasets (a mirror may hold fewer; rates are per image).
@@ -75,6 +82,8 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
         settings = attack_settings(
             config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale
         )
+        if settings.get("stochastic") == AUTO:  # the contract check decides: counted as sampling
+            settings = final_settings(settings, True)
         return rule, work_of(settings, settings["images"])
     if rule in ("evaluate", "evaluate_adaptive"):
         scales = plan.evaluation_job_scales(
@@ -84,7 +93,8 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
             wildcards.get("scale"),
         )
         settings = evaluation_settings(config, dataset, wildcards["ae"], scales)
-        draws = sum(at_scale(settings, wildcards["ae"], s).get("draws", 1) for s in scales)
+        stochastic = [bool(defence_stochastic(config, wildcards["ae"], s)) for s in scales]  # auto counts as True
+        draws = sum(at_scale(settings, samples, s).get("draws", 1) for samples, s in zip(stochastic, scales))
         sets = len(config["worst_case_over"]) if wildcards["attack"] == WORST else 1
         return rule, settings["images"] * draws * sets
     if rule == "train_autoencoder":

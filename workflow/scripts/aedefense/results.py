@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CELL_FIELDS = ("family", "denoising", "stp", "alpha")
-NOT_ATTACK_SETTINGS = {"name", "method", "eps", "images", "seed", "subset_seed"}
+NOT_ATTACK_SETTINGS = {"name", "method", "eps", "images", "seed", "subset_seed", "defence"}
 NOT_AE_SETTINGS = {"in_shape", "seed", *CELL_FIELDS}
 NO_ATTACK_METHOD = "none"  # the attack_method of a clean evaluation
 
@@ -43,17 +43,31 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def accuracy_row(
-    *, dataset, cell, eps, attack_name, settings, accuracies, attack, classifier_settings, autoencoder_settings
+    *,
+    dataset,
+    cell,
+    eps,
+    attack_name,
+    settings,
+    accuracies,
+    attack,
+    classifier_settings,
+    autoencoder_settings,
+    defence_columns=None,
 ) -> dict:
     """One evaluated cell of one training seed (cell may end in _r<replicate>) at one scale:
     `settings` are the evaluation's at that scale, `accuracies` one per latent draw, `attack`
-    the adversarial set's record (None for the clean evaluation)."""
+    the adversarial set's record (None for the clean evaluation); defence_columns: a user
+    defence's (defences.columns) in place of a cell's; classifier_settings None for a
+    defence that is a whole model."""
     cell, replicate = split_replicate(cell)
-    row = {"dataset": dataset, **cell_columns(cell, autoencoder_settings), "replicate": replicate}
+    described = defence_columns if defence_columns is not None else cell_columns(cell, autoencoder_settings)
+    row = {"dataset": dataset, **described, "replicate": replicate}
     row.update(eps=eps, scale=settings["scale"], attack=attack_name)
     attack_settings = attack["settings"] if attack is not None else {}
     row["attack_method"] = attack_settings.get("method", NO_ATTACK_METHOD)
     row.update({f"attack_{k}": v for k, v in sorted(attack_settings.items()) if k not in NOT_ATTACK_SETTINGS})
+    classifier_settings = classifier_settings or {"seed": None, "epochs": None}
     row.update(
         seed_classifier=classifier_settings["seed"],
         seed_autoencoder=autoencoder_settings["seed"] if autoencoder_settings else None,

@@ -1,0 +1,340 @@
+"""Defences of the user's own (config `defences:`): load the callable an entry names, check
+its contract, and wrap it for the attacks (BPDA where it is not differentiable).
+
+An entry's `callable` is `path/to/file.py:name` (relative to the workflow's directory, or
+absolute) or `package.module:name` (importable where Snakemake and the jobs run). It is a
+factory: called with the entry's `settings` as keyword arguments (and `checkpoint=<path>`
+where the entry names one), it returns a torch module or a function of a batch: a purifier
+(images in [0, 1] -> images of the same shape, put in front of the dataset's classifier) or
+a whole model (images -> logits). It is code the user chose to run, like the Snakefile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from aedefense.names import AUTO
+
+PURIFIER, MODEL = "purifier", "model"
+# where relative paths of an entry start: the workflow's directory (this file's is
+# workflow/scripts/aedefense/ in it)
+WORKFLOW_ROOT = Path(__file__).resolve().parents[3]
+# a purifier's output may leave [0, 1] by this much (float rounding in its last operation)
+RANGE_TOLERANCE = 1e-5
+CONTRACT_IMAGES = 16  # images the contract check runs on
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a callable lives: a file (path) or an importable module (module), and its name."""
+
+    text: str
+    name: str
+    path: Path | None = None
+    module: str | None = None
+
+
+def parse_reference(text: str, root: str | Path) -> Reference:
+    """`file.py:name` (relative to root unless absolute) or `package.module:name`."""
+    where, sep, name = text.rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise ValueError(f"{text!r} is not of the form path/to/file.py:function or package.module:function")
+    if where.endswith(".py"):
+        path = Path(where).expanduser()
+        return Reference(text, name, path=path if path.is_absolute() else Path(root) / path)
+    if not all(part.isidentifier() for part in where.split(".")):
+        raise ValueError(f"{where!r} is neither a .py file nor a dotted module name")
+    return Reference(text, name, module=where)
+
+
+def _module_of(reference: Reference):
+    if reference.module is not None:
+        return importlib.import_module(reference.module)
+    path = reference.path
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    # one module per file, named after its path, so two defences in two files never clash
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"aedefense_user_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def load_callable(reference: Reference) -> Callable:
+    module = _module_of(reference)
+    function = getattr(module, reference.name, None)
+    if function is None:
+        defined = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        where = reference.module or reference.path
+        raise AttributeError(
+            f"{where} has no {reference.name!r}; it defines: {', '.join(defined) or 'nothing callable'}"
+        )
+    if not callable(function):
+        raise TypeError(f"{reference.text} is a {type(function).__name__}, not a callable")
+    return function
+
+
+def source_file(reference: Reference) -> Path | None:
+    """The file a callable's code is in, for provenance (None: a module without one)."""
+    if reference.path is not None:
+        return reference.path
+    origin = getattr(importlib.util.find_spec(reference.module), "origin", None)
+    return Path(origin) if origin and origin not in ("built-in", "frozen") else None
+
+
+def entry_problems(name: str, entry: dict, root: str | Path) -> list[str]:
+    """What stops a defence entry before any job: its callable (or bpda) cannot be imported
+    or does not exist, its checkpoint is missing, a whole model declared non-differentiable
+    has no approximation for BPDA."""
+    problems = []
+    where = f"defences.{name}"
+    for key in ("callable", "bpda"):
+        if entry.get(key) is None:
+            continue
+        try:
+            load_callable(parse_reference(entry[key], root))
+        except Exception as error:  # the user's module may raise anything while importing
+            problems.append(f"{where}.{key}: {entry[key]!r} cannot be loaded: {type(error).__name__}: {error}")
+    checkpoint = entry.get("checkpoint")
+    if checkpoint is not None and not checkpoint_path(entry, root).is_file():
+        problems.append(f"{where}.checkpoint: no such file: {checkpoint_path(entry, root)}")
+    if entry["returns"] == MODEL and entry["differentiable"] is False and entry.get("bpda") is None:
+        problems.append(
+            f"{where}.bpda: a whole model declared differentiable: false needs a differentiable "
+            "approximation (images -> logits) for BPDA; the identity stands in for purifiers only"
+        )
+    return problems
+
+
+def checkpoint_path(entry: dict, root: str | Path) -> Path | None:
+    checkpoint = entry.get("checkpoint")
+    if checkpoint is None:
+        return None
+    path = Path(checkpoint).expanduser()
+    return path if path.is_absolute() else Path(root) / path
+
+
+def build(entry: dict, root: str | Path, device=None, key: str = "callable"):
+    """The defence function an entry's factory returns (`key` bpda: its approximation), in
+    evaluation mode, on `device` where given (a module; a function follows its input)."""
+    factory = load_callable(parse_reference(entry[key], root))
+    kwargs = dict(entry.get("settings") or {})
+    if entry.get("checkpoint") is not None:
+        kwargs["checkpoint"] = str(checkpoint_path(entry, root))
+    function = factory(**kwargs)
+    if not callable(function):
+        raise TypeError(f"{entry[key]} returned a {type(function).__name__}, not a module or function")
+    if isinstance(function, torch.nn.Module):
+        function = function.eval() if device is None else function.to(device).eval()
+    return function
+
+
+@dataclass
+class Contract:
+    """What the contract check found, and what it refuses (problems) or only reports (notes)."""
+
+    stochastic: bool | None = None
+    differentiable: bool | None = None
+    zero_gradient_share: float | None = None
+    problems: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def as_record(self) -> dict:
+        return {
+            "stochastic": self.stochastic,
+            "differentiable": self.differentiable,
+            "zero_gradient_share": self.zero_gradient_share,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+        }
+
+
+def check_contract(function, x, *, returns: str, classes: int, stochastic, differentiable: bool) -> Contract:
+    """Run the defence on the batch x (on the job's device) and check its contract: the
+    output's shape, range (purifiers: [0, 1]), finiteness and device; the same output twice
+    under one seed; whether two seeds disagree (stochastic), against the declaration (true,
+    false or auto); whether gradients reach the input, where declared differentiable."""
+    contract = Contract()
+    expected = tuple(x.shape) if returns == PURIFIER else (len(x), classes)
+
+    def run(seed):
+        torch.manual_seed(seed)
+        if x.device.type == "cuda":
+            torch.cuda.manual_seed_all(seed)
+        with torch.no_grad():
+            return function(x)
+
+    try:
+        first = run(0)
+    except Exception as error:
+        shape = tuple(x.shape)
+        contract.problems.append(f"calling it on a batch of shape {shape} raised {type(error).__name__}: {error}")
+        return contract
+    if not isinstance(first, torch.Tensor):
+        contract.problems.append(f"it returns a {type(first).__name__}; a tensor of shape {expected} is expected")
+        return contract
+    if tuple(first.shape) != expected:
+        what = "the input's shape" if returns == PURIFIER else "(images, classes)"
+        contract.problems.append(f"its output has shape {tuple(first.shape)}; expected {expected}, {what}")
+    if first.device != x.device:
+        contract.problems.append(
+            f"its output is on {first.device} for an input on {x.device}: create its tensors on x.device "
+            "(a module's parameters and buffers are moved for it)"
+        )
+        return contract
+    if not torch.isfinite(first).all():
+        contract.problems.append(f"its output holds {int((~torch.isfinite(first)).sum())} NaN or infinite values")
+    elif returns == PURIFIER and (first.min() < -RANGE_TOLERANCE or first.max() > 1 + RANGE_TOLERANCE):
+        contract.problems.append(
+            f"its output ranges over [{float(first.min()):.4g}, {float(first.max()):.4g}]; a purifier returns "
+            "images in [0, 1] (clamp its output)"
+        )
+    if contract.problems:
+        return contract
+    if not torch.equal(first, run(0)):
+        contract.problems.append(
+            "two calls under the same seed differ: it draws from a random generator other than torch's "
+            "(draw with torch, e.g. torch.randn_like, so that a seed fixes its draws)"
+        )
+        return contract
+    found = not torch.equal(first, run(1))
+    contract.stochastic = found
+    if stochastic != AUTO and bool(stochastic) != found:
+        contract.problems.append(
+            f"declared stochastic: {str(stochastic).lower()}, but two seeds give "
+            + ("different outputs" if found else "the same output")
+            + f": declare stochastic: {str(found).lower()} (or auto)"
+        )
+    contract.differentiable = differentiable
+    if differentiable:
+        _check_gradients(function, x, contract)
+    return contract
+
+
+def _check_gradients(function, x, contract: Contract) -> None:
+    probe = x.detach().clone().requires_grad_(True)
+    torch.manual_seed(0)
+    try:
+        out = function(probe)
+        if not out.requires_grad:
+            raise RuntimeError("the output does not depend on the input in autograd's graph")
+        (grad,) = torch.autograd.grad(out.float().sum(), probe, allow_unused=True)
+        if grad is None:
+            raise RuntimeError("the input's gradient is None")
+    except Exception as error:
+        contract.problems.append(
+            f"declared differentiable, but gradients do not reach the input ({error}): declare "
+            "differentiable: false to attack through BPDA"
+        )
+        return
+    if not torch.isfinite(grad).all():
+        contract.problems.append("declared differentiable, but the input's gradient holds NaN or infinite values")
+        return
+    zero = (grad.flatten(1).abs().sum(1) == 0).float().mean().item()
+    contract.zero_gradient_share = zero
+    if zero > 0:
+        contract.notes.append(
+            f"the input gradient is exactly zero for {zero:.0%} of the check's images: gradient attacks "
+            "learn nothing there (the health table's zero_gradients check); declare differentiable: "
+            "false to attack through BPDA"
+        )
+
+
+def _kept(module: torch.nn.Module, name: str, function) -> None:
+    """A module is registered (moved by .to(), put in eval mode); a plain function is kept."""
+    if isinstance(function, torch.nn.Module) or function is None:
+        setattr(module, name, function)
+    else:
+        module.__dict__[name] = function
+
+
+class BPDA(torch.nn.Module):
+    """Backward Pass Differentiable Approximation (Athalye et al. 2018): the defence's output
+    on the forward pass, the gradient of `approximation` (the identity if None) on the
+    backward pass."""
+
+    def __init__(self, function, approximation=None):
+        super().__init__()
+        _kept(self, "function", function)
+        _kept(self, "approximation", approximation)
+
+    def forward(self, x):
+        with torch.no_grad():
+            out = self.function(x)
+        stand_in = x if self.approximation is None else self.approximation(x)
+        return stand_in + (out - stand_in).detach()
+
+
+class Stacked(torch.nn.Module):
+    """classifier(purifier(x)) as one module: the defended model the attacks see."""
+
+    def __init__(self, classifier, purifier):
+        super().__init__()
+        self.classifier = classifier
+        _kept(self, "purifier", purifier)
+
+    def forward(self, x):
+        return self.classifier(self.purifier(x))
+
+
+@dataclass
+class UserDefence:
+    """A configured defence as its jobs use it: the entry, the function its factory returned,
+    the approximation for BPDA (None: the identity) and what the contract check found."""
+
+    name: str
+    entry: dict
+    function: Callable
+    approximation: Callable | None
+    stochastic: bool
+    differentiable: bool
+
+    def model(self, classifier, *, attack: bool) -> torch.nn.Module:
+        """The defended model: behind BPDA for an attack where it is not differentiable."""
+        function = self.function
+        if attack and not self.differentiable:
+            function = BPDA(function, self.approximation)
+        if self.entry["returns"] == MODEL:
+            return function if isinstance(function, torch.nn.Module) else Stacked(torch.nn.Identity(), function)
+        return Stacked(classifier, function)
+
+
+def load_user_defence(name: str, entry: dict, inputs) -> UserDefence:
+    """A configured defence as a job uses it, with what its contract check (the job's input
+    `contract`) found; its files are the job's inputs too (provenance)."""
+    with open(inputs["contract"]) as handle:
+        found = json.load(handle)
+    if found.get("problems"):
+        raise ValueError(f"the contract check of defence {name} failed ({inputs['contract']}): {found['problems']}")
+    function = build(entry, WORKFLOW_ROOT)
+    approximation = build(entry, WORKFLOW_ROOT, key="bpda") if entry.get("bpda") else None
+    return UserDefence(name, entry, function, approximation, bool(found["stochastic"]), entry["differentiable"])
+
+
+def columns(name: str, entry: dict, sources: dict) -> dict:
+    """A user defence's columns in the tables: what it is, its settings and the sha256 of its
+    files, beside the cells' family, denoising, stp and alpha (empty here)."""
+    row = {"cell": name, "family": "user", "denoising": None, "stp": None, "alpha": None}
+    row.update(defence_callable=entry["callable"], defence_returns=entry["returns"])
+    row.update({f"defence_{k}": v for k, v in sorted((entry.get("settings") or {}).items())})
+    row.update(defence_source_sha256=sources["defence_source_sha256"])
+    row.update(defence_checkpoint_sha256=sources["defence_checkpoint_sha256"])
+    return row

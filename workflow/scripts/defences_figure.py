@@ -1,0 +1,21 @@
+"""Rule defences_figure: every defence of the comparison under its attack, from the
+comparison's table and each defence's health rows."""
+
+import pandas as pd
+
+from aedefense.figures import defences_figure
+from aedefense.jobs import job
+
+with job(snakemake):
+    params = snakemake.params
+    health = pd.concat([pd.read_csv(path, keep_default_na=False) for path in snakemake.input.health])
+    health["scale"] = health["scale"].astype(float)
+    defences_figure(
+        pd.read_csv(snakemake.input.table),
+        health,
+        attack=params.attack,
+        datasets=params.datasets,
+        style=params.style,
+        pdf=snakemake.output.pdf,
+        png=snakemake.output.png,
+    )
