@@ -198,3 +198,7 @@ def test_a_figure_caption_counts_the_points_that_pass_every_check(tmp_path):
         "1 with a warning; 1 fail at least one (the table's detail column says why); "
         "1 not checked (outside the health table's grid)."
     )
+    # a training seed's rows: the table's cell is the base name, the seed in `replicate`
+    table.write_text("dataset,cell,replicate,scale,check,verdict\nmnist,none,0,0.0,a,pass\nmnist,none,1,0.0,a,fail\n")
+    summary = health_summary(table, [("mnist", "none", 0.0), ("mnist", "none_r1", 0.0)])
+    assert "1 of the 2 (cell, latent scale) points shown pass every check; 1 fail at least one" in summary

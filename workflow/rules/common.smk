@@ -41,6 +41,7 @@ from aedefense.params import (
     figure_style,
     health_settings,
     sanity_settings,
+    user_defence_entry,
 )
 import re
 
@@ -133,9 +134,10 @@ def autoencoder_params(wildcards):
     return autoencoder_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.ae)
 
 
-def defence_inputs(wildcards):
+def defence_inputs(wildcards, classifier_always=False):
     """The test data, the classifier, and the cell's autoencoder (none for UNDEFENDED), all of
-    the cell's training seed."""
+    the cell's training seed; for a user defence its files and contract, and the classifier
+    only where it is a purifier (or classifier_always)."""
     refuse_outside_config(
         wildcards,
         name=wildcards.ae,
@@ -150,7 +152,11 @@ def defence_inputs(wildcards):
         "classifier": f"results/{wildcards.dataset}/{classifier}.pt",
     }
     if base in config["defences"]:
-        return user_defence_inputs(wildcards, inputs)
+        inputs.update(USER_DEFENCE_FILES[base])
+        inputs["contract"] = f"results/{wildcards.dataset}/ae/{base}/contract.json"
+        if config["defences"][base]["returns"] == "model" and not classifier_always:
+            del inputs["classifier"]
+        return inputs
     if base != UNDEFENDED:
         plan.trained_cell(wildcards.ae)  # a clear error for a cell trained elsewhere
         inputs["autoencoder"] = (
@@ -160,48 +166,36 @@ def defence_inputs(wildcards):
 
 
 def user_defence_files(name):
-    """A user defence's files, inputs of all its jobs: a change reruns them (absolute, from
-    the workflow's directory as the config's relative paths are)."""
+    """A user defence's files, inputs of all its jobs: a change reruns them."""
     from aedefense import defences
 
-    entry = config["defences"][name]
+    entry, root = config["defences"][name], defences.WORKFLOW_ROOT
     files = {}
-    for key in ("callable", "bpda"):
+    for key, input_name in (
+        ("callable", "defence_source"),
+        ("bpda", "defence_bpda_source"),
+    ):
         if entry.get(key):
-            source = defences.source_file(
-                defences.parse_reference(entry[key], workflow.basedir)
-            )
+            source = defences.source_file(defences.parse_reference(entry[key], root))
             if source is not None:
-                files[f"defence_{'source' if key == 'callable' else 'bpda_source'}"] = (
-                    str(source)
-                )
+                files[input_name] = str(source)
     if entry.get("checkpoint"):
-        files["defence_checkpoint"] = str(
-            defences.checkpoint_path(entry, workflow.basedir)
-        )
+        files["defence_checkpoint"] = str(defences.checkpoint_path(entry, root))
     return files
 
 
-def user_defence_inputs(wildcards, inputs):
-    """A user defence's job: its files, its contract check, the test data, and the
-    classifier it stands in front of (a purifier's; the health job's for a whole model too,
-    for the transfer sets' identity)."""
-    base = split_replicate(wildcards.ae)[0]
-    inputs.update(user_defence_files(base))
-    inputs["contract"] = f"results/{wildcards.dataset}/ae/{base}/contract.json"
-    if config["defences"][base]["returns"] == "model":
-        del inputs["classifier"]
-    return inputs
+# Each user defence's files, found once per run (a module reference is looked up on sys.path).
+USER_DEFENCE_FILES = {name: user_defence_files(name) for name in config["defences"]}
 
 
 def contract_inputs(wildcards):
     refuse_outside_config(wildcards, name=wildcards.ae)
     test = f"results/{wildcards.dataset}/data/test.pt"
-    return {"test": test, **user_defence_files(wildcards.ae)}
+    return {"test": test, **USER_DEFENCE_FILES[wildcards.ae]}
 
 
 def contract_params(wildcards):
-    return dict(config["defences"][wildcards.ae])
+    return user_defence_entry(PLAIN_CONFIG, wildcards.ae)
 
 
 def set_name(attack, eps, scale):
@@ -398,12 +392,8 @@ def download_one(wildcards, output, log, expected):
 def health_inputs(wildcards):
     """A cell's models and test data, and the health attack's sets and evaluations at every
     eps of the grid and at the unbounded eps."""
-    inputs = defence_inputs(wildcards)
     # the transfer sets are the undefended classifier's: its file gives their identity
-    inputs.setdefault(
-        "classifier",
-        f"results/{wildcards.dataset}/{plan.classifier_name(split_replicate(wildcards.ae)[1])}.pt",
-    )
+    inputs = defence_inputs(wildcards, classifier_always=True)
     attack = config["health"]["attack"]
     for eps in plan.health_eps(PLAIN_CONFIG, wildcards.dataset):
         name = format_number(eps)

@@ -25,7 +25,7 @@ with job(snakemake) as timer:
         x = to_unit(test["images"][indices]).to(device)
         y = test["labels"][indices].to(device)
         defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
-        settings = final_settings(settings, defence)
+        settings = final_settings(settings, defence.samples_at(settings.get("scale", 0.0)))
         seed = settings.get("seed", 0)
         if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
             latent_generator = torch.Generator(device=device).manual_seed(seed + 1)

@@ -300,18 +300,16 @@ def non_finite_numbers(value, where="") -> list[str]:
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Raise ConfigError listing every problem, or return the config unchanged. A user
-    defence's callable is imported here, before any job (paths relative to the workflow's
-    directory, the one that holds workflow/schemas/)."""
+    defence's callable is imported here, before any job."""
     check_size(config)
     messages = non_finite_numbers(config) + schema_errors(config, load_schema(schema_path))
     if not messages:
         messages = rule_errors(config)
     if not messages and config["defences"]:
-        from aedefense.defences import entry_problems
+        from aedefense.defences import WORKFLOW_ROOT, entry_problems
 
-        root = Path(schema_path).resolve().parents[2]
         for name, entry in config["defences"].items():
-            messages += entry_problems(name, entry, root)
+            messages += entry_problems(name, entry, WORKFLOW_ROOT)
     if messages:
         raise ConfigError(
             "the config (config.yaml with any --configfile / --config on top) is not valid "

@@ -17,7 +17,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -158,13 +158,7 @@ class Contract:
     notes: list = field(default_factory=list)
 
     def as_record(self) -> dict:
-        return {
-            "stochastic": self.stochastic,
-            "differentiable": self.differentiable,
-            "zero_gradient_share": self.zero_gradient_share,
-            "problems": list(self.problems),
-            "notes": list(self.notes),
-        }
+        return asdict(self)
 
 
 def check_contract(function, x, *, returns: str, classes: int, stochastic, differentiable: bool) -> Contract:
@@ -176,9 +170,7 @@ def check_contract(function, x, *, returns: str, classes: int, stochastic, diffe
     expected = tuple(x.shape) if returns == PURIFIER else (len(x), classes)
 
     def run(seed):
-        torch.manual_seed(seed)
-        if x.device.type == "cuda":
-            torch.cuda.manual_seed_all(seed)
+        torch.manual_seed(seed)  # every device's generator
         with torch.no_grad():
             return function(x)
 

@@ -79,12 +79,18 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
     return settings
 
 
+def user_defence_entry(config: dict, name: str) -> dict:
+    """What a user defence's jobs depend on: its entry but the datasets it applies to (a
+    dataset added there reruns nothing on the others)."""
+    return {key: value for key, value in config["defences"][name].items() if key != "datasets"}
+
+
 def with_user_defence(config: dict, cell: str, settings: dict) -> dict:
-    """A job on a user defence gets its config entry under `defence` (its jobs rerun when it
+    """A job on a user defence gets its entry under `defence` (its jobs rerun when it
     changes); a cell's job gets nothing more, so its params stay as they were."""
     base = split_replicate(cell)[0]
     if base in config["defences"]:
-        settings["defence"] = dict(config["defences"][base])
+        settings["defence"] = user_defence_entry(config, base)
     return settings
 
 
@@ -98,17 +104,13 @@ def defence_stochastic(config: dict, cell: str, scale: float):
     return is_stochastic(family_of(cell), scale)
 
 
-def final_settings(settings: dict, stochastic) -> dict:
-    """An attack job's settings for a defence that samples (stochastic True) or not: EOT
-    draws only where it samples, and the suite's rand protocol there, its standard one
-    elsewhere. stochastic may be a checkpoints.Defence, whose contract decides, for settings
-    planned as AUTO (unchanged otherwise)."""
+def final_settings(settings: dict, stochastic: bool) -> dict:
+    """An attack job's settings for a defence that samples (stochastic) or not: EOT draws
+    only where it samples, and the suite's rand protocol there, its standard one elsewhere.
+    Settings already final come back unchanged; the job calls it again for a defence planned
+    as AUTO, with what its contract check found."""
     settings = dict(settings)
-    planned = settings.pop("stochastic", None)
-    if not isinstance(stochastic, bool):
-        if planned != AUTO:
-            return settings
-        stochastic = stochastic.samples_at(settings.get("scale", 0.0))
+    settings.pop("stochastic", None)
     if "scale" in settings and "eot_draws" in settings and not stochastic:
         settings["eot_draws"] = 1  # every draw is the same forward
     if "protocols" in settings:

@@ -182,8 +182,9 @@ def health_summary(path, points) -> str:
     except FileNotFoundError:
         return f"Evaluation health: not checked yet; build {path}, then this report again."
     verdicts: dict[tuple, set] = {}
-    for row in rows:
-        verdicts.setdefault((row["dataset"], row["cell"], float(row["scale"])), set()).add(row["verdict"])
+    for row in rows:  # the table's cell is the base name, its training seed in `replicate`
+        cell = replicate_name(row["cell"], int(row.get("replicate") or 0))
+        verdicts.setdefault((row["dataset"], cell, float(row["scale"])), set()).add(row["verdict"])
     shown = {(dataset, cell, float(scale)) for dataset, cell, scale in points}
     checked = [verdicts[point] for point in shown if point in verdicts]
     failed = sum(FAIL in v for v in checked)
