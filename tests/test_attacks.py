@@ -9,8 +9,9 @@ from aedefense import attacks
 from aedefense.attacks import attack_in_batches, cw_box, margin
 from aedefense.checkpoints import Defence
 from aedefense.data.prepared import to_unit
-from aedefense.evaluation import accuracy_over_draws, attacked_indices, latent_displacement
+from aedefense.evaluation import accuracy_over_draws, attacked_indices, draw_seed, latent_displacement
 from aedefense.models import Autoencoder, DefendedModel
+from aedefense.results import accuracy_row
 from aedefense.training import train_classifier
 
 CW = {
@@ -193,6 +194,40 @@ def test_evaluation_averages_over_latent_draws():
     ]  # scale 0 is deterministic: one draw
 
 
+def test_each_point_draws_its_own_latent_samples_unless_they_are_common():
+    point = {"seed": 0, "draw_seeds": "per_point", "scale": 1.0}
+    seeds = {
+        draw_seed(dict(point, scale=scale), attack, eps)
+        for attack in ("cw", "pgd")
+        for eps in (0.1, 0.2)
+        for scale in (1.0, 2.0)
+    }
+    assert len(seeds) == 8  # one per (attack, eps, scale)
+    assert draw_seed(point, "cw", 0.1) == draw_seed(point, "cw", "0.1")  # eps as the wildcard's text
+    assert draw_seed(point, "cw", 0.1) != draw_seed(dict(point, seed=1), "cw", 0.1)
+    common = dict(point, draw_seeds="common", seed=3)
+    assert {draw_seed(common, "cw", 0.1), draw_seed(dict(common, scale=2.0), "pgd", 0.3)} == {3}
+
+
+def test_a_rows_draw_error_is_the_standard_error_of_its_draws():
+    settings = {"scale": 1.0, "images": 100, "draws": 4, "draw_seeds": "per_point", "seed": 0}
+    row = accuracy_row(
+        dataset="mnist",
+        cell="vae_d0_stp0.4_a0",
+        eps=0.1,
+        attack_name="cw",
+        settings=settings,
+        accuracies=[0.5, 0.6, 0.7, 0.6],
+        attack=None,
+        classifier_settings={"seed": 0, "epochs": 1},
+        autoencoder_settings={"seed": 0},
+        defence_columns={"cell": "vae_d0_stp0.4_a0", "family": "vae"},
+    )
+    assert row["accuracy_mean"] == pytest.approx(0.6)
+    assert row["accuracy_draw_se"] == pytest.approx(0.0816497 / 2)  # sample std over sqrt(4)
+    assert row["draw_seeds"] == "per_point" and row["draws"] == 4
+
+
 def test_attacked_indices():
     assert attacked_indices("mnist", 100, 10, 0).tolist() == list(range(10))
     btsc = attacked_indices("btsc", 100, 10, 0)
@@ -212,6 +247,8 @@ def test_latent_displacement_of_an_unchanged_image_is_zero():
     assert stats["relative_displacement"] == pytest.approx(0.0, abs=1e-6)
     moved = latent_displacement(ae, x, (x + 0.3).clamp(0, 1))
     assert moved["cosine"] < 1.0 and moved["relative_displacement"] > 0
+    assert stats["cosine_se"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 < moved["cosine_se"] < 1 - moved["cosine"]
     assert stats["clean_code_diameter"] > 0
 
 

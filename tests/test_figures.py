@@ -1,8 +1,16 @@
-"""What the accuracy figures draw from a table: one curve per attack, in the figure's order."""
+"""What the figures draw from a table: one curve per attack in the figure's order; Fig. 5's
+curves and legend."""
 
 import pandas as pd
 
-from aedefense.figures import ATTACK_LOOKS, accuracy_figure, attack_curves, stacked_figure_rows
+from aedefense.figures import (
+    ATTACK_LOOKS,
+    accuracy_figure,
+    attack_curves,
+    latent_figure,
+    latent_rows,
+    stacked_figure_rows,
+)
 from aedefense.names import UNDEFENDED
 
 
@@ -91,3 +99,50 @@ def test_a_figure_over_cell_families_is_drawn(tmp_path):
     height = Image.open(png).size[1]
     assert height > 0.9 * 4 * 2.5 * 50  # four panel rows (AE, DAE, CAE, CVAE) of 2.5 in at 50 dpi
     assert pdf.stat().st_size > 1000
+
+
+def latent_table() -> pd.DataFrame:
+    rows = []
+    for family in ("ae", "vae"):
+        for denoising, stps in ((0, (0.0, 0.2, 0.4)), (1, (0.2, 0.4))):
+            for stp in stps:
+                cosine = 0.9 + stp / 10 + denoising / 100 + (family == "vae") / 50
+                rows.append(
+                    dict(dataset="mnist", family=family, denoising=denoising, stp=stp, eps=0.2, attack="cw")
+                    | dict(cosine=cosine, cosine_se=0.004, norm_ratio=cosine - 0.01, norm_ratio_se=0.002)
+                )
+    return pd.DataFrame(rows)
+
+
+def test_fig5_starts_each_denoising_curve_from_the_plain_models_stp_0_point():
+    latent = latent_table()
+    rows = latent_rows(latent)
+    assert len(rows) == len(latent) + 2  # the DAE's and the DVAE's stp 0 point
+    for family in ("ae", "vae"):
+        plain = rows[(rows["family"] == family) & (rows["denoising"] == 0) & (rows["stp"] == 0)]
+        denoising = rows[(rows["family"] == family) & (rows["denoising"] == 1)].sort_values("stp")
+        assert denoising["stp"].tolist() == [0.0, 0.2, 0.4]
+        assert denoising["cosine"].iloc[0] == plain["cosine"].iloc[0] != denoising["cosine"].iloc[1]
+    # a table that has the denoising model at stp 0 keeps its own point
+    own = pd.concat([latent, latent.iloc[[0]].assign(denoising=1, cosine=0.5)], ignore_index=True)
+    start = latent_rows(own).query("family == 'ae' and denoising == 1 and stp == 0")
+    assert start["cosine"].tolist() == [0.5]
+
+
+def test_fig5_draws_one_legend_for_the_figure(tmp_path, monkeypatch):
+    style = {"context": "paper", "font_scale": 1.0, "palette": "viridis", "panel_width": 3.0}
+    style |= {"panel_height": 2.5, "png_dpi": 50}
+    import matplotlib.pyplot as plt
+
+    figures, original = [], plt.close
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
+    latent_figure(latent_table(), datasets=["mnist"], style=style, pdf=tmp_path / "f.pdf", png=tmp_path / "f.png")
+    (fig,) = figures
+    lines = {bars.get_label(): bars.lines[0] for bars in fig.axes[0].containers}
+    assert lines["DAE"].get_linestyle() == "--" and lines["AE"].get_linestyle() == "-"
+    assert lines["AE"].get_color() == lines["DAE"].get_color() != lines["VAE"].get_color()
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == ["AE", "DAE", "VAE", "DVAE"]
+    assert "CW" in fig._suptitle.get_text() and "d0/d1" not in fig._suptitle.get_text()
+    original(fig)

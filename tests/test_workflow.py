@@ -104,10 +104,13 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     fig3 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig3.csv")
     assert set(fig3["cell"]) == {"none", "vae_d1_stp0.2_a0"} and set(fig3["scale"]) == {0.0, 1.0, 2.0}
     # One evaluation job per adversarial set covers every scale the figures show the cell at,
-    # with the same latent draws (common random numbers); a figure keeps only its own scales.
+    # each point with draws of its own (config.yaml: 20, per_point); a figure keeps only its
+    # own scales.
     both = pd.read_csv(results / "ae" / "vae_d1_stp0.2_a0" / "eval" / "cw_eps0.1.csv")
     assert list(both["scale"]) == [1.0, 2.0] and set(both["seed_evaluation"]) == {0}
-    assert (both["draws"] == 10).all() and both["accuracy_mean"].between(0, 1).all()
+    assert (both["draws"] == 20).all() and set(both["draw_seeds"]) == {"per_point"}
+    assert both["accuracy_mean"].between(0, 1).all()
+    assert (both["accuracy_draw_se"] <= both["accuracy_std"]).all() and (both["accuracy_draw_se"] > 0).any()
     fig2 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig2.csv")
     assert set(fig2.loc[fig2["cell"] == "vae_d1_stp0.2_a0", "scale"]) == {1.0}
     diameters = pd.read_csv(workdir / "results" / "figures" / "fig5_diameters.csv")
@@ -134,7 +137,7 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert (accuracy["accuracy_mean"] <= accuracy["accuracy_ci_high"]).all()
     assert (accuracy["accuracy_ci_high"] - accuracy["accuracy_ci_low"] > 0.08).all()  # 40 images: wide
     sampled = accuracy[(accuracy["family"] == "vae") & (accuracy["scale"] > 0)]
-    assert (sampled["draws"] == 10).all()
+    assert (sampled["draws"] == 20).all()
     adaptive = accuracy[accuracy["attack"] == "cweot"]
     assert (adaptive["attack_scale"] == adaptive["scale"]).all() and (adaptive["attack_eot_draws"] == 2).all()
     assert accuracy.loc[accuracy["attack"] == "cw", "attack_scale"].isna().all()

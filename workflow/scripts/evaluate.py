@@ -6,7 +6,7 @@ names.WORST); one row per latent scale of settings['scales']."""
 from aedefense.adversarial import load_evaluated_sets, set_identity, worst_case
 from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.evaluation import accuracy_over_draws, attacked_indices
+from aedefense.evaluation import accuracy_over_draws, attacked_indices, draw_seed
 from aedefense.jobs import job
 from aedefense.names import WORST
 from aedefense.params import at_scale
@@ -52,8 +52,6 @@ with job(snakemake) as timer:
     with timer.phase("compute"):
         seed_everything(settings.get("seed", 0), device)
         for scale in settings["scales"]:
-            # Every scale (and every evaluation job) seeds its latent draws alike: common
-            # random numbers, so curves and scales differ by the defence, not by the noise.
             one = at_scale(settings, defence.samples_at(scale), scale)
             accuracies = accuracy_over_draws(
                 defence,
@@ -61,7 +59,7 @@ with job(snakemake) as timer:
                 labels,
                 scale,
                 one.get("draws", 1),
-                one.get("seed", 0),
+                draw_seed(one, attack_name, snakemake.wildcards.eps),
                 settings["batch_size"],
             )
             forwards += len(accuracies) * len(image_sets) * len(labels)

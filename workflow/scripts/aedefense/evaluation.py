@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch.nn import functional as F
 
@@ -17,6 +19,17 @@ def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> tor
         return torch.arange(count)
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(test_size, generator=generator)[:count].sort().values
+
+
+def draw_seed(settings: dict, attack: str, eps: float) -> int:
+    """The seed of one evaluated point's latent draws (settings: at_scale's, with `seed`,
+    `draw_seeds` and `scale`): its own for each (attack, eps, scale) under draw_seeds
+    per_point, so the draw errors of a curve's points are independent; the evaluation seed
+    itself under `common`, so every point reuses the same draws."""
+    if settings.get("draw_seeds", "common") == "common":
+        return settings.get("seed", 0)
+    point = f"{settings['seed']}/{attack}/{float(eps)!r}/{float(settings['scale'])!r}"
+    return int.from_bytes(hashlib.sha256(point.encode()).digest()[:7], "big")
 
 
 @torch.inference_mode()
@@ -47,14 +60,22 @@ def accuracy_over_draws(defence, images, labels, scale: float, draws: int, seed:
 @torch.inference_mode()
 def latent_displacement(autoencoder, clean, adversarial) -> dict:
     """How the attack moves the code: cos(mu, mu*), ||mu*|| / ||mu||, ||mu* - mu|| / ||mu||
-    averaged over images, and the diameter (largest pairwise distance) of the clean codes."""
+    averaged over images, each with its standard error over the images (<name>_se), and the
+    diameter (largest pairwise distance) of the clean and the adversarial codes."""
     mu = autoencoder.encode(clean)[0]
     mu_adv = autoencoder.encode(adversarial)[0]
     norm, norm_adv = mu.norm(dim=1), mu_adv.norm(dim=1)
+    per_image = {
+        "cosine": F.cosine_similarity(mu, mu_adv, dim=1),
+        "norm_ratio": norm_adv / norm,
+        "relative_displacement": (mu_adv - mu).norm(dim=1) / norm,
+    }
+    stats = {}
+    for name, values in per_image.items():
+        stats[name] = float(values.mean())
+        stats[f"{name}_se"] = float(values.std() / len(values) ** 0.5) if len(values) > 1 else 0.0
     return {
-        "cosine": float(F.cosine_similarity(mu, mu_adv, dim=1).mean()),
-        "norm_ratio": float((norm_adv / norm).mean()),
-        "relative_displacement": float(((mu_adv - mu).norm(dim=1) / norm).mean()),
+        **stats,
         "clean_code_diameter": float(torch.cdist(mu, mu).max()),
         "adversarial_code_diameter": float(torch.cdist(mu_adv, mu_adv).max()),
     }

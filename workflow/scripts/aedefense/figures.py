@@ -107,6 +107,7 @@ def accuracy_figure(
     base_curves = list(dict.fromkeys(rows[~rows["reference"]].sort_values("order")["curve"]))
     palette = dict(zip(base_curves, sns.color_palette(style["palette"], len(base_curves))))
     look = {a: ATTACK_LOOKS[i % len(ATTACK_LOOKS)] for i, a in enumerate(attacks)}
+    dodge = {a: i * 0.012 * float(table["eps"].max() or 1) for i, a in enumerate(attacks)}
     fig, axes = plt.subplots(
         len(panels),
         len(datasets),
@@ -119,13 +120,24 @@ def accuracy_figure(
             ax = axes[i][j]
             here = rows[(rows["panel"] == panel) & (rows["dataset"] == dataset)]
             for curve, data in here.groupby("curve", sort=False):
-                base = curve.split(", ")[0]
-                _draw(
-                    ax, data.sort_values("eps"), curve, palette.get(base, "grey"), *look[data["curve_attack"].iloc[0]]
-                )
+                base, curve_attack = curve.split(", ")[0], data["curve_attack"].iloc[0]
+                color = palette.get(base, "grey")
+                _draw(ax, data.sort_values("eps"), curve, color, *look[curve_attack], dodge=dodge[curve_attack])
             reference = attack_curves(undefended[undefended["dataset"] == dataset], "no defence", attack, attacks)
             for curve, data in reference.groupby("curve", sort=False):
-                _draw(ax, data.sort_values("eps"), curve, "black", *look[data["curve_attack"].iloc[0]])
+                # under the figure's attack in black; under the others in grey, beneath the
+                # black one, which it would hide where both reach zero
+                curve_attack = data["curve_attack"].iloc[0]
+                color, zorder = ("black", 2.5) if curve_attack == attack else ("grey", 1.5)
+                _draw(
+                    ax,
+                    data.sort_values("eps"),
+                    curve,
+                    color,
+                    *look[curve_attack],
+                    zorder=zorder,
+                    dodge=dodge[curve_attack],
+                )
             ax.set_title(f"{panel}, {DATASET_TITLES[dataset]}")
             ax.set_xlabel("epsilon (L-infinity)")
             ax.set_ylabel("accuracy (%)" if j == 0 else "")
@@ -150,11 +162,13 @@ def accuracy_figure(
     _save(fig, pdf, png, style["png_dpi"])
 
 
-def _draw(ax, data, label, color, linestyle, marker):
+def _draw(ax, data, label, color, linestyle, marker, zorder=2, dodge=0.0):
+    """One curve with its Wilson error bars; `dodge` shifts it along eps so that curves of
+    several attacks that agree (the undefended classifier at zero) stay visible side by side."""
     if data.empty:
         return
-    x, mean = data["eps"], 100 * data["accuracy_mean"]
-    ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=3)
+    x, mean = data["eps"] + dodge, 100 * data["accuracy_mean"]
+    ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=5, zorder=zorder)
     ax.errorbar(
         x,
         mean,
@@ -168,11 +182,12 @@ def _draw(ax, data, label, color, linestyle, marker):
     if "sanity_flags" in data:
         bad = data["sanity_flags"].fillna("") != ""
         ax.plot(x[bad], mean[bad], linestyle="none", marker="x", color="red", markersize=7)
-    if (data["training_seeds"] > 1).any():  # the spread over training seeds
+    # The spread over training seeds. Latent draws get no band: their error of the mean
+    # (accuracy_draw_se) is small beside the Wilson interval, and a min-max over draws
+    # widens with their number.
+    if (data["training_seeds"] > 1).any():
         low, high = data["accuracy_seed_min"], data["accuracy_seed_max"]
         ax.fill_between(x, 100 * low, 100 * high, color=color, alpha=0.2, linewidth=0)
-    elif (data["draws"] > 1).any():  # stochastic defence: the spread over latent draws
-        ax.fill_between(x, 100 * data["accuracy_min"], 100 * data["accuracy_max"], color=color, alpha=0.2, linewidth=0)
 
 
 def _title(name, layouts, attacks, grids):
@@ -192,32 +207,60 @@ def _title(name, layouts, attacks, grids):
     return f"Accuracy under {attacks[0].upper()} (solid) and {others}: {what}"
 
 
+# Fig. 5's models: (label, family, denoising), drawn in the family's colour, dashed when denoising
+LATENT_MODELS = [("AE", "ae", 0), ("DAE", "ae", 1), ("VAE", "vae", 0), ("DVAE", "vae", 1)]
+LATENT_MEASURES = [("cosine", "cos(mu, mu*)"), ("norm_ratio", "||mu*|| / ||mu||")]
+
+
+def latent_rows(latent: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 5's points. A denoising model trained at stp 0 has no noise to remove: it is the
+    plain model, so the DAE and DVAE curves start from the AE's and VAE's stp 0 point."""
+    start = latent[(latent["denoising"] == 0) & (latent["stp"] == 0)].assign(denoising=1)
+    have = set(zip(latent["dataset"], latent["family"], latent["denoising"], latent["stp"]))
+    start = start[[key not in have for key in zip(start["dataset"], start["family"], start["denoising"], start["stp"])]]
+    return pd.concat([latent, start], ignore_index=True).sort_values(["dataset", "family", "denoising", "stp"])
+
+
 def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
+    """Fig. 5: cos(mu, mu*) and ||mu*|| / ||mu|| against stp, one column per dataset; error
+    bars the 95% interval of the mean over the attacked images (where the table has it)."""
     _apply(style)
-    latent = latent.copy()
-    latent["model"] = [("D" if d else "") + f.upper() for f, d in zip(latent["family"], latent["denoising"])]
-    order = [m for m in ("AE", "DAE", "VAE", "DVAE") if m in set(latent["model"])]
+    latent = latent_rows(latent)
+    colours = dict(zip(("ae", "vae"), sns.color_palette(style["palette"], 3)))
     fig, axes = plt.subplots(2, len(datasets), figsize=_figsize(style, 2, len(datasets)), squeeze=False)
     for j, dataset in enumerate(datasets):
         data = latent[latent["dataset"] == dataset]
         eps = format_number(data["eps"].iloc[0]) if len(data) else "?"
-        for i, (column, label) in enumerate((("cosine", "cos(mu, mu*)"), ("norm_ratio", "||mu*|| / ||mu||"))):
+        for i, (column, label) in enumerate(LATENT_MEASURES):
             ax = axes[i][j]
-            sns.lineplot(
-                data=data,
-                x="stp",
-                y=column,
-                hue="model",
-                hue_order=order,
-                palette=style["palette"],
-                marker="o",
-                ax=ax,
-                legend=(i == 0 and j == 0),
-            )
+            for model, family, denoising in LATENT_MODELS:
+                rows = data[(data["family"] == family) & (data["denoising"] == denoising)]
+                if rows.empty:
+                    continue
+                half = 1.96 * rows[f"{column}_se"] if f"{column}_se" in rows else None
+                ax.errorbar(
+                    rows["stp"],
+                    rows[column],
+                    yerr=half,
+                    label=model,
+                    color=colours[family],
+                    linestyle="--" if denoising else "-",
+                    marker="s" if denoising else "o",
+                    markersize=5,
+                    capsize=2,
+                    elinewidth=0.7,
+                )
             ax.set_title(f"{DATASET_TITLES[dataset]}, eps {eps}")
+            ax.set_xlabel("training noise stp")
             ax.set_ylabel(label)
             ax.ticklabel_format(axis="y", useOffset=False)  # values near 1 read as they are
-    fig.suptitle("Latent space under attack: d0/d1 = denoising off/on")
+    handles = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    attack = str(latent["attack"].iloc[0]).upper() if len(latent) else "?"
+    fig.suptitle(f"Latent codes under the {attack} attack: clean mu against adversarial mu*")
     fig.tight_layout()
     _save(fig, pdf, png, style["png_dpi"])
 
@@ -257,7 +300,7 @@ def defence_label(cell: str, scale: float) -> str:
 def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, datasets, style: dict, pdf, png):
     """Every defence of the comparison under `attack`: one panel per dataset, one curve per
     defence (the undefended classifier in black), each labelled with its health verdicts;
-    error bars the 95% Wilson interval, bands the spread over seeds or draws."""
+    error bars the 95% Wilson interval, bands the spread over training seeds."""
     _apply(style)
     table = over_training_seeds(table[table["attack"].isin([CLEAN, attack])])
     defences = list(dict.fromkeys(zip(table["cell"], table["scale"])))

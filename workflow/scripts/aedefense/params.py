@@ -125,17 +125,24 @@ def evaluation_settings(config: dict, dataset: str, cell: str, scales) -> dict:
     settings = {"scales": [float(s) for s in scales], "batch_size": config["evaluation"]["batch_size"]}
     settings.update(attacked_images(config, dataset))
     if any(defence_stochastic(config, cell, s) for s in settings["scales"]):
-        settings.update(draws=config["evaluation"]["latent_draws"], seed=config["seeds"]["evaluation"])
+        settings.update(
+            draws=config["evaluation"]["latent_draws"],
+            draw_seeds=config["evaluation"]["draw_seeds"],
+            seed=config["seeds"]["evaluation"],
+        )
     return with_user_defence(config, cell, settings)
 
 
+DRAW_KEYS = ("draws", "draw_seeds", "seed")
+
+
 def at_scale(settings: dict, stochastic: bool, scale: float) -> dict:
-    """An evaluation job's settings for one of its scales: the draws and their seed only
+    """An evaluation job's settings for one of its scales: the draws and their seeding only
     where the defence samples at that scale (stochastic)."""
-    one = {key: value for key, value in settings.items() if key not in ("scales", "draws", "seed", "defence")}
+    one = {key: value for key, value in settings.items() if key not in ("scales", "defence", *DRAW_KEYS)}
     one["scale"] = float(scale)
     if stochastic:
-        one.update(draws=settings["draws"], seed=settings["seed"])
+        one.update({key: settings[key] for key in DRAW_KEYS})
     return one
 
 

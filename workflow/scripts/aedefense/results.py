@@ -81,6 +81,9 @@ def accuracy_row(
         accuracy_std=statistics.pstdev(accuracies) if len(accuracies) > 1 else 0.0,
         accuracy_min=min(accuracies),
         accuracy_max=max(accuracies),
+        # the draw error of accuracy_mean, to set beside the Wilson interval's half-width
+        accuracy_draw_se=statistics.stdev(accuracies) / len(accuracies) ** 0.5 if len(accuracies) > 1 else 0.0,
+        draw_seeds=settings.get("draw_seeds"),
     )
     row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy_mean"], settings["images"])
     if attack is not None:
