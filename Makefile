@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: paper test test-slurm bench profile
+.PHONY: paper test test-quick test-slurm bench profile
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ paper: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
+
+# the unit tests only: no end-to-end Snakemake run (those are marked `workflow`)
+test-quick: $(STAMP)
+	$(VENV)/bin/pytest -m "not workflow"
 
 test-slurm: $(STAMP)
 	AEDEFENSE_SLURM_TEST=1 $(VENV)/bin/pytest

@@ -182,6 +182,15 @@ def test_a_nested_command_line_value_read_as_text_says_to_use_a_configfile(base_
     assert "put it in a YAML file" not in errors_of(base_config, schema)
 
 
+def test_a_null_given_inside_a_nested_command_line_value_says_to_use_a_configfile(base_config, schema):
+    base_config["sanity"]["longer_attack"] = "null"  # what --config 'sanity={longer_attack: null}' hands over
+    message = errors_of(base_config, schema)
+    assert "attack 'null'" in message
+    assert "sanity.longer_attack: the text 'null', not a null; a nested value given as --config" in message
+    base_config["sanity"]["longer_attack"] = "nosuchattack"  # a plain unknown name: no such hint
+    assert "--config 'key={...}'" not in errors_of(base_config, schema)
+
+
 def alias_bomb(levels: int, width: int = 9) -> str:
     """A 'billion laughs' YAML file: each level lists the previous one `width` times."""
     lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]

@@ -4,7 +4,6 @@ curves and legend."""
 import pandas as pd
 
 from aedefense.figures import (
-    ATTACK_LOOKS,
     accuracy_figure,
     attack_curves,
     latent_figure,
@@ -29,10 +28,49 @@ def test_each_attack_is_one_curve_from_the_clean_point_in_the_figures_order():
     assert curves.loc[curves["curve"] != "scale 1", "reference"].all()
 
 
-def test_attacks_outside_the_order_come_last_by_name_and_every_attack_has_its_own_look():
+def test_attacks_outside_the_order_come_last_by_name_and_every_attack_has_its_own_look(tmp_path, monkeypatch):
     curves = attack_curves(rows(["bim", "pgd", "cw"]), "x", "cw", ["cw", "pgd"])
     assert list(dict.fromkeys(curves["curve_attack"])) == ["cw", "pgd", "bim"]
-    assert len(set(ATTACK_LOOKS)) == len(ATTACK_LOOKS) >= 6  # the figures with the most attacks draw 5
+    attacks = ["cw", "pgd", "bim", "deepfool", "worst"]  # the most a shipped figure draws
+    fig = kept_figure(
+        monkeypatch,
+        lambda: accuracy_figure(
+            grid_table({"fig1": FIG1}, attacks),
+            name="fig1_attacks",
+            layouts=["fig1"],
+            grids={"fig1": FIG1},
+            attacks=attacks,
+            datasets=["mnist"],
+            style=STYLE,
+            pdf=tmp_path / "f.pdf",
+            png=tmp_path / "f.png",
+        ),
+    )
+    looks = {}  # attack -> the (line style, marker) of its curves
+    for line in fig.axes[0].get_lines():
+        if line.get_label().startswith("stp"):
+            attack = line.get_label().partition(", ")[2] or "CW"
+            looks.setdefault(attack, set()).add((line.get_linestyle(), line.get_marker()))
+    assert sorted(looks) == ["BIM", "CW", "DEEPFOOL", "PGD", "WORST"]
+    assert all(len(look) == 1 for look in looks.values())  # one look per attack
+    assert len(set.union(*looks.values())) == 5  # and no two attacks alike
+
+
+STYLE = {"context": "paper", "font_scale": 1.0, "palette": "viridis", "panel_width": 3.0, "panel_height": 2.5}
+STYLE["png_dpi"] = 50
+
+
+def kept_figure(monkeypatch, draw):
+    """The matplotlib figure that draw() makes, kept open to be looked at."""
+    import matplotlib.pyplot as plt
+
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    draw()
+    monkeypatch.undo()
+    (fig,) = kept
+    plt.close(fig)  # closed for pyplot, still there to be read
+    return fig
 
 
 def grid_table(grids, attacks):
@@ -130,14 +168,10 @@ def test_fig5_starts_each_denoising_curve_from_the_plain_models_stp_0_point():
 
 
 def test_fig5_draws_one_legend_for_the_figure(tmp_path, monkeypatch):
-    style = {"context": "paper", "font_scale": 1.0, "palette": "viridis", "panel_width": 3.0}
-    style |= {"panel_height": 2.5, "png_dpi": 50}
-    import matplotlib.pyplot as plt
-
-    figures, original = [], plt.close
-    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
-    latent_figure(latent_table(), datasets=["mnist"], style=style, pdf=tmp_path / "f.pdf", png=tmp_path / "f.png")
-    (fig,) = figures
+    pdf, png = tmp_path / "f.pdf", tmp_path / "f.png"
+    fig = kept_figure(
+        monkeypatch, lambda: latent_figure(latent_table(), datasets=["mnist"], style=STYLE, pdf=pdf, png=png)
+    )
     lines = {bars.get_label(): bars.lines[0] for bars in fig.axes[0].containers}
     assert lines["DAE"].get_linestyle() == "--" and lines["AE"].get_linestyle() == "-"
     assert lines["AE"].get_color() == lines["DAE"].get_color() != lines["VAE"].get_color()
@@ -145,4 +179,3 @@ def test_fig5_draws_one_legend_for_the_figure(tmp_path, monkeypatch):
     (legend,) = fig.legends
     assert [text.get_text() for text in legend.get_texts()] == ["AE", "DAE", "VAE", "DVAE"]
     assert "CW" in fig._suptitle.get_text() and "d0/d1" not in fig._suptitle.get_text()
-    original(fig)

@@ -72,3 +72,18 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
     assert re.search(r"Estimated wall time on this machine \(cpu, 2 cores; .*\): about \d+", result.stdout)
     assert "presets/quick.yaml" in result.stdout
     assert not (workdir / "results").exists()  # nothing ran
+
+
+def test_the_estimate_explains_itself_and_says_why_snakemake_would_not_plan(repo_root, tmp_path):
+    def estimate(*args):
+        command = [sys.executable, "-m", "aedefense.estimate", *args]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    helped = estimate("--help")
+    assert helped.returncode == 0 and "python -m aedefense.estimate [--cores N]" in helped.stdout
+    assert "Nothing to build" not in helped.stdout
+    # Snakemake prints this refusal on stdout: it reaches the user, without a traceback
+    refused = estimate("--config", "sanity={longer_attack: null}")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "snakemake could not plan the run:" in refused.stderr
+    assert "sanity.longer_attack: the text 'null', not a null" in refused.stderr

@@ -442,7 +442,11 @@ def test_a_mutated_config_validates_or_fails_with_a_schema_message(mutations):
     try:
         validate_config(config, SCHEMA)
     except ConfigError as error:
-        assert "is not valid" in str(error) and "\n  - " in str(error)
+        problems = str(error).split("\n  - ")[1:]
+        assert problems and all(problem.strip() for problem in problems)
+        # the problems name what was changed: a key on the path of a mutated place
+        keys = {str(key) for place, _, _ in mutations for key in place if isinstance(key, str)}
+        assert any(key in problem for problem in problems for key in keys), (mutations, problems)
         return
     uses_at_parse_time(config)  # a valid config never breaks the parse
 

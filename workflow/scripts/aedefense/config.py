@@ -12,6 +12,11 @@ import yaml
 from aedefense.names import WORST
 from aedefense.plan import DEFENCES_FIGURE, FIGURES, trained_cells
 
+NESTED_AS_TEXT = (
+    "a nested value given as --config 'key={...}' reaches the workflow as text: "
+    "put it in a YAML file and give it with --configfile"
+)
+
 
 class ConfigError(ValueError):
     """The config does not satisfy the schema or the workflow's own rules."""
@@ -105,10 +110,7 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
         allowed = _allowed(error.schema)
         hint = f" ({error.schema['description']})" if "description" in error.schema else ""
         if kind == "type" and _reads_as_non_text(error.instance) and len(error.absolute_path) > 1:
-            hint += (
-                "; a nested value given as --config 'key={...}' reaches the workflow as text: "
-                "put it in a YAML file and give it with --configfile"
-            )
+            hint += f"; {NESTED_AS_TEXT}"
         return f"{where}: {error.instance!r} is not allowed; allowed: {allowed}{hint}"
     if kind == "pattern":
         return f"{where}: {error.instance!r} does not match the pattern {error.validator_value}"
@@ -298,6 +300,16 @@ def non_finite_numbers(value, where="") -> list[str]:
     return []
 
 
+def null_texts(value, path: str = "") -> list[str]:
+    """Where the config holds the text 'null' (or None, ~): what Snakemake's --config makes of
+    a null inside a nested value, such as --config 'sanity={longer_attack: null}'."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in null_texts(item, f"{path}.{key}" if path else key)]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in null_texts(item, f"{path}[{i}]")]
+    return [path] if isinstance(value, str) and value.strip().lower() in ("null", "none", "~") else []
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Raise ConfigError listing every problem, or return the config unchanged. A user
     defence's callable is imported here, before any job."""
@@ -310,6 +322,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
 
         for name, entry in config["defences"].items():
             messages += entry_problems(name, entry, WORKFLOW_ROOT)
+    if messages and null_texts(config) and not any(NESTED_AS_TEXT in message for message in messages):
+        messages.append(f"{', '.join(null_texts(config))}: the text 'null', not a null; {NESTED_AS_TEXT}")
     if messages:
         raise ConfigError(
             "the config (config.yaml with any --configfile / --config on top) is not valid "

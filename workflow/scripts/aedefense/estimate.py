@@ -21,7 +21,7 @@ from collections import Counter
 
 import yaml
 
-from aedefense.projection import EXACT_CONTRACTIVE, hours, load_config, planned_jobs, project
+from aedefense.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
 
 # which config `threads` entry each category's jobs use
 THREADS = {
@@ -143,9 +143,15 @@ def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int]:
 
 
 def main(arguments: list[str]) -> None:
+    if {"-h", "--help"} & set(arguments):
+        print(__doc__.strip())
+        return
     configfiles, overrides, cores = config_overlays(arguments)
     config = load_config(configfiles, overrides)
-    jobs = planned_jobs(arguments, directory=".")
+    try:
+        jobs = planned_jobs(arguments, directory=".")
+    except PlanError as error:
+        sys.exit(str(error))
     counts = Counter(rule for rule, _ in jobs if rule not in ("all",))
     if not jobs or set(counts) <= {"download"}:
         print("Nothing to build: every output is up to date.")

@@ -52,6 +52,10 @@ def load_config(configfiles=(), overrides: dict | None = None) -> dict:
     return as_plain(config)
 
 
+class PlanError(RuntimeError):
+    """Snakemake refused to plan the run; the message holds what it said."""
+
+
 def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job a dry run plans: in `directory` (what is left to do
     there), or in an empty one with --forceall (the whole config)."""
@@ -60,7 +64,9 @@ def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[
         command += ["-d", directory] if directory else ["-d", empty, "--forceall"]
         result = subprocess.run([*command, *snakemake_args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"snakemake could not plan the run:\n{result.stderr.strip()}")
+        # Snakemake prints some of its refusals (an invalid config) on stdout
+        said = "\n".join(part.strip() for part in (result.stderr, result.stdout) if part.strip())
+        raise PlanError(f"snakemake could not plan the run:\n{said or f'exit status {result.returncode}'}")
     jobs = []
     for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout, flags=re.MULTILINE)[1:]:
         rule = re.match(r"(?:local)?rule (\w+):", block)[1]

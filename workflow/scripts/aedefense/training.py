@@ -224,9 +224,12 @@ def train_autoencoder(
     log: Callable[[str], None] = print,
     resume=None,
     inputs: dict | None = None,
+    after_epoch: Callable[[int, Autoencoder], None] | None = None,
 ):
     """Train one cell; settings: the autoencoder config slice after per-cell overrides;
-    resume, inputs: as for train_classifier."""
+    resume, inputs: as for train_classifier; after_epoch(epoch, model), if given, is called
+    after each epoch (a study of the model along its training; it must leave the model as
+    it found it)."""
     seed_everything(settings["seed"], device)
     train_x = data["train"]["images"].to(device)
     model = build_autoencoder(tuple(train_x.shape[1:]), cell.family, settings).to(device)
@@ -266,6 +269,8 @@ def train_autoencoder(
             + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
             + f", {row['seconds']:.1f} s"
         )
+        if after_epoch is not None:
+            after_epoch(epoch, model)
     test_x = data["test"]["images"].to(device)
     metrics = evaluate_autoencoder(model, test_x, cell, settings["seed"])
     log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
