@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
+from aedefense.datasets import DATASETS  # noqa: E402
 from aedefense.models import (  # noqa: E402
     Classifier,
     DefendedModel,
@@ -33,7 +34,7 @@ from aedefense.models import (  # noqa: E402
 )
 from aedefense.setup import select_device  # noqa: E402
 
-SHAPES = {"MNIST": ((1, 28, 28), 10), "BTSC": ((3, 32, 32), 62)}
+SHAPES = {DATASETS[name].title: (DATASETS[name].shape, DATASETS[name].classes) for name in ("mnist", "btsc")}
 
 
 def timed(fn, device):

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 from aedefense import losses  # noqa: E402
 from aedefense.cells import Cell  # noqa: E402
 from aedefense.data.prepared import to_unit  # noqa: E402
+from aedefense.datasets import DATASETS  # noqa: E402
 from aedefense.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.params import classifier_settings  # noqa: E402
 from aedefense.setup import select_device  # noqa: E402
@@ -35,7 +36,7 @@ from aedefense.training import (  # noqa: E402
     train_classifier,
 )
 
-SHAPES = {"mnist": (1, 28, 28), "btsc": (3, 32, 32)}
+SHAPES = {name: DATASETS[name].shape for name in ("mnist", "btsc")}
 MODELS = {
     "classifier": None,
     "AE": Cell("ae", False, 0.1, 0.0),

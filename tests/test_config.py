@@ -277,3 +277,13 @@ def test_folders_this_user_cannot_use_are_named():
     finally:
         (work / "results" / "mnist").chmod(0o700)
         shutil.rmtree(work)
+
+
+def test_the_schema_names_the_datasets_of_the_registry(schema):
+    from aedefense.config import load_schema
+    from aedefense.datasets import DATASETS
+
+    schema = load_schema(schema)
+    assert schema["$defs"]["dataset"]["enum"] == list(DATASETS)
+    assert schema["properties"]["data"]["required"] == list(DATASETS)
+    assert schema["properties"]["cell_overrides"]["propertyNames"]["pattern"].startswith(f"^({'|'.join(DATASETS)})/")

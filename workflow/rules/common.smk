@@ -29,7 +29,8 @@ from aedefense.config import (
     validate_config,
 )
 from aedefense.io import unusable_folders
-from aedefense.data.sources import DATASETS, official_files
+from aedefense.data.sources import official_files
+from aedefense.datasets import DATASETS, dataset_info
 from aedefense.names import CLEAN, UNDEFENDED, WORST
 from aedefense import plan, results
 from aedefense.params import (
@@ -365,9 +366,9 @@ def latent_files():
 
 def btsc_expected(wildcards):
     """What the BTSC zips must hold; nothing for datasets with published checksums."""
-    if wildcards.dataset != "btsc":
+    if dataset_info(wildcards.dataset).layout != "btsc-zip":
         return {}
-    return PLAIN_CONFIG["data"]["btsc"]["expected"]
+    return PLAIN_CONFIG["data"][wildcards.dataset]["expected"]
 
 
 def download_one(wildcards, output, log, expected):

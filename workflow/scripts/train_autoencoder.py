@@ -1,7 +1,7 @@
 """Rule train_autoencoder: prepared data -> results/{dataset}/ae/{ae}/model.pt, metrics.json
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
-from aedefense.cells import cell_from_name, split_replicate
+from aedefense.cells import Cell
 from aedefense.checkpoints import model_identity, save_checkpoint
 from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
@@ -15,7 +15,8 @@ with job(snakemake) as timer:
         data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
         identity = model_identity(snakemake.wildcards.dataset, snakemake.wildcards.ae, snakemake.input)
     settings = dict(snakemake.params.settings)
-    cell = cell_from_name(split_replicate(snakemake.wildcards.ae)[0])  # seed r > 0: <cell>_r<r>
+    # what the model is comes from its settings (params), not from its file name
+    cell = Cell(settings["family"], bool(settings["denoising"]), settings["stp"], settings["alpha"])
     print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
     with timer.phase("compute"):
         model, metrics = train_autoencoder(

@@ -7,6 +7,8 @@ import hashlib
 import torch
 from torch.nn import functional as F
 
+from aedefense.datasets import dataset_info
+
 
 def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> torch.Tensor:
     """The first `count` test images (MNIST, Fashion-MNIST), or `count` drawn with a fixed
@@ -15,7 +17,7 @@ def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> tor
         raise ValueError(
             f"{count} images to attack, but the {dataset} test set has {test_size}; lower data.{dataset}.attack_images"
         )
-    if dataset != "btsc":
+    if dataset_info(dataset).attacked == "first":
         return torch.arange(count)
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(test_size, generator=generator)[:count].sort().values

@@ -19,11 +19,11 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from aedefense.cells import format_number  # noqa: E402
+from aedefense.datasets import DATASETS  # noqa: E402
 from aedefense.names import CLEAN, UNDEFENDED  # noqa: E402
 from aedefense.plan import grid_points  # noqa: E402
 from aedefense.results import over_training_seeds  # noqa: E402
 
-DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "btsc": "BTSC"}
 # What varies along the curves of each accuracy figure, and how the rows are told apart.
 CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
 CURVE_LABELS = {"stp": "stp {}", "scale": "scale {}", "alpha": "alpha {}"}
@@ -138,7 +138,7 @@ def accuracy_figure(
                     zorder=zorder,
                     dodge=dodge[curve_attack],
                 )
-            ax.set_title(f"{panel}, {DATASET_TITLES[dataset]}")
+            ax.set_title(f"{panel}, {DATASETS[dataset].title}")
             ax.set_xlabel("epsilon (L-infinity)")
             ax.set_ylabel("accuracy (%)" if j == 0 else "")
             ax.set_ylim(-2, 102)
@@ -250,7 +250,7 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
                     capsize=2,
                     elinewidth=0.7,
                 )
-            ax.set_title(f"{DATASET_TITLES[dataset]}, eps {eps}")
+            ax.set_title(f"{DATASETS[dataset].title}, eps {eps}")
             ax.set_xlabel("training noise stp")
             ax.set_ylabel(label)
             ax.ticklabel_format(axis="y", useOffset=False)  # values near 1 read as they are
@@ -319,7 +319,7 @@ def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, d
             label = f"{defence_label(cell, scale)} ({health_label(checked)})"
             color = "black" if cell == UNDEFENDED else palette[(cell, scale)]
             _draw(ax, rows.sort_values("eps"), label, color, "-", "o")
-        ax.set_title(DATASET_TITLES[dataset])
+        ax.set_title(DATASETS[dataset].title)
         ax.set_xlabel("epsilon (L-infinity)")
         ax.set_ylim(-2, 102)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small", frameon=False)

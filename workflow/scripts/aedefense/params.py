@@ -7,6 +7,7 @@ settings reruns that cell's jobs and nothing else. Which jobs exist is plan.py's
 from __future__ import annotations
 
 from aedefense.cells import family_of, is_stochastic, split_replicate
+from aedefense.datasets import dataset_info
 from aedefense.names import AUTO, UNDEFENDED
 from aedefense.plan import figure_attacks, figure_layouts, is_adaptive, trained_cell
 
@@ -40,9 +41,9 @@ def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
 
 
 def attacked_images(config: dict, dataset: str) -> dict:
-    """How many test images are attacked and, for BTSC (drawn at random), the seed."""
+    """How many test images are attacked and, where they are drawn at random (BTSC), the seed."""
     settings = {"images": config["data"][dataset]["attack_images"]}
-    if dataset == "btsc":
+    if dataset_info(dataset).attacked == "random":
         settings["subset_seed"] = config["seeds"]["attack_subset"]
     return settings
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aedefense import plan
 from aedefense.attacks import work_of
+from aedefense.datasets import DATASETS
 from aedefense.names import AUTO, WORST
 from aedefense.params import (
     at_scale,
@@ -25,7 +26,6 @@ from aedefense.params import (
 
 ROOT = Path(__file__).resolve().parents[3]
 # Training images of the official datasets (a mirror may hold fewer; rates are per image).
-TRAIN_IMAGES = {"mnist": 60000, "fashion-mnist": 60000, "btsc": 4575}
 EXACT_CONTRACTIVE = "train_autoencoder (exact contractive)"
 # Jobs that cost nothing worth projecting: Snakemake's target, and downloads (network-bound).
 NOT_PROJECTED = ("all", "download")
@@ -82,7 +82,7 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
     train_images: dataset -> training images where they differ from the official sets;
     scales_by_cell: plan.evaluation_scales(config), computed once by the caller of many jobs."""
     dataset = wildcards.get("dataset")
-    train_images = {**TRAIN_IMAGES, **(train_images or {})}
+    train_images = {name: info.official_train_images for name, info in DATASETS.items()} | (train_images or {})
     if rule in ("attack", "attack_adaptive"):
         scale = float(wildcards["scale"]) if "scale" in wildcards else None
         settings = attack_settings(

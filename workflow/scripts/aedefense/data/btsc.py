@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps
 
-from aedefense.data.sources import CLASSES
+from aedefense.datasets import DATASETS
 
 IMAGE_SIZE = 32
 # The official images are photographs of a few hundred pixels a side: well under 2 MiB as PPM.
@@ -120,7 +120,7 @@ def verify_zip(path: str | Path, split: str, expected: dict) -> ZipContents:
     problems = []
     if count != want:
         problems.append(f"{count} images, expected {want}")
-    classes = CLASSES["btsc"]
+    classes = DATASETS["btsc"].classes
     if any(label >= classes for label in contents.images):
         problems.append(f"class folders beyond {classes - 1:05d}")
     if split == "train" and len(contents.images) != classes:

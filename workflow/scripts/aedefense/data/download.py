@@ -294,7 +294,7 @@ def fetch(
         + " or ".join(entry.urls)
         + f", put it at <DIR>/{relpath}, and run again with --config mirror=<DIR> "
         "(an MD5SUMS or SHA256SUMS file in <DIR> listing it makes its sums the expected ones)."
-        + (f" Or leave {dataset} out: --config 'datasets=[...]' with the others." if dataset == "btsc" else "")
+        + f" Or leave {dataset} out: --config 'datasets=[...]' with the others."
     )
 
 
@@ -323,8 +323,9 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
     from aedefense.data.btsc import verify_zip
     from aedefense.data.idx import read_idx
     from aedefense.data.sources import BTSC_FILES
+    from aedefense.datasets import dataset_info
 
-    if dataset == "btsc":
+    if dataset_info(dataset).layout == "btsc-zip":
         split = {file: split for split, file in BTSC_FILES.items()}[name]
         verify = lambda path: verify_zip(path, split, btsc_expected)  # noqa: E731
     else:

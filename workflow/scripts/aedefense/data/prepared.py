@@ -14,17 +14,12 @@ import numpy as np
 import torch
 
 from aedefense.data import btsc, idx
-from aedefense.data.sources import BTSC_FILES, CLASSES, IDX_FILES
+from aedefense.data.sources import BTSC_FILES, IDX_FILES
+from aedefense.datasets import DATASETS, dataset_info
 from aedefense.io import DamagedInput, load_torch, save_torch, set_aside
 from aedefense.provenance import sha256_of
 
 FORMAT_VERSION = 1
-SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "btsc": (3, 32, 32)}
-PREPROCESSING = {
-    "mnist": "official IDX, unchanged",
-    "fashion-mnist": "official IDX, unchanged",
-    "btsc": "HSV V-channel histogram equalisation, bilinear resize to 32x32 RGB, no ROI crop",
-}
 
 
 def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -37,8 +32,8 @@ def _record(dataset, split, images, labels, sources) -> dict:
         "format_version": FORMAT_VERSION,
         "dataset": dataset,
         "split": split,
-        "classes": CLASSES[dataset],
-        "preprocessing": PREPROCESSING[dataset],
+        "classes": dataset_info(dataset).classes,
+        "preprocessing": dataset_info(dataset).preprocessing,
         "sources": {Path(p).name: sha256_of(p) for p in sources},
         "images": torch.from_numpy(np.ascontiguousarray(images)),
         "labels": torch.from_numpy(labels),
@@ -68,9 +63,10 @@ def broken_raw_files_set_aside(paths: list[Path]):
 def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dict | None = None):
     """Read the verified raw files in raw_dir; write outputs['train'] and outputs['test']."""
     raw_dir = Path(raw_dir)
+    info = dataset_info(dataset)
     records = {}
     for split in ("train", "test"):
-        if dataset == "btsc":
+        if info.layout == "btsc-zip":
             source = raw_dir / BTSC_FILES[split]
             with broken_raw_files_set_aside([source]):
                 images, labels = btsc.read_split(source, split, btsc_expected)
@@ -82,9 +78,9 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
                 with broken_raw_files_set_aside([source]):
                     arrays.append(idx.read_idx(source))
             with broken_raw_files_set_aside(sources):
-                images, labels = idx.pair_split(*arrays, *sources, classes=CLASSES[dataset])
-        if images.shape[1:] != SHAPES[dataset]:
-            raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, expected {SHAPES[dataset]}")
+                images, labels = idx.pair_split(*arrays, *sources, classes=info.classes)
+        if images.shape[1:] != info.shape:
+            raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, expected {info.shape}")
         records[split] = _record(dataset, split, images, labels, sources)
     for split, record in records.items():  # write only when both splits have been read
         save_torch(record, outputs[split])
@@ -105,7 +101,8 @@ def load_prepared(path: str | Path) -> dict:
         or labels.dtype != torch.int64
         or images.ndim != 4
         or len(images) != len(labels)
-        or tuple(images.shape[1:]) != SHAPES.get(record["dataset"])
+        or record.get("dataset") not in DATASETS
+        or tuple(images.shape[1:]) != DATASETS[record["dataset"]].shape
     ):
         raise set_aside(path, what, "has an unexpected layout or version")
     return record

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DATASETS = ("mnist", "fashion-mnist", "btsc")
-CLASSES = {"mnist": 10, "fashion-mnist": 10, "btsc": 62}
+from aedefense.datasets import dataset_info
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,13 @@ _MD5 = {
 }
 
 
+_HOSTS = {"mnist": _MNIST_HOSTS, "fashion-mnist": _FASHION_HOSTS, "btsc": _BTSC_HOSTS}
+
+
 def official_files(dataset: str) -> list[OfficialFile]:
-    if dataset == "btsc":
-        return [OfficialFile(dataset, name, _BTSC_HOSTS, None) for name in BTSC_FILES.values()]
-    if dataset in _MD5:
-        hosts = _MNIST_HOSTS if dataset == "mnist" else _FASHION_HOSTS
-        return [OfficialFile(dataset, name, hosts, md5) for name, md5 in _MD5[dataset].items()]
-    raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    if dataset_info(dataset).layout == "btsc-zip":
+        return [OfficialFile(dataset, name, _HOSTS[dataset], None) for name in BTSC_FILES.values()]
+    return [OfficialFile(dataset, name, _HOSTS[dataset], md5) for name, md5 in _MD5[dataset].items()]
 
 
 def official_file(dataset: str, name: str) -> OfficialFile:
