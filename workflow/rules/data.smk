@@ -24,7 +24,7 @@ rule prepare:
         "logs/{dataset}/prepare.benchmark.tsv"
     conda:
         ENVIRONMENT
-    threads: config["threads"]["prepare"]
+    threads: plan.rule_threads(config, "prepare")
     params:
         expected=btsc_expected,
     script:

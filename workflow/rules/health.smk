@@ -29,7 +29,7 @@ rule health:
         "logs/{dataset}/ae/{ae}/health/s{scale}.benchmark.tsv"
     conda:
         ENVIRONMENT
-    threads: config["threads"]["evaluate"]
+    threads: plan.rule_threads(config, "health")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
@@ -66,7 +66,7 @@ rule contract:
         ae="|".join(map(re.escape, config["defences"])) or "(?!)",
     conda:
         ENVIRONMENT
-    threads: config["threads"]["evaluate"]
+    threads: plan.rule_threads(config, "contract")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:

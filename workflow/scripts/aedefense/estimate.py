@@ -21,21 +21,12 @@ from collections import Counter
 
 import yaml
 
+from aedefense.plan import RULE_THREADS
 from aedefense.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
 
-# which config `threads` entry each category's jobs use
-THREADS = {
-    "prepare": "prepare",
-    "train_classifier": "train_classifier",
-    "train_autoencoder": "train_autoencoder",
-    EXACT_CONTRACTIVE: "train_autoencoder",
-    "attack": "attack",
-    "attack_adaptive": "attack",
-    "evaluate": "evaluate",
-    "evaluate_adaptive": "evaluate",
-    "latent": "evaluate",
-    "health": "evaluate",
-}
+# which config `threads` entry each category's jobs use: the rules', and the exact
+# contractive training of train_autoencoder
+THREADS = {**RULE_THREADS, EXACT_CONTRACTIVE: RULE_THREADS["train_autoencoder"]}
 
 
 def rate(step, images: int, seconds: float = 1.0) -> float:

@@ -12,6 +12,24 @@ ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")
 # every configured defence, built-in and user, under one attack (config defence_comparison)
 DEFENCES_FIGURE = "defences"
 
+# The `threads` entry of config.yaml that each rule's jobs run with (a job sets torch to it).
+RULE_THREADS = {
+    "prepare": "prepare",
+    "train_classifier": "train_classifier",
+    "train_autoencoder": "train_autoencoder",
+    "attack": "attack",
+    "attack_adaptive": "attack",
+    "evaluate": "evaluate",
+    "evaluate_adaptive": "evaluate",
+    "latent": "evaluate",
+    "health": "evaluate",
+    "contract": "evaluate",
+}
+
+
+def rule_threads(config: dict, rule: str) -> int:
+    return config["threads"][RULE_THREADS[rule]]
+
 
 def classifier_name(replicate: int) -> str:
     """The classifier file of a training seed: classifier, classifier_r1, ..."""
