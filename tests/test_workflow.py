@@ -172,6 +172,17 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     attacks = [t for t in timings if t["rule"] == "attack"]
     assert len(attacks) == len(list(results.glob("ae/*/adv/*.pt"))) - len(list(results.glob("ae/*/adv/*_s*.pt")))
     assert all(t["compute_s"] > 0 and t["startup_s"] > 0 and t["work"]["amount"] > 0 for t in attacks)
+    # the work each job recorded is the work the projection plans for it (aedefense.work)
+    from aedefense.projection import load_config, planned_work
+
+    planned_config = load_config([workdir / "test-config.yaml"])
+    (classifier,) = [t for t in timings if t["rule"] == "train_classifier"]
+    train_images = {"mnist": classifier["work"]["train_images"]}
+    for timing in timings:
+        if not timing.get("work"):  # a job without a work measure (prepare, tables, figures)
+            continue
+        _, amount = planned_work(planned_config, timing["rule"], timing["wildcards"], train_images)
+        assert amount == timing["work"]["amount"], timing
     profile = subprocess.run(
         [
             sys.executable,

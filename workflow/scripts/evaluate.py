@@ -3,6 +3,7 @@ scale s, averaged over latent draws) on one adversarial set, on the clean attack
 (attack names.CLEAN), or on the per-example worst case over several adversarial sets (attack
 names.WORST); one row per latent scale of settings['scales']."""
 
+from aedefense import work
 from aedefense.adversarial import load_evaluated_sets, set_identity, worst_case
 from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
@@ -48,7 +49,7 @@ with job(snakemake) as timer:
         labels = test["labels"][indices].to(device)
         image_sets = [images.to(device) for images in image_sets]
         defence.to(device)
-    rows, forwards = [], 0
+    rows, draws_per_scale = [], []
     with timer.phase("compute"):
         seed_everything(settings.get("seed", 0), device)
         for scale in settings["scales"]:
@@ -62,7 +63,7 @@ with job(snakemake) as timer:
                 draw_seed(one, attack_name, snakemake.wildcards.eps),
                 settings["batch_size"],
             )
-            forwards += len(accuracies) * len(image_sets) * len(labels)
+            draws_per_scale.append(len(accuracies))
             rows.append(
                 accuracy_row(
                     dataset=dataset,
@@ -79,6 +80,6 @@ with job(snakemake) as timer:
             )
     with timer.phase("save"):
         write_rows(rows, snakemake.output[0])
-    timer.work = {"unit": "image-forwards", "amount": forwards}
+    timer.work = {"unit": "image-forwards", "amount": work.evaluation(len(labels), draws_per_scale, len(image_sets))}
     for row in rows:
         print(row)

@@ -7,7 +7,7 @@ from statistics import fmean
 
 import torch
 
-from aedefense import health
+from aedefense import health, work
 from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
 from aedefense.cells import replicate_name, split_replicate
 from aedefense.checkpoints import load_defence
@@ -122,6 +122,6 @@ with job(snakemake) as timer:
     ]
     with timer.phase("save"):
         write_rows(rows, snakemake.output[0])
-    timer.work = {"unit": "image-forwards", "amount": 3 * len(y)}
+    timer.work = {"unit": "image-forwards", "amount": work.health(len(y), len(transferred), settings.get("draws", 1))}
     for row in rows:
         print(row["check"], row["verdict"], row["detail"])

@@ -1,5 +1,6 @@
 """Rule latent: how the figure attack moves the code (Fig. 5), for one (dataset, cell, eps)."""
 
+from aedefense import work
 from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
 from aedefense.checkpoints import expected_model, load_autoencoder
 from aedefense.data.prepared import load_prepared, to_unit
@@ -38,5 +39,5 @@ with job(snakemake) as timer:
     )
     with timer.phase("save"):
         write_rows([row], snakemake.output[0])
-    timer.work = {"unit": "image-encodings", "amount": 2 * len(clean)}
+    timer.work = {"unit": "image-encodings", "amount": work.latent(len(clean))}
     print(row)

@@ -1,6 +1,7 @@
 """Rule train_autoencoder: prepared data -> results/{dataset}/ae/{ae}/model.pt, metrics.json
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
+from aedefense import work
 from aedefense.cells import Cell
 from aedefense.checkpoints import model_identity, save_checkpoint
 from aedefense.data.prepared import load_prepared
@@ -30,7 +31,7 @@ with job(snakemake) as timer:
     penalty = settings.get("contractive", "none") if cell.alpha > 0 else "none"
     timer.work = {
         "unit": "image-steps",
-        "amount": settings["epochs"] * len(data["train"]["labels"]),
+        "amount": work.training(settings["epochs"], len(data["train"]["labels"])),
         "train_images": len(data["train"]["labels"]),
         "contractive": penalty,  # the exact penalty costs far more per image-step
     }

@@ -1,5 +1,6 @@
 """Rule train_classifier: prepared data -> results/{dataset}/classifier.pt + metrics."""
 
+from aedefense import work
 from aedefense.checkpoints import model_identity, save_checkpoint
 from aedefense.data.prepared import load_prepared
 from aedefense.io import save_json
@@ -22,4 +23,5 @@ with job(snakemake) as timer:
         save_checkpoint(snakemake.output.model, "classifier", model, settings, identity)
         save_json(dict(metrics, settings=settings, device=str(device)), snakemake.output.metrics)
     train_images = len(data["train"]["labels"])
-    timer.work = {"unit": "image-steps", "amount": settings["epochs"] * train_images, "train_images": train_images}
+    timer.work = {"unit": "image-steps", "amount": work.training(settings["epochs"], train_images)}
+    timer.work["train_images"] = train_images

@@ -109,6 +109,7 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
         ("evaluate", evaluate),
         ("evaluate_adaptive", evaluate),
         ("latent", evaluate),
+        ("health", evaluate),
         ("train_autoencoder", plain),
         (EXACT_CONTRACTIVE, exact),
         ("train_classifier", classify),

@@ -11,7 +11,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from aedefense import plan
+from aedefense import plan, work
 from aedefense.attacks import work_of
 from aedefense.datasets import DATASETS
 from aedefense.names import AUTO, WORST
@@ -22,6 +22,7 @@ from aedefense.params import (
     defence_stochastic,
     evaluation_settings,
     final_settings,
+    health_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -100,17 +101,20 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
         )
         settings = evaluation_settings(config, dataset, wildcards["ae"], scales)
         stochastic = [bool(defence_stochastic(config, wildcards["ae"], s)) for s in scales]  # auto counts as True
-        draws = sum(at_scale(settings, samples, s).get("draws", 1) for samples, s in zip(stochastic, scales))
+        draws = [at_scale(settings, samples, s).get("draws", 1) for samples, s in zip(stochastic, scales)]
         sets = len(config["worst_case_over"]) if wildcards["attack"] == WORST else 1
-        return rule, settings["images"] * draws * sets
+        return rule, work.evaluation(settings["images"], draws, sets)
     if rule == "train_autoencoder":
         settings = autoencoder_settings(config, dataset, wildcards["ae"])  # "contractive" only where alpha > 0
         kind = EXACT_CONTRACTIVE if settings.get("contractive") == "exact" else rule
-        return kind, settings["epochs"] * train_images[dataset]
+        return kind, work.training(settings["epochs"], train_images[dataset])
     if rule == "train_classifier":
-        return rule, config["data"][dataset]["classifier_epochs"] * train_images[dataset]
+        return rule, work.training(config["data"][dataset]["classifier_epochs"], train_images[dataset])
     if rule == "latent":
-        return rule, 2 * config["data"][dataset]["attack_images"]
+        return rule, work.latent(config["data"][dataset]["attack_images"])
+    if rule == "health":
+        settings = health_settings(config, dataset, wildcards["ae"], float(wildcards["scale"]))
+        return rule, work.health(settings["images"], len(settings["eps"]), settings.get("draws", 1))
     return rule, 0.0
 
 
