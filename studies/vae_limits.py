@@ -81,12 +81,12 @@ def main(argv=None):
     parser.add_argument("--run", type=Path, required=True, help="a workflow run directory with trained classifier")
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--cells", nargs="+", default=["vae_d0_stp0.4_a0", "vae_d1_stp0.4_a0"])
-    parser.add_argument("--epochs", type=int, default=30, help="length of the training curve")
+    parser.add_argument("--epochs", type=int, default=30, help="length of the training curve (0: none)")
     parser.add_argument("--curve-at", type=int, nargs="+", default=[1, 2, 5, 10, 20, 30])
     parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4, 3e-3], help="beside config.yaml's lr")
-    parser.add_argument("--lr-epochs", type=int, default=10)
+    parser.add_argument("--lr-epochs", type=int, default=10, help="epochs of each learning rate's run")
     parser.add_argument("--draws", type=int, default=5)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the table, rewritten after each measurement")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -100,8 +100,9 @@ def main(argv=None):
     with torch.no_grad():
         undefended = float((classifier(images).argmax(1) == labels).float().mean())
 
-    variants = [("curve", {"epochs": args.epochs}, set(args.curve_at))]
-    variants += [(f"lr {lr:g}", {"epochs": args.lr_epochs, "lr": lr}, {args.lr_epochs}) for lr in args.lrs]
+    variants = [("curve", {"epochs": args.epochs}, set(args.curve_at))] if args.epochs > 0 else []
+    lr_evaluated = {e for e in args.curve_at if e <= args.lr_epochs} | {args.lr_epochs}
+    variants += [(f"lr {lr:g}", {"epochs": args.lr_epochs, "lr": lr}, lr_evaluated) for lr in args.lrs]
     evaluated_epochs = {variant: epochs for variant, _, epochs in variants}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -5,7 +5,8 @@ import torch
 import yaml
 from test_models import tiny_data
 
-from aedefense import attacks
+from aedefense import attack_specs, attacks
+from aedefense.attack_specs import MethodSpec
 from aedefense.attacks import attack_in_batches, cw_box, margin
 from aedefense.checkpoints import Defence
 from aedefense.data.prepared import to_unit
@@ -281,18 +282,30 @@ def test_run_attack_passes_the_attack_its_settings_and_no_others(monkeypatch):
         seen.update(eps=eps, steps=steps, overshoot=overshoot, generator=generator)
         return "result"
 
-    monkeypatch.setitem(attacks.METHODS, "fake", attacks.AttackMethod(fake, steps_setting="steps"))
+    spec = MethodSpec("steps")
+    monkeypatch.setitem(attack_specs.SPECS, "fake", spec)
+    monkeypatch.setitem(attacks.METHODS, "fake", attacks.AttackMethod(fake, spec))
     generator = torch.Generator()
     settings = {"method": "fake", "name": "f", "eps": 0.2, "steps": 3, "batch_size": 8, "images": 10, "seed": 1}
     assert attacks.run_attack(None, None, None, settings, generator) == "result"
     assert seen == {"eps": 0.2, "steps": 3, "overshoot": 0.5, "generator": generator}
-    assert attacks.work_of(dict(settings, eot_draws=2), 10) == 10 * 4 * 2
+    assert attack_specs.work_of(dict(settings, eot_draws=2), 10) == 10 * 4 * 2
 
 
 def test_work_of_counts_each_methods_steps():
-    assert attacks.work_of(CW, 10) == 10 * (30 + 1)
-    assert attacks.work_of(dict(PGD, eot_draws=4), 10) == 10 * (10 + 1) * 4
-    assert attacks.work_of({"method": "deepfool", "steps": 50, "overshoot": 0.02}, 2) == 2 * 51
+    assert attack_specs.work_of(CW, 10) == 10 * (30 + 1)
+    assert attack_specs.work_of(dict(PGD, eot_draws=4), 10) == 10 * (10 + 1) * 4
+    assert attack_specs.work_of({"method": "deepfool", "steps": 50, "overshoot": 0.02}, 2) == 2 * 51
+
+
+def test_an_attack_keeps_its_seed_exactly_where_it_draws():
+    for method, entry in attacks.METHODS.items():
+        # the spec says it draws where its function takes a generator
+        assert entry.spec.random == ("generator" in entry.parameters), method
+    assert not attack_specs.uses_seed(CW) and attack_specs.uses_seed(dict(CW, eot_draws=2))
+    assert attack_specs.uses_seed(PGD)
+    with pytest.raises(ValueError, match="unknown attack method 'nosuch'; allowed: apgd, cw, deepfool"):
+        attack_specs.spec_of({"method": "nosuch"})
 
 
 def test_the_config_schema_knows_every_attack_method_and_its_settings(repo_root):
@@ -332,8 +345,8 @@ def test_the_config_schema_knows_every_attack_method_and_its_settings(repo_root)
             f"{name}'s settings without a default {sorted(entry.config_required)}: require exactly those in the "
             "schema, or give the function a default for a setting the config may leave out"
         )
-        if not entry.written_as:  # a composite counts the steps of the attacks it runs
-            assert entry.steps_setting in entry.required, f"METHODS[{method!r}].steps_setting is not a required setting"
+        if not entry.spec.written_as:  # a composite counts the steps of the attacks it runs
+            assert entry.spec.steps_setting in entry.required, f"SPECS[{method!r}].steps_setting is not required"
         assert "eps" in entry.parameters, f"{name} must take eps as a keyword-only parameter"
 
 

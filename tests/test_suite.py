@@ -6,7 +6,7 @@ import torch
 import yaml
 from test_attacks import NoisyLogits, trained  # noqa: F401 (a fixture)
 
-from aedefense import attacks, params
+from aedefense import attack_specs, attacks, params
 from aedefense.apgd import apgd_box, dlr_loss
 from aedefense.square import square_box, square_fraction
 
@@ -142,11 +142,11 @@ def test_the_suite_protocol_follows_the_cell(base_config):
 
 def test_work_of_counts_runs_targets_and_the_suites_parts(base_config):
     apgdt = dict(base_config["attacks"]["apgdt"], eps=0.1)
-    assert attacks.work_of(apgdt, 10) == 10 * 101 * 9
+    assert attack_specs.work_of(apgdt, 10) == 10 * 101 * 9
     square = dict(base_config["attacks"]["square"], eps=0.1)
-    assert attacks.work_of(square, 10) == round(10 * 5001 * 0.4)  # forwards only
+    assert attack_specs.work_of(square, 10) == round(10 * 5001 * 0.4)  # forwards only
     suite = params.attack_settings(base_config, "mnist", "suite", 0.1, "none", 0.0)
-    assert attacks.work_of(suite, 10) == 10 * 101 + 10 * 101 * 9 + round(10 * 5001 * 0.4)
+    assert attack_specs.work_of(suite, 10) == 10 * 101 + 10 * 101 * 9 + round(10 * 5001 * 0.4)
 
 
 def test_a_suite_naming_an_unknown_or_adaptive_attack_is_refused(base_config, repo_root):

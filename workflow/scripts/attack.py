@@ -7,7 +7,8 @@ found it (EOT where it samples, BPDA where it is not differentiable)."""
 import torch
 
 from aedefense.adversarial import save_adversarial_set, set_identity
-from aedefense.attacks import attack_in_batches, work_of
+from aedefense.attack_specs import work_of
+from aedefense.attacks import attack_in_batches
 from aedefense.checkpoints import load_defence
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.evaluation import attacked_indices

@@ -18,17 +18,16 @@ through run_attack, which looks its method up in METHODS.
 
 Adding an attack: write its function with the settings as keyword-only parameters named
 exactly as their keys under attacks.<name> in config.yaml (a default only for a setting the
-config may leave out), and give it an entry in METHODS (the setting that counts its steps,
-for work_of); then add the method to the enum, and its settings' types to an if/then block,
-in the attacks block of workflow/schemas/config.schema.yaml, so that a bad config fails
-before any job runs. tests/test_attacks.py checks the schema against METHODS and names what
-is missing.
+config may leave out), give it a spec in aedefense/attack_specs.py (the setting that counts
+its steps, for work_of, and whether it draws) and its function in FUNCTIONS; then add the
+method to the enum, and its settings' types to an if/then block, in the attacks block of
+workflow/schemas/config.schema.yaml, so that a bad config fails before any job runs.
+tests/test_attacks.py checks the schema against METHODS and names what is missing.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from aedefense.apgd import apgd_box
+from aedefense.attack_specs import SPECS, MethodSpec, spec_of
 from aedefense.box import AttackResult, averaged_margin, expected_margin, frozen, margin, norms, project
 from aedefense.square import square_box
 
@@ -249,18 +249,10 @@ NOT_SETTINGS = ("eps", "generator")
 
 @dataclass(frozen=True)
 class AttackMethod:
-    """A config `method`: the attack function, the setting that counts its steps, and the
-    settings that multiply them (restarts, target classes), for work_of."""
+    """A config `method`: the attack function and what attack_specs knows of it."""
 
     attack: Callable[..., AttackResult]
-    steps_setting: str
-    runs_settings: tuple[str, ...] = ()
-    # where config.yaml writes settings that the job's params turn into the function's own
-    # (the suite's lists of attack names, standard and rand, become its protocol)
-    written_as: tuple[str, ...] = ()
-    # one step's cost in forward+backward passes: Square's queries are forwards only, about
-    # 0.4 of a forward+backward on the paper's stacked models (measured on CPU, batch 200)
-    step_cost: float = 1.0
+    spec: MethodSpec
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -281,30 +273,22 @@ class AttackMethod:
     @property
     def config_settings(self) -> tuple[str, ...]:
         """The settings as attacks.<name> in config.yaml writes them."""
-        return self.written_as or self.settings
+        return self.spec.written_as or self.settings
 
     @property
     def config_required(self) -> tuple[str, ...]:
-        return self.written_as or self.required
+        return self.spec.written_as or self.required
 
 
-METHODS = {
-    "cw": AttackMethod(cw_box, steps_setting="iterations"),
-    "pgd": AttackMethod(pgd_box, steps_setting="steps"),
-    "deepfool": AttackMethod(deepfool_box, steps_setting="steps"),
-    "apgd": AttackMethod(apgd_box, steps_setting="steps", runs_settings=("restarts", "targets")),
-    "square": AttackMethod(square_box, steps_setting="queries", runs_settings=("restarts",), step_cost=0.4),
-    # its settings (standard, rand) name other attacks; a job gets the chosen protocol's settings
-    "suite": AttackMethod(suite_box, steps_setting="", written_as=("standard", "rand")),
-}
+FUNCTIONS = {"cw": cw_box, "pgd": pgd_box, "deepfool": deepfool_box, "apgd": apgd_box, "square": square_box}
+FUNCTIONS["suite"] = suite_box
+METHODS = {method: AttackMethod(FUNCTIONS[method], spec) for method, spec in SPECS.items()}
 
 
 def method_of(settings: dict) -> AttackMethod:
     """The registry entry of settings['method']."""
-    method = settings.get("method")
-    if method not in METHODS:
-        raise ValueError(f"unknown attack method {method!r}; allowed: {', '.join(sorted(METHODS))}")
-    return METHODS[method]
+    spec_of(settings)  # names the allowed methods when it is none of them
+    return METHODS[settings["method"]]
 
 
 def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult:
@@ -328,19 +312,6 @@ def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult
     if "generator" in entry.parameters:
         kwargs["generator"] = generator
     return entry.attack(model, x, labels, **kwargs)
-
-
-def work_of(settings: dict, images: int) -> int:
-    """Image-iterations of one attack job at most: forward + backward passes over single
-    images, every run on every image (runs stop early on the images fooled before them).
-    DeepFool's are one forward and one backward per class, counted as one; Square's queries
-    are forwards only, counted at their step_cost."""
-    entry = method_of(settings)
-    if entry.attack is suite_box:
-        return sum(work_of(component, images) for component in settings["protocol"])
-    runs = math.prod(settings.get(name, 1) for name in entry.runs_settings)
-    steps = images * (settings[entry.steps_setting] + 1) * runs * settings.get("eot_draws", 1)
-    return round(steps * entry.step_cost)
 
 
 def attack_in_batches(model, images, labels, settings: dict, seed: int) -> AttackResult:

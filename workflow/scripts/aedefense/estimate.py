@@ -44,7 +44,8 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     import torch
 
     from aedefense import losses
-    from aedefense.attacks import method_of, run_attack, work_of
+    from aedefense.attack_specs import spec_of, work_of
+    from aedefense.attacks import run_attack
     from aedefense.models import Classifier, DefendedModel, build_autoencoder
     from aedefense.setup import select_device
 
@@ -67,7 +68,7 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     threads("attack")
     # the figure attack as configured, cut to a few steps: the rate per image-iteration is the same
     settings = {**config["attacks"][config["figure_attack"]], "eps": 0.1}
-    settings[method_of(settings).steps_setting] = 4
+    settings[spec_of(settings).steps_setting] = 4
     attack = rate(lambda: run_attack(model, x, y, settings), work_of(settings, batch))
     threads("evaluate")
     with torch.no_grad():

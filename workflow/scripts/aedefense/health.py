@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 import torch
 
+from aedefense.attack_specs import spec_of
 from aedefense.box import margin
 from aedefense.names import FAIL, NOT_APPLICABLE, PASS, WARN
 from aedefense.results import wilson_interval
@@ -122,9 +123,7 @@ def longer_attack_does_not_raise_accuracy(accuracies: dict | None, n: int) -> di
 
 
 def _steps_of(settings: dict) -> int:
-    from aedefense.attacks import method_of
-
-    return settings[method_of(settings).steps_setting]
+    return settings[spec_of(settings).steps_setting]
 
 
 def gradient_free_within_white_box(records: dict[float, dict]) -> dict:

@@ -6,6 +6,7 @@ settings reruns that cell's jobs and nothing else. Which jobs exist is plan.py's
 
 from __future__ import annotations
 
+from aedefense.attack_specs import uses_seed
 from aedefense.cells import family_of, is_stochastic, split_replicate
 from aedefense.datasets import dataset_info
 from aedefense.names import AUTO, UNDEFENDED
@@ -72,10 +73,8 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
         settings["stochastic"] = AUTO  # the job decides, from the defence's contract check
     else:
         settings = final_settings(settings, stochastic)
-    # CW without EOT draws nothing, so its seed is no reason to rerun it. (This knowledge of one
-    # method stays here rather than in attacks.METHODS: the Snakefile imports this module, and
-    # the registry would bring torch into every `snakemake` start.)
-    if settings["method"] == "cw" and settings.get("eot_draws", 1) == 1:
+    # an attack that draws nothing (CW, DeepFool without EOT): its seed is no reason to rerun it
+    if not uses_seed(settings):
         del settings["seed"]
     return settings
 

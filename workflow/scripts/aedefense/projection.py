@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from aedefense import plan, work
-from aedefense.attacks import work_of
+from aedefense.attack_specs import work_of
 from aedefense.datasets import DATASETS
 from aedefense.names import AUTO, WORST
 from aedefense.params import (

@@ -1,7 +1,7 @@
 """The work one job does, in the units its timing file records and the projection divides by a
 rate: image-steps (training), image-forwards (evaluations, health checks), image-encodings
 (latent analysis). The job scripts record it and aedefense.projection plans with it; attacks
-count image-iterations with attacks.work_of. Torch-free."""
+count image-iterations with attack_specs.work_of. Torch-free."""
 
 from __future__ import annotations
 
