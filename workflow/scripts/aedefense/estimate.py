@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter
 
-import yaml
+from snakemake.cli import parse_config
 
 from aedefense.plan import RULE_THREADS
 from aedefense.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
@@ -127,10 +127,7 @@ def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int]:
     parser.add_argument("--config", "-C", nargs="+", default=[])
     parser.add_argument("--cores", "-c", default="1")
     known, _ = parser.parse_known_args(arguments)
-    overrides = {}
-    for item in known.config:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
+    overrides = parse_config(known.config)  # as Snakemake reads them: nested values as text
     cores = int(known.cores) if str(known.cores).isdigit() else __import__("os").cpu_count()
     return known.configfile, overrides, cores
 

@@ -33,23 +33,17 @@ NOT_PROJECTED = ("all", "download")
 
 
 def load_config(configfiles=(), overrides: dict | None = None) -> dict:
-    """config.yaml with the given files, then --config values, laid on top as Snakemake does."""
+    """config.yaml with the given files, then --config values (as snakemake.cli.parse_config
+    reads them), laid on top by Snakemake's own merge."""
     import yaml
+    from snakemake.utils import update_config
 
     from aedefense.config import as_plain
 
-    def merge(base, top):
-        for key, value in top.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-        return base
-
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     for path in configfiles:
-        merge(config, yaml.safe_load(Path(path).read_text()) or {})
-    merge(config, overrides or {})
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
+    update_config(config, overrides or {})
     return as_plain(config)
 
 
