@@ -117,7 +117,7 @@ def main():
     print(f"{'model':<18} {'shape':<10} {'ours img/s':>11} {'bare img/s':>11} {'ours / bare':>12}")
     quiet = lambda _: None  # noqa: E731
     for dataset, shape in SHAPES.items():
-        classes = 62 if dataset == "btsc" else 10
+        classes = DATASETS[dataset].classes
         for name, cell in MODELS.items():
             images = args.exact_images if "exact" in name else args.images
             data = synthetic(shape, images, classes)

@@ -2,8 +2,8 @@
 
     python studies/vae_limits.py --run <workflow run directory> --dataset mnist --out <csv>
 
-Trains VAE cells with the workflow's own training code on the run's prepared data (the
-config.yaml autoencoder settings, seed 0), in variants: the training curve to `--epochs`, and
+Trains VAE cells with the workflow's own training code on the run's prepared data (each
+cell's settings from config.yaml as its training job gets them), in variants: the training curve to `--epochs`, and
 learning rates beside config.yaml's. After each evaluated epoch it measures, on the whole test
 set, with the run's trained classifier:
 
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 from aedefense.cells import cell_from_name  # noqa: E402
 from aedefense.checkpoints import load_classifier  # noqa: E402
 from aedefense.data.prepared import load_prepared, to_unit  # noqa: E402
+from aedefense.params import autoencoder_settings  # noqa: E402
 from aedefense.training import train_autoencoder  # noqa: E402
 
 
@@ -91,7 +92,6 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    base = {**config["autoencoder"], "seed": config["seeds"]["autoencoder"]}
     data_dir = args.run / "results" / args.dataset / "data"
     data = {"train": load_prepared(data_dir / "train.pt"), "test": load_prepared(data_dir / "test.pt")}
     classifier, _ = load_classifier(args.run / "results" / args.dataset / "classifier.pt")
@@ -109,7 +109,8 @@ def main(argv=None):
     for cell_name in args.cells:
         cell = cell_from_name(cell_name)
         for variant, changes, _ in variants:
-            settings = {**base, **changes}
+            # the cell's settings as its training job gets them, with the variant on top
+            settings = {**autoencoder_settings(config, args.dataset, cell_name), **changes}
             start = time.perf_counter()
 
             def after_epoch(epoch, model, cell_name=cell_name, variant=variant, settings=settings, start=start):

@@ -302,8 +302,9 @@ def test_an_attack_keeps_its_seed_exactly_where_it_draws():
     for method, entry in attacks.METHODS.items():
         # the spec says it draws where its function takes a generator
         assert entry.spec.random == ("generator" in entry.parameters), method
-    assert not attack_specs.uses_seed(CW) and attack_specs.uses_seed(dict(CW, eot_draws=2))
-    assert attack_specs.uses_seed(PGD)
+    assert not attack_specs.uses_seed(CW, False) and attack_specs.uses_seed(dict(CW, eot_draws=2), False)
+    assert attack_specs.uses_seed(CW, True)  # the defence samples with the job's seed
+    assert attack_specs.uses_seed(PGD, False)
     with pytest.raises(ValueError, match="unknown attack method 'nosuch'; allowed: apgd, cw, deepfool"):
         attack_specs.spec_of({"method": "nosuch"})
 

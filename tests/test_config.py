@@ -186,9 +186,11 @@ def test_a_null_given_inside_a_nested_command_line_value_says_to_use_a_configfil
     base_config["sanity"]["longer_attack"] = "null"  # what --config 'sanity={longer_attack: null}' hands over
     message = errors_of(base_config, schema)
     assert "attack 'null'" in message
-    assert "sanity.longer_attack: the text 'null', not a null; a nested value given as --config" in message
+    assert "sanity.longer_attack: the text 'null', not a null: Snakemake's --config hands a null" in message
+    base_config["sanity"]["longer_attack"] = "none"  # a name, not a null: no hint
+    assert "not a null" not in errors_of(base_config, schema)
     base_config["sanity"]["longer_attack"] = "nosuchattack"  # a plain unknown name: no such hint
-    assert "--config 'key={...}'" not in errors_of(base_config, schema)
+    assert "not a null" not in errors_of(base_config, schema)
 
 
 def alias_bomb(levels: int, width: int = 9) -> str:
@@ -287,3 +289,22 @@ def test_the_schema_names_the_datasets_of_the_registry(schema):
     assert schema["$defs"]["dataset"]["enum"] == list(DATASETS)
     assert schema["properties"]["data"]["required"] == list(DATASETS)
     assert schema["properties"]["cell_overrides"]["propertyNames"]["pattern"].startswith(f"^({'|'.join(DATASETS)})/")
+
+
+def test_the_estimate_reads_the_command_line_config_as_snakemake_does(tmp_path):
+    from aedefense.estimate import config_overlays
+    from aedefense.projection import load_config
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("datasets: [mnist]\nthreads: {attack: 3}\n")
+    files, overrides, cores = config_overlays(
+        ["--cores", "2", "--configfile", str(extra), "--config", "evaluation={latent_draws: 7}", "device=cpu"]
+    )
+    assert files == [str(extra)] and cores == 2
+    # Snakemake reads a nested value as text, and so does the estimate (the config check then
+    # says to use --configfile)
+    assert overrides == {"evaluation": {"latent_draws": "7"}, "device": "cpu"}
+    config = load_config(files, overrides)
+    assert config["datasets"] == ["mnist"] and config["threads"]["attack"] == 3
+    assert config["threads"]["evaluate"] == 4  # the rest of config.yaml's threads stays
+    assert config["evaluation"]["latent_draws"] == "7" and config["evaluation"]["draw_seeds"] == "per_point"

@@ -146,7 +146,7 @@ def latent_table() -> pd.DataFrame:
             for stp in stps:
                 cosine = 0.9 + stp / 10 + denoising / 100 + (family == "vae") / 50
                 rows.append(
-                    dict(dataset="mnist", family=family, denoising=denoising, stp=stp, eps=0.2, attack="cw")
+                    dict(dataset="mnist", family=family, denoising=denoising, stp=stp, alpha=0.0, eps=0.2, attack="cw")
                     | dict(cosine=cosine, cosine_se=0.004, norm_ratio=cosine - 0.01, norm_ratio_se=0.002)
                 )
     return pd.DataFrame(rows)
@@ -165,6 +165,9 @@ def test_fig5_starts_each_denoising_curve_from_the_plain_models_stp_0_point():
     own = pd.concat([latent, latent.iloc[[0]].assign(denoising=1, cosine=0.5)], ignore_index=True)
     start = latent_rows(own).query("family == 'ae' and denoising == 1 and stp == 0")
     assert start["cosine"].tolist() == [0.5]
+    # a figure without denoising models gets no denoising point
+    plain = latent[latent["denoising"] == 0]
+    assert len(latent_rows(plain)) == len(plain)
 
 
 def test_fig5_draws_one_legend_for_the_figure(tmp_path, monkeypatch):

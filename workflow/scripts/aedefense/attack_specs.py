@@ -44,10 +44,10 @@ def spec_of(settings: dict) -> MethodSpec:
     return SPECS[method]
 
 
-def uses_seed(settings: dict) -> bool:
-    """Whether an attack's result depends on its seed: it draws, or it averages EOT draws of
-    the defence (seeded by the job)."""
-    return spec_of(settings).random or settings.get("eot_draws", 1) > 1
+def uses_seed(settings: dict, defence_samples: bool) -> bool:
+    """Whether an attack's result depends on its seed: it draws, it averages EOT draws, or the
+    defence it attacks samples on every forward (seeded by the job)."""
+    return spec_of(settings).random or settings.get("eot_draws", 1) > 1 or defence_samples
 
 
 def work_of(settings: dict, images: int) -> int:

@@ -301,13 +301,15 @@ def non_finite_numbers(value, where="") -> list[str]:
 
 
 def null_texts(value, path: str = "") -> list[str]:
-    """Where the config holds the text 'null' (or None, ~): what Snakemake's --config makes of
-    a null inside a nested value, such as --config 'sanity={longer_attack: null}'."""
+    """Where the config holds the text 'null' or '~': what Snakemake's --config makes of a
+    null, such as --config 'sanity={longer_attack: null}'; each as "<key>: the text '<it>'"."""
     if isinstance(value, dict):
         return [found for key, item in value.items() for found in null_texts(item, f"{path}.{key}" if path else key)]
     if isinstance(value, list):
         return [found for i, item in enumerate(value) for found in null_texts(item, f"{path}[{i}]")]
-    return [path] if isinstance(value, str) and value.strip().lower() in ("null", "none", "~") else []
+    if isinstance(value, str) and value.strip() in ("null", "Null", "NULL", "~"):
+        return [f"{path}: the text {value!r}"]
+    return []
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
@@ -323,7 +325,10 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         for name, entry in config["defences"].items():
             messages += entry_problems(name, entry, WORKFLOW_ROOT)
     if messages and null_texts(config) and not any(NESTED_AS_TEXT in message for message in messages):
-        messages.append(f"{', '.join(null_texts(config))}: the text 'null', not a null; {NESTED_AS_TEXT}")
+        messages.append(
+            f"{'; '.join(null_texts(config))}, not a null: Snakemake's --config hands a null over as text; "
+            "put it in a YAML file and give it with --configfile"
+        )
     if messages:
         raise ConfigError(
             "the config (config.yaml with any --configfile / --config on top) is not valid "

@@ -136,12 +136,15 @@ def main(arguments: list[str]) -> None:
     if {"-h", "--help"} & set(arguments):
         print(__doc__.strip())
         return
-    configfiles, overrides, cores = config_overlays(arguments)
-    config = load_config(configfiles, overrides)
     try:
+        # Snakemake plans first: it says best what is wrong with a command line or a config
         jobs = planned_jobs(arguments, directory=".")
+        configfiles, overrides, cores = config_overlays(arguments)
+        config = load_config(configfiles, overrides)
     except PlanError as error:
         sys.exit(str(error))
+    except (ValueError, OSError) as error:
+        sys.exit(f"could not read the config of this command line: {error}")
     counts = Counter(rule for rule, _ in jobs if rule not in ("all",))
     if not jobs or set(counts) <= {"download"}:
         print("Nothing to build: every output is up to date.")

@@ -217,8 +217,14 @@ def latent_rows(latent: pd.DataFrame) -> pd.DataFrame:
     """Fig. 5's points. A denoising model trained at stp 0 has no noise to remove: it is the
     plain model, so the DAE and DVAE curves start from the AE's and VAE's stp 0 point."""
     start = latent[(latent["denoising"] == 0) & (latent["stp"] == 0)].assign(denoising=1)
-    have = set(zip(latent["dataset"], latent["family"], latent["denoising"], latent["stp"]))
-    start = start[[key not in have for key in zip(start["dataset"], start["family"], start["denoising"], start["stp"])]]
+    keys = ["dataset", "family", "alpha", "denoising", "stp"]
+    have = set(latent[keys].itertuples(index=False, name=None))
+    denoising = set(
+        latent.loc[latent["denoising"] == 1, ["dataset", "family", "alpha"]].itertuples(index=False, name=None)
+    )
+    # only where the figure has denoising models of that family, and no point of their own at stp 0
+    wanted = [k[:3] in denoising and k not in have for k in start[keys].itertuples(index=False, name=None)]
+    start = start[wanted]
     return pd.concat([latent, start], ignore_index=True).sort_values(["dataset", "family", "denoising", "stp"])
 
 
@@ -234,8 +240,9 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
         eps = format_number(data["eps"].iloc[0]) if len(data) else "?"
         for i, (column, label) in enumerate(LATENT_MEASURES):
             ax = axes[i][j]
-            for model, family, denoising in LATENT_MODELS:
-                rows = data[(data["family"] == family) & (data["denoising"] == denoising)]
+            alphas = sorted(set(data["alpha"]))
+            for (model, family, denoising), alpha in ((m, a) for m in LATENT_MODELS for a in alphas):
+                rows = data[(data["family"] == family) & (data["denoising"] == denoising) & (data["alpha"] == alpha)]
                 if rows.empty:
                     continue
                 half = 1.96 * rows[f"{column}_se"] if f"{column}_se" in rows else None
@@ -243,7 +250,7 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
                     rows["stp"],
                     rows[column],
                     yerr=half,
-                    label=model,
+                    label=model if len(alphas) == 1 else f"{model}, alpha {format_number(alpha)}",
                     color=colours[family],
                     linestyle="--" if denoising else "-",
                     marker="s" if denoising else "o",

@@ -73,8 +73,9 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
         settings["stochastic"] = AUTO  # the job decides, from the defence's contract check
     else:
         settings = final_settings(settings, stochastic)
-    # an attack that draws nothing (CW, DeepFool without EOT): its seed is no reason to rerun it
-    if not uses_seed(settings):
+    # an attack that draws nothing (CW, DeepFool) on a defence that draws nothing: its seed is
+    # no reason to rerun it (AUTO: the defence may sample, so the seed stays)
+    if not uses_seed(settings, stochastic == AUTO or bool(stochastic)):
         del settings["seed"]
     return settings
 

@@ -114,8 +114,8 @@ def over_training_seeds(table: pd.DataFrame) -> pd.DataFrame:
     """One row per setting: the mean over training seeds of each seed's accuracy, its spread
     across seeds (std, min, max), and how many seeds. The Wilson interval is the mean's over
     the images of all seeds (n_images * seeds); the seed spread is the models' variation,
-    which it does not cover. The other columns (settings, per-seed image count) are the
-    first seed's."""
+    which it does not cover; the draw error is the pooled one of the mean. The other columns
+    (settings, per-seed image count) are the first seed's."""
     if "replicate" not in table:
         table = table.assign(replicate=0)
     grouped = table.groupby(SETTING_COLUMNS, sort=False, dropna=False)
@@ -126,6 +126,9 @@ def over_training_seeds(table: pd.DataFrame) -> pd.DataFrame:
     summary["accuracy_seed_std"] = stats["std"].fillna(0.0).to_numpy()
     summary["accuracy_seed_min"] = stats["min"].to_numpy()
     summary["accuracy_seed_max"] = stats["max"].to_numpy()
+    if "accuracy_draw_se" in table:  # the draw error of the mean over seeds: sqrt(sum se^2) / k
+        pooled_se = grouped["accuracy_draw_se"].agg(lambda se: float((se.fillna(0.0) ** 2).sum() ** 0.5 / len(se)))
+        summary["accuracy_draw_se"] = pooled_se.to_numpy()
     if "sanity_flags" in table:
         flags = grouped["sanity_flags"].agg(
             lambda f: ";".join(sorted({x for v in f.fillna("") for x in v.split(";") if x}))
