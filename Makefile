@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: paper test test-quick test-slurm bench profile
+.PHONY: paper test test-fast test-slurm bench profile
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest
 
 # the unit tests only: no end-to-end Snakemake run (those are marked `workflow`)
-test-quick: $(STAMP)
+test-fast: $(STAMP)
 	$(VENV)/bin/pytest -m "not workflow"
 
 test-slurm: $(STAMP)

@@ -51,3 +51,24 @@ def test_conda_env_matches_pyproject(repo_root):
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = {_name(r): r.replace(" ", "") for r in pip}
     assert listed == wanted
+
+
+def test_the_declared_python_is_the_one_snakemake_and_ruff_assume(repo_root):
+    """pyproject's requires-python is what Snakemake needs (it cannot be lower), ruff checks
+    the code against it, and envs/aedefense.yaml installs it."""
+    from importlib.metadata import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    with open(repo_root / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)
+    declared = SpecifierSet(project["project"]["requires-python"])
+    lowest = re.search(r">=\s*3\.(\d+)", str(declared))
+    assert lowest, f"requires-python {declared} names no lowest 3.x"
+    minor = int(lowest[1])
+    snakemake_needs = SpecifierSet(metadata("snakemake")["Requires-Python"])
+    assert f"3.{minor}" in snakemake_needs, f"Snakemake needs {snakemake_needs}; pyproject declares {declared}"
+    assert project["tool"]["ruff"]["target-version"] == f"py3{minor}"
+    assert sys.version_info[:2] >= (3, minor)
+    conda = yaml.safe_load((repo_root / "envs" / "aedefense.yaml").read_text())
+    assert f"python=3.{minor}" in conda["dependencies"]

@@ -20,13 +20,35 @@ class Dataset:
     # which test images are attacked: "first" N, or N drawn with seeds.attack_subset ("random")
     attacked: str
     preprocessing: str
+    # where the official files are published: URL prefixes, tried in order (torchvision's)
+    hosts: tuple[str, ...]
 
 
 DATASETS = {
     dataset.name: dataset
     for dataset in (
-        Dataset("mnist", "MNIST", 10, (1, 28, 28), 60_000, "idx", "first", "official IDX, unchanged"),
-        Dataset("fashion-mnist", "FashionMNIST", 10, (1, 28, 28), 60_000, "idx", "first", "official IDX, unchanged"),
+        Dataset(
+            "mnist",
+            "MNIST",
+            10,
+            (1, 28, 28),
+            60_000,
+            "idx",
+            "first",
+            "official IDX, unchanged",
+            ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        ),
+        Dataset(
+            "fashion-mnist",
+            "FashionMNIST",
+            10,
+            (1, 28, 28),
+            60_000,
+            "idx",
+            "first",
+            "official IDX, unchanged",
+            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        ),
         Dataset(
             "btsc",
             "BTSC",
@@ -36,6 +58,7 @@ DATASETS = {
             "btsc-zip",
             "random",
             "HSV V-channel histogram equalisation, bilinear resize to 32x32 RGB, no ROI crop",
+            ("https://btsd.ethz.ch/shareddata/BelgiumTSC/",),
         ),
     )
 }

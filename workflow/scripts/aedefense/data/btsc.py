@@ -21,8 +21,6 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps
 
-from aedefense.datasets import DATASETS
-
 IMAGE_SIZE = 32
 # The official images are photographs of a few hundred pixels a side: well under 2 MiB as PPM.
 # The caps bound what a damaged or hostile zip can make this process hold in memory.
@@ -112,15 +110,15 @@ def inspect_zip(path: str | Path) -> ZipContents:
     return ZipContents(dict(images), ground_truth)
 
 
-def verify_zip(path: str | Path, split: str, expected: dict) -> ZipContents:
-    """The counts the official release is known by; `split` is 'train' or 'test'."""
+def verify_zip(path: str | Path, split: str, expected: dict, classes: int) -> ZipContents:
+    """The counts the official release is known by; `split` is 'train' or 'test', `classes`
+    the dataset's class count (one folder each)."""
     contents = inspect_zip(path)
     count = sum(len(v) for v in contents.images.values())
     want = expected[f"{split}_images"]
     problems = []
     if count != want:
         problems.append(f"{count} images, expected {want}")
-    classes = DATASETS["btsc"].classes
     if any(label >= classes for label in contents.images):
         problems.append(f"class folders beyond {classes - 1:05d}")
     if split == "train" and len(contents.images) != classes:
@@ -141,10 +139,10 @@ def preprocess(image: Image.Image) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8).transpose(2, 0, 1)
 
 
-def read_split(path: str | Path, split: str, expected: dict):
+def read_split(path: str | Path, split: str, expected: dict, classes: int):
     """(images uint8 (N, 3, 32, 32), labels int64 (N,)), ordered by class then file name."""
     path = Path(path)
-    contents = verify_zip(path, split, expected)
+    contents = verify_zip(path, split, expected, classes)
     images, labels = [], []
     with zipfile.ZipFile(path) as archive:
         for label in sorted(contents.images):

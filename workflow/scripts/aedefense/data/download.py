@@ -327,7 +327,8 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
 
     if dataset_info(dataset).layout == "btsc-zip":
         split = {file: split for split, file in BTSC_FILES.items()}[name]
-        verify = lambda path: verify_zip(path, split, btsc_expected)  # noqa: E731
+        classes = dataset_info(dataset).classes
+        verify = lambda path: verify_zip(path, split, btsc_expected, classes)  # noqa: E731
     else:
         verify = read_idx  # a complete gzip holding a well-formed IDX array
     with open(log_path, "w", buffering=1) as log:

@@ -69,7 +69,7 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
         if info.layout == "btsc-zip":
             source = raw_dir / BTSC_FILES[split]
             with broken_raw_files_set_aside([source]):
-                images, labels = btsc.read_split(source, split, btsc_expected)
+                images, labels = btsc.read_split(source, split, btsc_expected, info.classes)
             sources = [source]
         else:
             sources = [raw_dir / IDX_FILES[f"{split}_images"], raw_dir / IDX_FILES[f"{split}_labels"]]

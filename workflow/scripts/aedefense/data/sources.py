@@ -19,14 +19,7 @@ class OfficialFile:
         return [host + self.name for host in self.hosts]
 
 
-# The hosts and MD5 sums torchvision uses.
-_MNIST_HOSTS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-_FASHION_HOSTS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
-_BTSC_HOSTS = ("https://btsd.ethz.ch/shareddata/BelgiumTSC/",)
-
+# The MD5 sums torchvision uses (the hosts are in aedefense.datasets).
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -51,13 +44,11 @@ _MD5 = {
 }
 
 
-_HOSTS = {"mnist": _MNIST_HOSTS, "fashion-mnist": _FASHION_HOSTS, "btsc": _BTSC_HOSTS}
-
-
 def official_files(dataset: str) -> list[OfficialFile]:
-    if dataset_info(dataset).layout == "btsc-zip":
-        return [OfficialFile(dataset, name, _HOSTS[dataset], None) for name in BTSC_FILES.values()]
-    return [OfficialFile(dataset, name, _HOSTS[dataset], md5) for name, md5 in _MD5[dataset].items()]
+    info = dataset_info(dataset)
+    if info.layout == "btsc-zip":
+        return [OfficialFile(dataset, name, info.hosts, None) for name in BTSC_FILES.values()]
+    return [OfficialFile(dataset, name, info.hosts, md5) for name, md5 in _MD5[dataset].items()]
 
 
 def official_file(dataset: str, name: str) -> OfficialFile:
