@@ -3,19 +3,14 @@ and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sa
 
 from aedefense import work
 from aedefense.cells import Cell
-from aedefense.checkpoints import model_identity, save_checkpoint
-from aedefense.data.prepared import load_prepared
+from aedefense.checkpoints import save_checkpoint
 from aedefense.io import save_json
 from aedefense.jobs import job
 from aedefense.plots import save_reconstruction_grid
-from aedefense.training import resume_path, train_autoencoder
+from aedefense.training import resume_path, train_autoencoder, training_job_inputs
 
 with job(snakemake) as timer:
-    device = timer.device(snakemake.resources.device)
-    with timer.phase("load"):
-        data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
-        identity = model_identity(snakemake.wildcards.dataset, snakemake.wildcards.ae, snakemake.input)
-    settings = dict(snakemake.params.settings)
+    device, data, identity, settings = training_job_inputs(snakemake, timer, snakemake.wildcards.ae)
     # what the model is comes from its settings (params), not from its file name
     cell = Cell(settings["family"], bool(settings["denoising"]), settings["stp"], settings["alpha"])
     print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")

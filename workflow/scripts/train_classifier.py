@@ -1,18 +1,13 @@
 """Rule train_classifier: prepared data -> results/{dataset}/classifier.pt + metrics."""
 
 from aedefense import work
-from aedefense.checkpoints import model_identity, save_checkpoint
-from aedefense.data.prepared import load_prepared
+from aedefense.checkpoints import save_checkpoint
 from aedefense.io import save_json
 from aedefense.jobs import job
-from aedefense.training import resume_path, train_classifier
+from aedefense.training import resume_path, train_classifier, training_job_inputs
 
 with job(snakemake) as timer:
-    device = timer.device(snakemake.resources.device)
-    with timer.phase("load"):
-        data = {"train": load_prepared(snakemake.input.train), "test": load_prepared(snakemake.input.test)}
-        identity = model_identity(snakemake.wildcards.dataset, snakemake.wildcards.classifier, snakemake.input)
-    settings = dict(snakemake.params.settings)
+    device, data, identity, settings = training_job_inputs(snakemake, timer, snakemake.wildcards.classifier)
     print(f"training the {snakemake.wildcards.dataset} classifier on {device}: {settings}")
     with timer.phase("compute"):
         model, metrics = train_classifier(

@@ -24,31 +24,17 @@ class Dataset:
     hosts: tuple[str, ...]
 
 
+def _idx(name: str, title: str, hosts: tuple[str, ...]) -> Dataset:
+    """An MNIST-like set: 10 classes of 28 x 28 grey images in four IDX files, the first N
+    test images attacked."""
+    return Dataset(name, title, 10, (1, 28, 28), 60_000, "idx", "first", "official IDX, unchanged", hosts)
+
+
 DATASETS = {
     dataset.name: dataset
     for dataset in (
-        Dataset(
-            "mnist",
-            "MNIST",
-            10,
-            (1, 28, 28),
-            60_000,
-            "idx",
-            "first",
-            "official IDX, unchanged",
-            ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        ),
-        Dataset(
-            "fashion-mnist",
-            "FashionMNIST",
-            10,
-            (1, 28, 28),
-            60_000,
-            "idx",
-            "first",
-            "official IDX, unchanged",
-            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        ),
+        _idx("mnist", "MNIST", ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")),
+        _idx("fashion-mnist", "FashionMNIST", ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)),
         Dataset(
             "btsc",
             "BTSC",

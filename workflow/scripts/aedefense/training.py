@@ -24,6 +24,19 @@ from aedefense.models import Autoencoder, Classifier, build_autoencoder
 from aedefense.setup import seed_everything
 
 
+def training_job_inputs(snakemake, timer, name: str):
+    """A training job's device, prepared splits (train, test), the identity its checkpoint
+    records (model `name`), and its settings."""
+    from aedefense.checkpoints import model_identity
+    from aedefense.data.prepared import load_prepared
+
+    device = timer.device(snakemake.resources.device)
+    with timer.phase("load"):
+        data = {split: load_prepared(snakemake.input[split]) for split in ("train", "test")}
+        identity = model_identity(snakemake.wildcards.dataset, name, snakemake.input)
+    return device, data, identity, dict(snakemake.params.settings)
+
+
 def resume_path(model_path) -> Path:
     """Where a training job keeps its epoch checkpoint: a hidden file beside its model."""
     model_path = Path(model_path)
