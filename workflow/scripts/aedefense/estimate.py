@@ -165,7 +165,7 @@ def main(arguments: list[str]) -> None:
     print(
         "Quicker: one figure (snakemake --cores N results/figures/fig3.pdf), fewer datasets "
         "(--config 'datasets=[mnist]'), or the reduced grid (--configfile presets/quick.yaml); "
-        'README, section "Two commands".'
+        "docs/usage.md."
     )
 
 
