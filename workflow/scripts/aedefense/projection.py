@@ -4,7 +4,7 @@ benchmark of this machine)."""
 
 from __future__ import annotations
 
-import re
+import json
 import subprocess
 import sys
 import tempfile
@@ -51,24 +51,47 @@ class PlanError(RuntimeError):
     """Snakemake refused to plan the run; the message holds what it said."""
 
 
+# Runs Snakemake with a logging handler that writes each planned job as one JSON line: the
+# JOB_INFO records Snakemake logs for every job carry its rule and wildcards (the fields its
+# logger plugins read), so the plan is read as data, not parsed out of the printed text.
+PLAN_RECORDER = """
+import json, logging, sys
+from snakemake_interface_logger_plugins.common import LogEvent
+
+
+class PlannedJobs(logging.Handler):
+    def __init__(self, path):
+        super().__init__()
+        self.out = open(path, "w")
+
+    def emit(self, record):
+        if getattr(record, "event", None) == LogEvent.JOB_INFO:
+            job = {"rule": record.rule_name, "wildcards": dict(record.wildcards or {})}
+            self.out.write(json.dumps(job) + "\\n")
+            self.out.flush()
+
+
+logging.getLogger().addHandler(PlannedJobs(sys.argv.pop(1)))  # Snakemake's logger propagates here
+from snakemake.cli import main
+
+main(sys.argv[1:])
+"""
+
+
 def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job a dry run plans: in `directory` (what is left to do
     there), or in an empty one with --forceall (the whole config)."""
-    with tempfile.TemporaryDirectory() as empty:
-        command = [sys.executable, "-m", "snakemake", "-n", "-s", str(ROOT / "Snakefile"), "--cores", "8"]
-        command += ["-d", directory] if directory else ["-d", empty, "--forceall"]
+    with tempfile.TemporaryDirectory() as scratch:
+        planned = Path(scratch) / "jobs.jsonl"
+        command = [sys.executable, "-c", PLAN_RECORDER, str(planned), "-n", "-s", str(ROOT / "Snakefile")]
+        command += ["--cores", "8", "-d", directory] if directory else ["--cores", "8", "-d", scratch, "--forceall"]
         result = subprocess.run([*command, *snakemake_args], capture_output=True, text=True)
-    if result.returncode != 0:
-        # Snakemake prints some of its refusals (an invalid config) on stdout
-        said = "\n".join(part.strip() for part in (result.stderr, result.stdout) if part.strip())
-        raise PlanError(f"snakemake could not plan the run:\n{said or f'exit status {result.returncode}'}")
-    jobs = []
-    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout, flags=re.MULTILINE)[1:]:
-        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
-        found = re.search(r"^\s+wildcards: (.*)$", block, flags=re.MULTILINE)
-        wildcards = dict(item.split("=", 1) for item in found[1].split(", ")) if found else {}
-        jobs.append((rule, wildcards))
-    return jobs
+        if result.returncode != 0:
+            # Snakemake prints some of its refusals (an invalid config) on stdout
+            said = "\n".join(part.strip() for part in (result.stderr, result.stdout) if part.strip())
+            raise PlanError(f"snakemake could not plan the run:\n{said or f'exit status {result.returncode}'}")
+        lines = planned.read_text().splitlines() if planned.exists() else []
+    return [(job["rule"], job["wildcards"]) for job in map(json.loads, lines)]
 
 
 def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, scales_by_cell=None) -> tuple[str, float]:
