@@ -18,3 +18,14 @@ def test_the_packages_public_names_import_and_its_example_runs():
     namespace = {}
     exec(example, namespace)  # the docstring's example, as a user would paste it
     assert 0.0 <= namespace["low"] <= namespace["accuracy"] <= namespace["high"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "module", ["aedefense.results", "aedefense.health", "aedefense.defences", "aedefense.models", "aedefense.attacks"]
+)
+def test_the_examples_in_the_public_docstrings_run(module):
+    import doctest
+    import importlib
+
+    failed, tried = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failed == 0

@@ -316,7 +316,18 @@ def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult
 
 def attack_in_batches(model, images, labels, settings: dict, seed: int) -> AttackResult:
     """The whole attacked set at settings['eps'], `settings['batch_size']` images at a time
-    (a suite: all at once, each of its attacks in batches of its own), seeded."""
+    (a suite: all at once, each of its attacks in batches of its own), seeded. `settings` are
+    those of attacks.<name> in config.yaml with the eps; the package docstring has an example.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    >>> x, y = torch.rand(6, 1, 2, 2), torch.zeros(6, dtype=torch.long)
+    >>> cw = {"method": "cw", "eps": 0.05, "lr": 0.1, "iterations": 5, "gamma": 1.0, "kappa": 0.0,
+    ...       "distance": "l2_squared", "batch_size": 4}
+    >>> result = attack_in_batches(model, x, y, cw, seed=0)
+    >>> bool((result.adversarial - x).abs().max() <= 0.05 + 1e-6), result.success.shape
+    (True, torch.Size([6]))
+    """
     generator = torch.Generator(device=images.device).manual_seed(seed)
     return run_in_batches(model, images, labels, settings, generator)
 

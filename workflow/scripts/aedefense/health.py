@@ -55,6 +55,14 @@ def judged(name: str, measured, threshold, passed: bool, detail: str, why_not: s
 
 
 def unbounded_attack_breaks(accuracy: float, eps: float, threshold: float) -> dict:
+    """The attack with the whole box (eps 1) must leave at most `threshold` accuracy; each
+    check returns a row: check, measured, threshold, verdict (pass / warn / fail), detail.
+
+    >>> unbounded_attack_breaks(0.048, 1.0, 0.01)["verdict"]
+    'fail'
+    >>> unbounded_attack_breaks(0.0, 1.0, 0.01)["verdict"]
+    'pass'
+    """
     return judged(
         "unbounded_attack_breaks",
         accuracy,

@@ -123,6 +123,13 @@ class DefendedModel(nn.Module):
 
     latent: 'mean' (z = mu, what the attacker differentiates) or 'sample' with scale s
     (z ~ N(mu, (s sigma)^2)); s = 0 equals 'mean'. autoencoder None: the bare classifier.
+
+    >>> import torch
+    >>> classifier = Classifier((1, 28, 28), 10, blocks=2, channels=8, dense=16, dropout=0.0)
+    >>> vae = build_autoencoder((1, 28, 28), "vae", {"channels": 8, "latent_dim": 4})
+    >>> deployed = DefendedModel(classifier, vae, "sample", scale=1.0, generator=torch.Generator().manual_seed(0))
+    >>> deployed.eval()(torch.rand(3, 1, 28, 28)).shape
+    torch.Size([3, 10])
     """
 
     def __init__(self, classifier, autoencoder=None, latent="mean", scale=0.0, generator=None):

@@ -36,7 +36,13 @@ def cell_columns(cell: str, autoencoder_settings: dict | None) -> dict:
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval (95% by default) of a proportion p measured on n samples:
     here the accuracy on the n attacked images. Unlike p +- z*sqrt(p(1-p)/n) it stays inside
-    [0, 1] and is not empty at 0% or 100%."""
+    [0, 1] and is not empty at 0% or 100%.
+
+    >>> [round(bound, 3) for bound in wilson_interval(0.5, 100)]
+    [0.404, 0.596]
+    >>> wilson_interval(0.0, 100)[1] > 0  # 0 of 100 still leaves room above zero
+    True
+    """
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
