@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 
 # what the run will build and an estimate of its time on this machine, then the run
 paper: $(STAMP)
-	$(VENV)/bin/python -m aedefense.estimate --cores $(CORES) $(ARGS)
+	$(VENV)/bin/python -m aedefense.cost.estimate --cores $(CORES) $(ARGS)
 	@echo "Starting in $(PAUSE) s; Ctrl-C stops it (nothing has run yet)." && sleep $(PAUSE)
 	$(VENV)/bin/snakemake --cores $(CORES) $(ARGS)
 

@@ -25,14 +25,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
-from aedefense.datasets import DATASETS  # noqa: E402
-from aedefense.models import (  # noqa: E402
+from aedefense.core.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
+from aedefense.core.models import (  # noqa: E402
     Classifier,
     DefendedModel,
     build_autoencoder,  # noqa: E402
 )
-from aedefense.setup import select_device  # noqa: E402
+from aedefense.jobs.setup import select_device  # noqa: E402
+from aedefense.plan.datasets import DATASETS  # noqa: E402
 
 SHAPES = {DATASETS[name].title: (DATASETS[name].shape, DATASETS[name].classes) for name in ("mnist", "btsc")}
 
@@ -229,8 +229,8 @@ def suite_table(args, device, config):
         import torchattacks
     except ImportError:
         return
-    from aedefense.apgd import apgd_box
-    from aedefense.square import square_box
+    from aedefense.core.apgd import apgd_box
+    from aedefense.core.square import square_box
 
     steps, queries, draws = args.iterations, 10 * args.iterations, 4
     print(f"\nThe suite's attacks, batch {args.batch}, eps 0.1, APGD {steps} steps, Square {queries} queries")

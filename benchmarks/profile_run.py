@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.projection import EXACT_CONTRACTIVE, hours, load_config, planned_jobs, project  # noqa: E402
+from aedefense.cost.projection import EXACT_CONTRACTIVE, hours, load_config, planned_jobs, project  # noqa: E402
 
 
 def read_jobs(directory: Path) -> list[dict]:

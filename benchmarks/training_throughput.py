@@ -22,19 +22,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense import losses  # noqa: E402
-from aedefense.cells import Cell  # noqa: E402
+from aedefense.core import losses  # noqa: E402
+from aedefense.core.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.data.prepared import to_unit  # noqa: E402
-from aedefense.datasets import DATASETS  # noqa: E402
-from aedefense.models import Classifier, build_autoencoder  # noqa: E402
-from aedefense.params import classifier_settings  # noqa: E402
-from aedefense.setup import select_device  # noqa: E402
-from aedefense.training import (  # noqa: E402
+from aedefense.jobs.setup import select_device  # noqa: E402
+from aedefense.jobs.training import (  # noqa: E402
     autoencoder_loss,
     contractive_penalty,
     train_autoencoder,
     train_classifier,
 )
+from aedefense.plan.cells import Cell  # noqa: E402
+from aedefense.plan.datasets import DATASETS  # noqa: E402
+from aedefense.plan.params import classifier_settings  # noqa: E402
 
 SHAPES = {name: DATASETS[name].shape for name in ("mnist", "btsc")}
 MODELS = {

@@ -36,11 +36,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.cells import cell_from_name  # noqa: E402
-from aedefense.checkpoints import load_classifier  # noqa: E402
 from aedefense.data.prepared import load_prepared, to_unit  # noqa: E402
-from aedefense.params import autoencoder_settings  # noqa: E402
-from aedefense.training import train_autoencoder  # noqa: E402
+from aedefense.jobs.checkpoints import load_classifier  # noqa: E402
+from aedefense.jobs.training import train_autoencoder  # noqa: E402
+from aedefense.plan.cells import cell_from_name  # noqa: E402
+from aedefense.plan.params import autoencoder_settings  # noqa: E402
 
 
 @torch.no_grad()

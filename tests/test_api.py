@@ -21,7 +21,14 @@ def test_the_packages_public_names_import_and_its_example_runs():
 
 
 @pytest.mark.parametrize(
-    "module", ["aedefense.results", "aedefense.health", "aedefense.defences", "aedefense.models", "aedefense.attacks"]
+    "module",
+    [
+        "aedefense.report.results",
+        "aedefense.report.health",
+        "aedefense.core.defences",
+        "aedefense.core.models",
+        "aedefense.core.attacks",
+    ],
 )
 def test_the_examples_in_the_public_docstrings_run(module):
     import doctest

@@ -1,12 +1,18 @@
 """config.yaml against workflow/schemas/config.schema.yaml: clear errors naming the key."""
 
+import copy
+import math
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from aedefense.cells import Cell, cell_from_name, format_number
-from aedefense.config import ConfigError, validate_config
+from aedefense.plan import grid, params
+from aedefense.plan.config import ConfigError, validate_config
 
 
 @pytest.fixture
@@ -104,24 +110,6 @@ def test_mirror_scheme_is_checked_at_parse_time(base_config, schema):
     assert "scheme 'ftp' is not supported" in errors_of(base_config, schema)
 
 
-def test_cell_names_round_trip():
-    cell = Cell("vae", True, 0.4, 0.001)
-    assert cell.name == "vae_d1_stp0.4_a0.001"
-    assert cell_from_name(cell.name) == cell
-    assert Cell("ae", False, 0.0, 1.0).name == "ae_d0_stp0_a1"
-    assert format_number(0.30000000000000004) == "0.30000000000000004"
-
-
-def test_denoising_without_noise_is_the_plain_model():
-    assert Cell("ae", True, 0.0, 0.0).canonical() == Cell("ae", False, 0.0, 0.0)
-    assert Cell("ae", True, 0.1, 0.0).canonical() == Cell("ae", True, 0.1, 0.0)
-
-
-def test_bad_cell_names():
-    with pytest.raises(ValueError, match="not a cell name"):
-        cell_from_name("cae_d0_stp0.1_a0")
-
-
 def test_override_of_a_merged_cell_points_to_the_trained_one(base_config, schema):
     base_config["cell_overrides"] = {"mnist/ae_d1_stp0_a0": {"epochs": 3}}
     assert "trained once as ae_d0_stp0_a0" in errors_of(base_config, schema)
@@ -202,26 +190,20 @@ def alias_bomb(levels: int, width: int = 9) -> str:
 
 
 def test_a_yaml_alias_bomb_is_measured_without_being_expanded(base_config, schema):
-    import yaml
-
     base_config.update(yaml.safe_load(alias_bomb(9)))  # 9^10 values if walked
     message = errors_of(base_config, schema)
-    import re
-
     count = re.search(r"holds (\S+) values once its YAML aliases \(&anchor / \*alias\) are expanded", message)
     assert count and float(count[1]) > 2 * 9**10  # l9 twice (its own key and the alias), l8 ... l0 besides
     assert "at most 100000 are read" in message
 
 
 def test_an_alias_to_an_enclosing_node_is_refused(base_config, schema):
-    import yaml
-
     base_config["cell_overrides"] = yaml.safe_load("a: &a [1, *a]")
     assert "an alias to an enclosing node never ends" in errors_of(base_config, schema)
 
 
 def test_a_config_with_a_few_small_aliases_is_read(base_config, schema):
-    from aedefense.config import expanded_size
+    from aedefense.plan.config import expanded_size
 
     shared = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
     base_config["data"]["mnist"]["eps"] = shared
@@ -241,7 +223,7 @@ def test_a_config_with_a_few_small_aliases_is_read(base_config, schema):
     ],
 )
 def test_a_second_configfile_option_is_refused_with_the_form_that_works(argv, files):
-    from aedefense.config import repeated_configfile_option
+    from aedefense.plan.config import repeated_configfile_option
 
     message = repeated_configfile_option(argv)
     assert message.startswith("--configfile is given 2 times; Snakemake would read only the last")
@@ -264,11 +246,11 @@ def test_folders_this_user_cannot_use_are_named():
         (work / "results" / "mnist").chmod(0o000)
         (work / "results").chmod(0o777)
         (work / "logs").chmod(0o777)
-        code = f"from aedefense.io import unusable_folders; print(unusable_folders({str(work)!r}))"
+        code = f"from aedefense.jobs.io import unusable_folders; print(unusable_folders({str(work)!r}))"
         scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
         command, user = [sys.executable, "-c", code], {}
         if os.getuid() == 0:
-            # an interpreter that user 65534 may run (aedefense.io needs the standard library only)
+            # an interpreter that user 65534 may run (aedefense.jobs.io needs the standard library only)
             interpreter = shutil.which("python3", path="/usr/bin:/usr/local/bin:/bin")
             if interpreter is None:
                 pytest.skip("no system python3 that an unprivileged user could run")
@@ -282,8 +264,8 @@ def test_folders_this_user_cannot_use_are_named():
 
 
 def test_the_schema_names_the_datasets_of_the_registry(schema):
-    from aedefense.config import load_schema
-    from aedefense.datasets import DATASETS
+    from aedefense.plan.config import load_schema
+    from aedefense.plan.datasets import DATASETS
 
     schema = load_schema(schema)
     assert schema["$defs"]["dataset"]["enum"] == list(DATASETS)
@@ -292,8 +274,8 @@ def test_the_schema_names_the_datasets_of_the_registry(schema):
 
 
 def test_the_estimate_reads_the_command_line_config_as_snakemake_does(tmp_path):
-    from aedefense.estimate import config_overlays
-    from aedefense.projection import load_config
+    from aedefense.cost.estimate import config_overlays
+    from aedefense.cost.projection import load_config
 
     extra = tmp_path / "extra.yaml"
     extra.write_text("datasets: [mnist]\nthreads: {attack: 3}\n")
@@ -308,3 +290,108 @@ def test_the_estimate_reads_the_command_line_config_as_snakemake_does(tmp_path):
     assert config["datasets"] == ["mnist"] and config["threads"]["attack"] == 3
     assert config["threads"]["evaluate"] == 4  # the rest of config.yaml's threads stays
     assert config["evaluation"]["latent_draws"] == "7" and config["evaluation"]["draw_seeds"] == "per_point"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def paths(value, prefix=()):
+    """Every place in a config: dict keys and list items, nested."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += paths(item, (*prefix, index))
+    return found
+
+
+BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+PLACES = paths(BASE)
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 5000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "mnist", "vae", "cw", "ae_d0_stp0_a0", "fig3", "exact", "auto", "-1"]),
+    st.lists(st.one_of(st.integers(-1, 3), st.floats(-1, 2)), max_size=3),
+    st.dictionaries(st.sampled_from(["epochs", "x", "fig1", "mnist/ae_d0_stp0_a0"]), st.integers(-1, 3), max_size=2),
+)
+
+
+MUTATIONS = st.lists(
+    st.tuples(st.sampled_from(PLACES), st.sampled_from(["replace", "delete", "add"]), VALUES),
+    min_size=1,
+    max_size=3,
+)
+
+
+def mutate(config, place, how, value):
+    *parents, last = place
+    holder = config
+    for key in parents:
+        holder = holder[key]
+    if how == "replace":
+        holder[last] = value
+    elif how == "delete" and isinstance(holder, dict):
+        del holder[last]
+    elif how == "add" and isinstance(holder.get(last) if isinstance(holder, dict) else None, dict):
+        holder[last]["unknown_key"] = value
+
+
+def uses_at_parse_time(config):
+    """What the Snakefile computes from a valid config before any job."""
+    grid.trained_cells(config)
+    grid.evaluations(config)
+    grid.evaluation_scales(config)
+    grid.latent_analyses(config)
+    for dataset in config["datasets"]:
+        params.classifier_settings(config, dataset)
+        for cell in grid.trained_cells(config):
+            params.autoencoder_settings(config, dataset, cell.name)
+        for attack in config["attacks"]:
+            for eps in config["data"][dataset]["eps"]:
+                params.attack_settings(config, dataset, attack, float(eps), "vae_d1_stp0.4_a0", 1.0)
+    for figure in [*grid.FIGURES, *config["comparison_figures"]]:
+        params.figure_style(config, figure)
+        if figure != "fig5":
+            grid.figure_attacks(config, figure)
+            grid.figure_layouts(config, figure)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(MUTATIONS)
+def test_a_mutated_config_validates_or_fails_with_a_schema_message(mutations):
+    config = copy.deepcopy(BASE)
+    for place, how, value in mutations:
+        try:
+            mutate(config, place, how, value)
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier mutation removed or replaced this place
+    try:
+        validate_config(config, SCHEMA)
+    except ConfigError as error:
+        problems = str(error).split("\n  - ")[1:]
+        assert problems and all(problem.strip() for problem in problems)
+        # the problems name what was changed: a key on the path of a mutated place
+        keys = {str(key) for place, _, _ in mutations for key in place if isinstance(key, str)}
+        assert any(key in problem for problem in problems for key in keys), (mutations, problems)
+        return
+    uses_at_parse_time(config)  # a valid config never breaks the parse
+
+
+def test_non_finite_numbers_are_refused_by_name():
+    config = copy.deepcopy(BASE)
+    config["figures"]["fig1"]["stp"] = [0.0, math.nan]
+    config["attacks"]["cw"]["lr"] = math.inf
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert "figures.fig1.stp[1]" in str(error.value) and "attacks.cw.lr" in str(error.value)

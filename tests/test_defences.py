@@ -12,8 +12,9 @@ import pytest
 import torch
 from test_attacks import PGD, accuracy_on, trained  # noqa: F401 (a fixture)
 
-from aedefense import defences, health
-from aedefense.attacks import attack_in_batches
+from aedefense.core import defences
+from aedefense.core.attacks import attack_in_batches
+from aedefense.report import health
 
 ROOT = defences.Path(__file__).resolve().parents[1]
 
@@ -134,7 +135,7 @@ def test_a_checkpoint_purifier_loads_its_weights(trained, tmp_path):  # noqa: F8
 
 
 def test_the_config_refuses_a_defence_that_cannot_load_before_any_job(base_config, repo_root):
-    from aedefense.config import ConfigError, validate_config
+    from aedefense.plan.config import ConfigError, validate_config
 
     schema = repo_root / "workflow" / "schemas" / "config.schema.yaml"
     base_config["defences"] = {

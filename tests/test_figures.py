@@ -3,14 +3,14 @@ curves and legend."""
 
 import pandas as pd
 
-from aedefense.figures import (
+from aedefense.plan.names import UNDEFENDED
+from aedefense.report.figures import (
     accuracy_figure,
     attack_curves,
     latent_figure,
     latent_rows,
     stacked_figure_rows,
 )
-from aedefense.names import UNDEFENDED
 
 
 def rows(attacks):
@@ -76,8 +76,8 @@ def kept_figure(monkeypatch, draw):
 def grid_table(grids, attacks):
     """An accuracy table over every point of the given figure grids: clean 0.9, and each attack
     at eps 0.1 and 0.3 leaving 0.6 and 0.2 of 100 images."""
-    from aedefense.plan import grid_points
-    from aedefense.results import wilson_interval
+    from aedefense.plan.grid import grid_points
+    from aedefense.report.results import wilson_interval
 
     settings = {(UNDEFENDED, 0.0)} | {(c.canonical().name, s) for g in grids.values() for c, s in grid_points(g)}
     records = []

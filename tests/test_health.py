@@ -4,7 +4,8 @@ import pytest
 import torch
 from test_attacks import trained  # noqa: F401 (a fixture)
 
-from aedefense import attacks, health
+from aedefense.core import attacks
+from aedefense.report import health
 
 APGD = {"method": "apgd", "loss": "ce", "steps": 20, "restarts": 1, "rho": 0.75, "batch_size": 64, "name": "apgdce"}
 SQUARE = {"method": "square", "queries": 300, "p_init": 0.8, "restarts": 1, "batch_size": 64, "name": "square"}
@@ -175,7 +176,7 @@ def test_health_rows_of_a_cell_and_what_a_one_cell_override_reruns(repo_root, fi
 
 
 def test_a_figure_caption_counts_the_points_that_pass_every_check(tmp_path):
-    from aedefense.results import health_summary
+    from aedefense.report.results import health_summary
 
     table = tmp_path / "health.csv"
     assert "not checked yet; build" in health_summary(table, [("mnist", "none", 0.0)])

@@ -1,8 +1,12 @@
-"""Which jobs a config plans (plan.py) and each job's slice of it (params.py)."""
+"""Which jobs a config plans (plan/grid.py) and each job's slice of it (params.py)."""
+
+import copy
 
 import pytest
 
-from aedefense import params, plan
+from aedefense.plan import grid, params
+from aedefense.plan.grid import trained_cells
+from aedefense.plan.params import autoencoder_settings, classifier_settings
 
 
 def test_an_adaptive_attack_is_keyed_by_scale_and_samples_only_where_the_defence_does(base_config):
@@ -21,7 +25,7 @@ def test_the_plain_attack_settings_do_not_change(base_config):
 
 
 def test_a_comparison_figure_evaluates_its_cells_under_each_attack(base_config):
-    rows = plan.evaluations(base_config, (), False, ["fig3_eot"])
+    rows = grid.evaluations(base_config, (), False, ["fig3_eot"])
     eps = [float(e) for e in base_config["data"]["mnist"]["eps"]]
     mnist = [r for r in rows if r[0] == "mnist"]
     scales = base_config["figures"]["fig3"]["scales"]
@@ -35,18 +39,18 @@ def test_a_comparison_figure_evaluates_its_cells_under_each_attack(base_config):
             expected.add(("mnist", cell, "cwlong", 0.2, scale))  # the sanity check, mid-grid
             expected |= {("mnist", cell, attack, e, scale) for attack in ("cw", "cweot", "pgd", "pgdeot") for e in eps}
     assert set(mnist) == expected
-    assert plan.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot", "pgd", "pgdeot"]
-    assert plan.figure_layouts(base_config, "fig3_eot") == ["fig3"]
-    assert plan.figure_attacks(base_config, "fig3") == ["cw", "pgd"]
+    assert grid.figure_attacks(base_config, "fig3_eot") == ["cw", "cweot", "pgd", "pgdeot"]
+    assert grid.figure_layouts(base_config, "fig3_eot") == ["fig3"]
+    assert grid.figure_attacks(base_config, "fig3") == ["cw", "pgd"]
 
 
 def test_a_figure_over_cell_families_evaluates_the_cells_of_each_of_its_paper_figures(base_config):
-    assert plan.figure_layouts(base_config, "suite") == ["fig1", "fig2", "fig4"]
-    rows = {r for r in plan.evaluations(base_config, (), False, ["suite"]) if r[0] == "mnist"}
+    assert grid.figure_layouts(base_config, "suite") == ["fig1", "fig2", "fig4"]
+    rows = {r for r in grid.evaluations(base_config, (), False, ["suite"]) if r[0] == "mnist"}
     eps = [float(e) for e in base_config["data"]["mnist"]["eps"]]
     pairs = set()
     for figure in ("fig1", "fig2", "fig4"):
-        pairs |= {(c.canonical().name, s) for c, s in plan.grid_points(base_config["figures"][figure])}
+        pairs |= {(c.canonical().name, s) for c, s in grid.grid_points(base_config["figures"][figure])}
     assert {c.split("_")[0] for c, _ in pairs} == {"ae", "vae"} and {s for _, s in pairs} == {0.0, 1.0}
     for cell, scale in pairs:
         assert {("mnist", cell, a, e, scale) for a in ("cw", "pgd", "suite") for e in eps} <= rows
@@ -56,24 +60,24 @@ def test_a_figure_over_cell_families_evaluates_the_cells_of_each_of_its_paper_fi
 
 
 def test_the_paper_figures_do_not_include_the_comparisons(base_config):
-    paper = plan.evaluations(base_config, ["fig3"], False, ())
+    paper = grid.evaluations(base_config, ["fig3"], False, ())
     assert not [r for r in paper if r[2] == "cweot"]
-    assert [r for r in plan.evaluations(base_config) if r[2] == "cweot"]
+    assert [r for r in grid.evaluations(base_config) if r[2] == "cweot"]
 
 
 def test_the_longer_attack_runs_mid_grid_on_what_a_figure_shows_or_not_at_all(base_config):
-    assert plan.sanity_eps(base_config, "mnist") == 0.2  # of 0.05 ... 0.3
-    assert plan.sanity_eps(base_config, "btsc") == 0.02
-    fig1 = plan.evaluations(base_config, ["fig1"], False, ())
+    assert grid.sanity_eps(base_config, "mnist") == 0.2  # of 0.05 ... 0.3
+    assert grid.sanity_eps(base_config, "btsc") == 0.02
+    fig1 = grid.evaluations(base_config, ["fig1"], False, ())
     longer = {r for r in fig1 if r[2] == "cwlong"}
     # per dataset: the undefended classifier and fig1's 9 trained AEs (d1 at stp 0 is d0)
     assert len(longer) == 3 * (1 + 9) and {r[3] for r in longer} == {0.2, 0.02}
     base_config["sanity"]["longer_attack"] = None
-    assert not [r for r in plan.evaluations(base_config) if r[2] == "cwlong"]
+    assert not [r for r in grid.evaluations(base_config) if r[2] == "cwlong"]
 
 
 def test_each_training_seed_is_its_own_model_with_its_own_seeds(base_config):
-    from aedefense.cells import replicate_name, split_replicate
+    from aedefense.plan.cells import replicate_name, split_replicate
 
     assert split_replicate("vae_d1_stp0.4_a0_r2") == ("vae_d1_stp0.4_a0", 2)
     assert split_replicate("none") == ("none", 0) and replicate_name("none", 3) == "none_r3"
@@ -83,35 +87,51 @@ def test_each_training_seed_is_its_own_model_with_its_own_seeds(base_config):
     assert params.classifier_settings(base_config, "mnist", 2)["seed"] == 7
     second = params.autoencoder_settings(base_config, "mnist", "vae_d1_stp0.4_a0_r1")
     assert second["seed"] == 8 and second["epochs"] == 2  # the cell's override holds for every seed
-    assert plan.classifier_name(0) == "classifier" and plan.classifier_name(1) == "classifier_r1"
+    assert grid.classifier_name(0) == "classifier" and grid.classifier_name(1) == "classifier_r1"
 
 
 def test_training_seeds_repeat_every_evaluation_per_seed(base_config):
-    one = plan.evaluations(base_config, ["fig3"], False, ())
+    one = grid.evaluations(base_config, ["fig3"], False, ())
     base_config["training_seeds"] = 3
-    three = plan.evaluations(base_config, ["fig3"], False, ())
+    three = grid.evaluations(base_config, ["fig3"], False, ())
     assert len(three) == 3 * len(one)
     assert {r[1] for r in three} == {c + s for c in {r[1] for r in one} for s in ("", "_r1", "_r2")}
 
 
-def test_cell_names_of_large_or_tiny_alphas_read_back():
-    import re
-
-    from aedefense.cells import CELL_REGEX, Cell, cell_from_name
-
-    for alpha in (1e16, 1e-7, 0.001, 1.0):  # repr writes 1e+16 and 1e-07
-        cell = Cell("ae", False, 0.1, alpha)
-        assert cell_from_name(cell.name) == cell and re.fullmatch(CELL_REGEX, cell.name)
-
-
 def test_an_evaluation_job_covers_the_scales_its_figures_show_and_a_vae_outside_them_fails(base_config):
-    scales = plan.evaluation_scales(base_config)
+    scales = grid.evaluation_scales(base_config)
     fig3 = [float(s) for s in base_config["figures"]["fig3"]["scales"]]
-    assert plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "cw") == fig3
-    assert plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0_r1", "cw") == fig3  # any training seed
-    assert plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "cweot", "2") == [2.0]  # an adaptive set's own
+    assert grid.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "cw") == fig3
+    assert grid.evaluation_job_scales(scales, "vae_d1_stp0.4_a0_r1", "cw") == fig3  # any training seed
+    assert grid.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "cweot", "2") == [2.0]  # an adaptive set's own
     # no figure shows these under bim: a deterministic defence has one scale, a VAE none to assume
-    assert plan.evaluation_job_scales(scales, "ae_d1_stp0.4_a0", "bim") == [0.0]
-    assert plan.evaluation_job_scales(scales, "none_r2", "bim") == [0.0]
+    assert grid.evaluation_job_scales(scales, "ae_d1_stp0.4_a0", "bim") == [0.0]
+    assert grid.evaluation_job_scales(scales, "none_r2", "bim") == [0.0]
     with pytest.raises(ValueError, match="no figure evaluates vae_d1_stp0.4_a0 under bim"):
-        plan.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "bim")
+        grid.evaluation_job_scales(scales, "vae_d1_stp0.4_a0", "bim")
+
+
+def test_settings_slices_carry_only_what_the_cell_depends_on(base_config):
+    config = copy.deepcopy(base_config)
+    config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 60}}
+    config["data"]["mnist"]["autoencoder"] = {"epochs": 12, "lr": 0.5}
+    # a cell override beats the dataset's settings, which beat `autoencoder`
+    assert autoencoder_settings(config, "mnist", "vae_d1_stp0.4_a0")["epochs"] == 60
+    assert autoencoder_settings(config, "mnist", "vae_d1_stp0.4_a0")["lr"] == 0.5
+    assert autoencoder_settings(config, "fashion-mnist", "vae_d1_stp0.4_a0")["epochs"] == 30
+    assert autoencoder_settings(config, "mnist", "vae_d0_stp0.4_a0")["epochs"] == 12
+    ae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0")
+    assert "vae_likelihood" not in ae and "contractive" not in ae
+    cae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0.01")
+    assert cae["contractive"] == "exact" and "contractive_projections" not in cae
+    with pytest.raises(ValueError, match="its model is vae_d0_stp0_a0"):
+        autoencoder_settings(config, "mnist", "vae_d1_stp0_a0")
+    assert classifier_settings(config, "btsc")["epochs"] == config["data"]["btsc"]["classifier_epochs"]
+
+
+def test_the_paper_grid_trains_each_model_once(base_config):
+    cells = trained_cells(base_config)
+    names = [cell.name for cell in cells]
+    assert len(names) == len(set(names)) == 26
+    assert "ae_d1_stp0_a0" not in names and "ae_d0_stp0_a0" in names
+    assert sum(cell.alpha > 0 for cell in cells) == 8

@@ -59,7 +59,7 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
     config = workdir / "test-config.yaml"
     config.write_text(yaml.safe_dump(overlay))
     result = subprocess.run(
-        [sys.executable, "-m", "aedefense.estimate", "--cores", "2", "--configfile", str(config)],
+        [sys.executable, "-m", "aedefense.cost.estimate", "--cores", "2", "--configfile", str(config)],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -76,11 +76,11 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
 
 def test_the_estimate_explains_itself_and_says_why_snakemake_would_not_plan(repo_root, tmp_path):
     def estimate(*args):
-        command = [sys.executable, "-m", "aedefense.estimate", *args]
+        command = [sys.executable, "-m", "aedefense.cost.estimate", *args]
         return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
     helped = estimate("--help")
-    assert helped.returncode == 0 and "python -m aedefense.estimate [--cores N]" in helped.stdout
+    assert helped.returncode == 0 and "python -m aedefense.cost.estimate [--cores N]" in helped.stdout
     assert "Nothing to build" not in helped.stdout
     # Snakemake prints this refusal on stdout: it reaches the user, without a traceback
     refused = estimate("--config", "sanity={longer_attack: null}")

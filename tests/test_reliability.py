@@ -1,9 +1,6 @@
 """Faults a long grid meets on a shared cluster: killed jobs, a second run on the same results,
 damaged files, random config edits. Each case fails if the behaviour regresses."""
 
-import copy
-import errno
-import math
 import os
 import shutil
 import signal
@@ -15,20 +12,7 @@ from pathlib import Path
 import fixtures
 import pytest
 import torch
-import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
-
-from aedefense import params, plan
-from aedefense.adversarial import load_adversarial_set, save_adversarial_set, set_identity
-from aedefense.attacks import AttackResult
-from aedefense.config import ConfigError, validate_config
-from aedefense.io import atomic_path, short_writes_named
-
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-
 
 # --- killed jobs and a concurrent run ---------------------------------------------------------
 
@@ -112,35 +96,6 @@ def test_two_runs_from_scratch_give_identical_results(repo_root, tmp_path):
 
 
 # --- damaged files ----------------------------------------------------------------------------
-
-
-def small_adversarial_set(path):
-    x = torch.rand(4, 1, 28, 28)
-    result = AttackResult(
-        x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4)
-    )
-    identity = set_identity("mnist", "none", "cw", 0.1, None, {"test_sha256": "0" * 64})
-    save_adversarial_set(
-        path,
-        identity=identity,
-        settings={"eps": 0.1},
-        indices=torch.arange(4),
-        labels=torch.zeros(4, dtype=torch.long),
-        result=result,
-    )
-
-
-@pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty"])
-def test_a_damaged_adversarial_set_names_itself_and_is_set_aside_to_be_rebuilt(tmp_path, damage):
-    path = tmp_path / "cw_eps0.1.pt"
-    small_adversarial_set(path)
-    assert len(load_adversarial_set(path)["labels"]) == 4
-    content = path.read_bytes()
-    path.write_bytes({"truncated": content[: len(content) // 2], "zeroed": bytes(len(content)), "empty": b""}[damage])
-    with pytest.raises(ValueError) as error:
-        load_adversarial_set(path)
-    assert str(path) in str(error.value) and "run the same snakemake command again" in str(error.value)
-    assert path.stat().st_mtime == 0  # older than its sources: the next run rebuilds it
 
 
 @pytest.mark.workflow
@@ -245,50 +200,6 @@ def test_well_formed_files_with_the_wrong_content_stop_the_run(repo_root, fixtur
     assert (workdir / evaluation).read_text() == row
 
 
-def test_a_full_disk_is_named_as_such(tmp_path):
-    """torch says "enforce fail at inline_container.cc ... unexpected pos" when a write stops
-    short; the user is told the disk is full, and what to do."""
-    dest = tmp_path / "results" / "model.pt"
-    dest.parent.mkdir()
-    with pytest.raises(OSError) as error, short_writes_named(dest), open("/dev/full", "wb") as full:
-        torch.save({"weights": torch.zeros(100_000)}, full)
-    message = str(error.value)
-    assert error.value.errno == errno.ENOSPC
-    assert f"No space left on device: writing {dest} stopped part-way" in message and "MiB free there now" in message
-    assert "snakemake -d DIR" in message and "unexpected pos" not in message
-
-
-def test_a_file_that_cannot_be_marked_gets_the_command_that_rebuilds_it(tmp_path, monkeypatch):
-    path = tmp_path / "cw_eps0.1.pt"
-    small_adversarial_set(path)
-    path.write_bytes(path.read_bytes()[:100])
-
-    def refuse(*args, **kwargs):
-        raise PermissionError(errno.EPERM, "Operation not permitted")
-
-    monkeypatch.setattr(os, "utime", refuse)  # a file of another user
-    with pytest.raises(ValueError) as error:
-        load_adversarial_set(path)
-    assert "It could not be marked for rebuilding (Operation not permitted)" in str(error.value)
-    assert str(error.value).endswith(f"the same snakemake command plus --forcerun {path}")
-    assert "Delete it" not in str(error.value)
-
-
-def test_temporary_files_of_a_killed_writer_go_with_the_next_write(tmp_path):
-    dest = tmp_path / "classifier.pt"
-    child = subprocess.Popen(["true"])
-    child.wait()  # its pid now names no process: a writer that was killed
-    stale = tmp_path / f".classifier.pt.part-{child.pid}"
-    live = tmp_path / f".classifier.pt.part-{os.getppid()}"  # a writer still running
-    other = tmp_path / ".model.pt.part-999999"  # another file's
-    for path in (stale, live, other):
-        path.write_bytes(b"half")
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(b"whole")
-    assert dest.read_bytes() == b"whole"
-    assert not stale.exists() and live.exists() and other.exists()
-
-
 @pytest.mark.workflow
 def test_a_broken_raw_file_is_downloaded_again_by_the_next_run(repo_root, fixture_overlay, tmp_path):
     """A file the mirror's MD5SUMS vouches for but that is broken fails its download; after a
@@ -365,96 +276,3 @@ def run_snakemake_cli(repo_root, workdir, *args, timeout=300):
 
 
 # --- config fuzzing ---------------------------------------------------------------------------
-
-
-def paths(value, prefix=()):
-    """Every place in a config: dict keys and list items, nested."""
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += paths(item, (*prefix, index))
-    return found
-
-
-BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
-PLACES = paths(BASE)
-VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-3, 5000),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(["", "mnist", "vae", "cw", "ae_d0_stp0_a0", "fig3", "exact", "auto", "-1"]),
-    st.lists(st.one_of(st.integers(-1, 3), st.floats(-1, 2)), max_size=3),
-    st.dictionaries(st.sampled_from(["epochs", "x", "fig1", "mnist/ae_d0_stp0_a0"]), st.integers(-1, 3), max_size=2),
-)
-MUTATIONS = st.lists(
-    st.tuples(st.sampled_from(PLACES), st.sampled_from(["replace", "delete", "add"]), VALUES),
-    min_size=1,
-    max_size=3,
-)
-
-
-def mutate(config, place, how, value):
-    *parents, last = place
-    holder = config
-    for key in parents:
-        holder = holder[key]
-    if how == "replace":
-        holder[last] = value
-    elif how == "delete" and isinstance(holder, dict):
-        del holder[last]
-    elif how == "add" and isinstance(holder.get(last) if isinstance(holder, dict) else None, dict):
-        holder[last]["unknown_key"] = value
-
-
-def uses_at_parse_time(config):
-    """What the Snakefile computes from a valid config before any job."""
-    plan.trained_cells(config)
-    plan.evaluations(config)
-    plan.evaluation_scales(config)
-    plan.latent_analyses(config)
-    for dataset in config["datasets"]:
-        params.classifier_settings(config, dataset)
-        for cell in plan.trained_cells(config):
-            params.autoencoder_settings(config, dataset, cell.name)
-        for attack in config["attacks"]:
-            for eps in config["data"][dataset]["eps"]:
-                params.attack_settings(config, dataset, attack, float(eps), "vae_d1_stp0.4_a0", 1.0)
-    for figure in [*plan.FIGURES, *config["comparison_figures"]]:
-        params.figure_style(config, figure)
-        if figure != "fig5":
-            plan.figure_attacks(config, figure)
-            plan.figure_layouts(config, figure)
-
-
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(MUTATIONS)
-def test_a_mutated_config_validates_or_fails_with_a_schema_message(mutations):
-    config = copy.deepcopy(BASE)
-    for place, how, value in mutations:
-        try:
-            mutate(config, place, how, value)
-        except (KeyError, IndexError, TypeError):
-            pass  # an earlier mutation removed or replaced this place
-    try:
-        validate_config(config, SCHEMA)
-    except ConfigError as error:
-        problems = str(error).split("\n  - ")[1:]
-        assert problems and all(problem.strip() for problem in problems)
-        # the problems name what was changed: a key on the path of a mutated place
-        keys = {str(key) for place, _, _ in mutations for key in place if isinstance(key, str)}
-        assert any(key in problem for problem in problems for key in keys), (mutations, problems)
-        return
-    uses_at_parse_time(config)  # a valid config never breaks the parse
-
-
-def test_non_finite_numbers_are_refused_by_name():
-    config = copy.deepcopy(BASE)
-    config["figures"]["fig1"]["stp"] = [0.0, math.nan]
-    config["attacks"]["cw"]["lr"] = math.inf
-    with pytest.raises(ConfigError) as error:
-        validate_config(config, SCHEMA)
-    assert "figures.fig1.stp[1]" in str(error.value) and "attacks.cw.lr" in str(error.value)

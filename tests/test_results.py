@@ -2,7 +2,7 @@
 
 import pytest
 
-from aedefense.results import wilson_interval
+from aedefense.report.results import accuracy_row, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ def test_wilson_interval_narrows_with_more_images():
 def test_the_summary_is_the_mean_and_spread_over_training_seeds():
     import pandas as pd
 
-    from aedefense.results import over_training_seeds, wilson_interval
+    from aedefense.report.results import over_training_seeds, wilson_interval
 
     rows = []
     for replicate, accuracy in enumerate([0.5, 0.7, 0.9]):
@@ -65,3 +65,22 @@ def test_the_summary_is_the_mean_and_spread_over_training_seeds():
     assert none["accuracy_ci_high"] - none["accuracy_ci_low"] == pytest.approx(
         wilson_interval(0.1, 100)[1] - wilson_interval(0.1, 100)[0]
     )
+
+
+def test_a_rows_draw_error_is_the_standard_error_of_its_draws():
+    settings = {"scale": 1.0, "images": 100, "draws": 4, "draw_seeds": "per_point", "seed": 0}
+    row = accuracy_row(
+        dataset="mnist",
+        cell="vae_d0_stp0.4_a0",
+        eps=0.1,
+        attack_name="cw",
+        settings=settings,
+        accuracies=[0.5, 0.6, 0.7, 0.6],
+        attack=None,
+        classifier_settings={"seed": 0, "epochs": 1},
+        autoencoder_settings={"seed": 0},
+        defence_columns={"cell": "vae_d0_stp0.4_a0", "family": "vae"},
+    )
+    assert row["accuracy_mean"] == pytest.approx(0.6)
+    assert row["accuracy_draw_se"] == pytest.approx(0.0816497 / 2)  # sample std over sqrt(4)
+    assert row["draw_seeds"] == "per_point" and row["draws"] == 4

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from aedefense.sanity import check_figure, noise, write_checked_table
+from aedefense.report.sanity import check_figure, noise, write_checked_table
 
 
 def rows(cell, attack, points, scale=0.0, n=100):

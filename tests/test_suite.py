@@ -6,9 +6,10 @@ import torch
 import yaml
 from test_attacks import NoisyLogits, trained  # noqa: F401 (a fixture)
 
-from aedefense import attack_specs, attacks, params
-from aedefense.apgd import apgd_box, dlr_loss
-from aedefense.square import square_box, square_fraction
+from aedefense.core import attack_specs, attacks
+from aedefense.core.apgd import apgd_box, dlr_loss
+from aedefense.core.square import square_box, square_fraction
+from aedefense.plan import params
 
 torchattacks = pytest.importorskip("torchattacks")
 
@@ -150,7 +151,7 @@ def test_work_of_counts_runs_targets_and_the_suites_parts(base_config):
 
 
 def test_a_suite_naming_an_unknown_or_adaptive_attack_is_refused(base_config, repo_root):
-    from aedefense.config import ConfigError, validate_config
+    from aedefense.plan.config import ConfigError, validate_config
 
     base_config["attacks"]["suite"]["standard"] = ["apgdce", "apgdceeot", "fab"]
     with pytest.raises(ConfigError) as error:

@@ -175,8 +175,8 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     attacks = [t for t in timings if t["rule"] == "attack"]
     assert len(attacks) == len(list(results.glob("ae/*/adv/*.pt"))) - len(list(results.glob("ae/*/adv/*_s*.pt")))
     assert all(t["compute_s"] > 0 and t["startup_s"] > 0 and t["work"]["amount"] > 0 for t in attacks)
-    # the work each job recorded is the work the projection plans for it (aedefense.work)
-    from aedefense.projection import load_config, planned_work
+    # the work each job recorded is the work the projection plans for it (aedefense.cost.work)
+    from aedefense.cost.projection import load_config, planned_work
 
     planned_config = load_config([workdir / "test-config.yaml"])
     (classifier,) = [t for t in timings if t["rule"] == "train_classifier"]

@@ -15,7 +15,7 @@ rule attack:
         attack=attack_names(adaptive=False),
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "attack")
+    threads: grid.rule_threads(config, "attack")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
@@ -49,7 +49,7 @@ rule evaluate:
         attack="|".join([attack_names(adaptive=False), CLEAN, WORST]),
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "evaluate")
+    threads: grid.rule_threads(config, "evaluate")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
@@ -79,7 +79,7 @@ rule latent:
         "logs/{dataset}/ae/{ae}/latent/{attack}_eps{eps}.log",
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "latent")
+    threads: grid.rule_threads(config, "latent")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     script:

@@ -1,6 +1,6 @@
 # Shared by every rule: the library on the path, the validated config, wildcard constraints,
-# and the small functions that expand each rule's inputs from the plan (aedefense/plan.py)
-# and hand it its slice of config (aedefense/params.py).
+# and the small functions that expand each rule's inputs from the plan (aedefense/plan/grid.py)
+# and hand it its slice of config (aedefense/plan/params.py).
 
 import os
 import sys
@@ -14,26 +14,27 @@ LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
 
-from aedefense.cells import (
+from aedefense.plan.cells import (
     CELL_REGEX,
     REPLICATE_REGEX,
     format_number,
     replicate_name,
     split_replicate,
 )
-from aedefense.config import (
+from aedefense.plan.config import (
     ConfigError,
     as_plain,
     repeated_configfile_option,
     resolve_path,
     validate_config,
 )
-from aedefense.io import unusable_folders
+from aedefense.jobs.io import unusable_folders
 from aedefense.data.sources import official_files
-from aedefense.datasets import DATASETS, dataset_info
-from aedefense.names import CLEAN, UNDEFENDED, WORST
-from aedefense import plan, results
-from aedefense.params import (
+from aedefense.plan.datasets import DATASETS, dataset_info
+from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
+from aedefense.plan import grid
+from aedefense.report import results
+from aedefense.plan.params import (
     accuracy_figure_settings,
     attack_settings,
     autoencoder_settings,
@@ -76,7 +77,7 @@ wildcard_constraints:
     + f"){REPLICATE_REGEX}",
     classifier=f"classifier{REPLICATE_REGEX}",
     attack="|".join([*config["attacks"], CLEAN, WORST]),
-    figure="|".join(["fig[1-4]", plan.DEFENCES_FIGURE, *config["comparison_figures"]]),
+    figure="|".join(["fig[1-4]", grid.DEFENCES_FIGURE, *config["comparison_figures"]]),
     eps=NUMBER_REGEX,
     scale=NUMBER_REGEX,
     filename="|".join(
@@ -107,13 +108,13 @@ def raw_files(wildcards):
 
 
 # The cells this config trains, computed once: every job's input function checks its cell.
-PLANNED_CELLS = plan.planned_cells(PLAIN_CONFIG)
+PLANNED_CELLS = grid.planned_cells(PLAIN_CONFIG)
 
 
 def refuse_outside_config(wildcards, **values):
     """Build nothing the config does not plan: a target such as .../cw_eps5.pt is refused
     with the values the config allows."""
-    problems = plan.target_problems(
+    problems = grid.target_problems(
         PLAIN_CONFIG, wildcards.dataset, cells=PLANNED_CELLS, **values
     )
     if problems:
@@ -147,7 +148,7 @@ def defence_inputs(wildcards, classifier_always=False):
         scale=wildcards.get("scale"),
     )
     base, replicate = split_replicate(wildcards.ae)
-    classifier = plan.classifier_name(replicate)
+    classifier = grid.classifier_name(replicate)
     inputs = {
         "test": f"results/{wildcards.dataset}/data/test.pt",
         "classifier": f"results/{wildcards.dataset}/{classifier}.pt",
@@ -159,7 +160,7 @@ def defence_inputs(wildcards, classifier_always=False):
             del inputs["classifier"]
         return inputs
     if base != UNDEFENDED:
-        plan.trained_cell(wildcards.ae)  # a clear error for a cell trained elsewhere
+        grid.trained_cell(wildcards.ae)  # a clear error for a cell trained elsewhere
         inputs["autoencoder"] = (
             f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt"
         )
@@ -168,7 +169,7 @@ def defence_inputs(wildcards, classifier_always=False):
 
 def user_defence_files(name):
     """A user defence's files, inputs of all its jobs: a change reruns them."""
-    from aedefense import defences
+    from aedefense.core import defences
 
     entry, root = config["defences"][name], defences.WORKFLOW_ROOT
     files = {}
@@ -203,7 +204,7 @@ def set_name(attack, eps, scale):
     """The file name of an adversarial set and of its evaluation: an adaptive attack's sets
     are made per latent scale; the others (and the clean images, and the worst case) serve
     every scale, so their one evaluation covers all of them."""
-    if plan.is_adaptive(PLAIN_CONFIG, attack):
+    if grid.is_adaptive(PLAIN_CONFIG, attack):
         return f"{attack}_eps{eps}_s{scale}"
     return f"{attack}_eps{eps}"
 
@@ -245,7 +246,7 @@ def latent_inputs(wildcards):
 def attack_names(adaptive):
     """A wildcard pattern of the adaptive or of the plain attack names."""
     names = [
-        a for a in config["attacks"] if plan.is_adaptive(PLAIN_CONFIG, a) == adaptive
+        a for a in config["attacks"] if grid.is_adaptive(PLAIN_CONFIG, a) == adaptive
     ]
     return "|".join(names) or "(?!)"  # (?!) matches nothing
 
@@ -262,12 +263,12 @@ def attack_params(wildcards):
 
 
 # Per (cell, attack): the latent scales its evaluations cover, computed once per run.
-EVALUATION_SCALES = plan.evaluation_scales(PLAIN_CONFIG)
+EVALUATION_SCALES = grid.evaluation_scales(PLAIN_CONFIG)
 
 
 def evaluate_params(wildcards):
     try:
-        scales = plan.evaluation_job_scales(
+        scales = grid.evaluation_job_scales(
             EVALUATION_SCALES, wildcards.ae, wildcards.attack, wildcards.get("scale")
         )
     except ValueError as error:
@@ -287,7 +288,7 @@ def default_comparisons():
 
 
 def table_rows(
-    figures=plan.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+    figures=grid.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
 ):
     """[dataset, cell, attack, eps, scale] of the evaluations a table holds; comparisons None:
     those of the default run."""
@@ -295,14 +296,14 @@ def table_rows(
         comparisons = default_comparisons()
     return [
         list(row)
-        for row in plan.evaluations(
+        for row in grid.evaluations(
             PLAIN_CONFIG, figures, all_reference_cells, comparisons
         )
     ]
 
 
 def accuracy_files(
-    figures=plan.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
+    figures=grid.ACCURACY_FIGURES, all_reference_cells=True, comparisons=None
 ):
     return files_of_rows(table_rows(figures, all_reference_cells, comparisons))
 
@@ -324,8 +325,8 @@ def figure_selection(figure):
 
 def rows_of_figure(figure):
     """[dataset, cell, attack, eps, scale] of the evaluations one figure shows."""
-    if figure == plan.DEFENCES_FIGURE:
-        return [list(row) for row in plan.defence_comparison_evaluations(PLAIN_CONFIG)]
+    if figure == grid.DEFENCES_FIGURE:
+        return [list(row) for row in grid.defence_comparison_evaluations(PLAIN_CONFIG)]
     return table_rows(*figure_selection(figure))
 
 
@@ -353,14 +354,14 @@ def sanity_params(wildcards):
     figure = wildcards.get("figure")
     if figure is None:
         return sanity_settings(PLAIN_CONFIG, config["figure_attack"])
-    return sanity_settings(PLAIN_CONFIG, plan.figure_attacks(PLAIN_CONFIG, figure)[0])
+    return sanity_settings(PLAIN_CONFIG, grid.figure_attacks(PLAIN_CONFIG, figure)[0])
 
 
 def latent_files():
     attack = config["figure_attack"]
     return [
         f"results/{d}/ae/{cell}/latent/{attack}_eps{format_number(eps)}.csv"
-        for d, cell, eps in plan.latent_analyses(PLAIN_CONFIG)
+        for d, cell, eps in grid.latent_analyses(PLAIN_CONFIG)
     ]
 
 
@@ -396,7 +397,7 @@ def health_inputs(wildcards):
     # the transfer sets are the undefended classifier's: its file gives their identity
     inputs = defence_inputs(wildcards, classifier_always=True)
     attack = config["health"]["attack"]
-    for eps in plan.health_eps(PLAIN_CONFIG, wildcards.dataset):
+    for eps in grid.health_eps(PLAIN_CONFIG, wildcards.dataset):
         name = format_number(eps)
         inputs[f"set_{name}"] = adversarial_set(
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
@@ -407,7 +408,7 @@ def health_inputs(wildcards):
     # the figures' sanity check: the longer attack against the figure attack
     longer = config["sanity"]["longer_attack"]
     if longer:
-        eps = format_number(plan.sanity_eps(PLAIN_CONFIG, wildcards.dataset))
+        eps = format_number(grid.sanity_eps(PLAIN_CONFIG, wildcards.dataset))
         for key, name in (
             ("figure_attack", config["figure_attack"]),
             ("longer_attack", longer),
@@ -438,12 +439,12 @@ def defence_health_files(wildcards):
     return [
         f"results/{d}/ae/{name}/health/s{format_number(scale)}.csv"
         for d in config["datasets"]
-        for name, scale in plan.defence_comparison_points(PLAIN_CONFIG, d)
+        for name, scale in grid.defence_comparison_points(PLAIN_CONFIG, d)
     ]
 
 
 def health_files():
     return [
         f"results/{d}/ae/{cell}/health/s{format_number(scale)}.csv"
-        for d, cell, scale in plan.health_points(PLAIN_CONFIG)
+        for d, cell, scale in grid.health_points(PLAIN_CONFIG)
     ]

@@ -24,7 +24,7 @@ rule prepare:
         "logs/{dataset}/prepare.benchmark.tsv"
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "prepare")
+    threads: grid.rule_threads(config, "prepare")
     params:
         expected=btsc_expected,
     script:

@@ -77,6 +77,6 @@ rule defences_figure:
     params:
         attack=config["defence_comparison"]["attack"],
         datasets=list(config["datasets"]),
-        style=figure_style(PLAIN_CONFIG, plan.DEFENCES_FIGURE),
+        style=figure_style(PLAIN_CONFIG, grid.DEFENCES_FIGURE),
     script:
         "../scripts/defences_figure.py"

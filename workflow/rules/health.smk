@@ -1,5 +1,5 @@
 # Evidence that the evaluation did not fail: the health checks of every cell and latent scale
-# of the accuracy figures (aedefense/health.py), and their table.
+# of the accuracy figures (aedefense/report/health.py), and their table.
 
 HEALTH_TABLE = "results/tables/health.csv"
 # Each accuracy figure's caption in the report says how many of its points pass every check.
@@ -11,9 +11,9 @@ config["health_summaries"] = {
         {(d, cell, scale) for d, cell, _, _, scale in rows_of_figure(figure)},
     )
     for figure in [
-        *plan.ACCURACY_FIGURES,
+        *grid.ACCURACY_FIGURES,
         *config["comparison_figures"],
-        plan.DEFENCES_FIGURE,
+        grid.DEFENCES_FIGURE,
     ]
 }
 
@@ -29,7 +29,7 @@ rule health:
         "logs/{dataset}/ae/{ae}/health/s{scale}.benchmark.tsv"
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "health")
+    threads: grid.rule_threads(config, "health")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
@@ -66,7 +66,7 @@ rule contract:
         ae="|".join(map(re.escape, config["defences"])) or "(?!)",
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "contract")
+    threads: grid.rule_threads(config, "contract")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:

@@ -14,7 +14,7 @@ rule train_classifier:
         "logs/{dataset}/train_{classifier}.benchmark.tsv"
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "train_classifier")
+    threads: grid.rule_threads(config, "train_classifier")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
@@ -43,7 +43,7 @@ rule train_autoencoder:
         "logs/{dataset}/ae/{ae}/train_autoencoder.benchmark.tsv"
     conda:
         ENVIRONMENT
-    threads: plan.rule_threads(config, "train_autoencoder")
+    threads: grid.rule_threads(config, "train_autoencoder")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from aedefense.figures import accuracy_figure
-from aedefense.jobs import job
+from aedefense.jobs.runtime import job
+from aedefense.report.figures import accuracy_figure
 
 with job(snakemake):
     params = snakemake.params

@@ -6,15 +6,15 @@ found it (EOT where it samples, BPDA where it is not differentiable)."""
 
 import torch
 
-from aedefense.adversarial import save_adversarial_set, set_identity
-from aedefense.attack_specs import work_of
-from aedefense.attacks import attack_in_batches
-from aedefense.checkpoints import load_defence
+from aedefense.core.attack_specs import work_of
+from aedefense.core.attacks import attack_in_batches
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.evaluation import attacked_indices
-from aedefense.jobs import job
-from aedefense.params import final_settings
-from aedefense.setup import seed_everything
+from aedefense.jobs.adversarial import save_adversarial_set, set_identity
+from aedefense.jobs.checkpoints import load_defence
+from aedefense.jobs.evaluation import attacked_indices
+from aedefense.jobs.runtime import job
+from aedefense.jobs.setup import seed_everything
+from aedefense.plan.params import final_settings
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

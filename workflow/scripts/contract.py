@@ -1,13 +1,13 @@
 """Rule contract: run a user defence (config `defences:`) once on a few test images on the
-job's device and check its contract (aedefense/defences.py: shape, range, finite, device,
+job's device and check its contract (aedefense/core/defences.py: shape, range, finite, device,
 seeded, stochastic as declared, gradients as declared). Its attacks and evaluations read
 what it found; a broken contract stops here, before any attack, with every problem named."""
 
-from aedefense import defences
+from aedefense.core import defences
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.io import save_json
-from aedefense.jobs import job
-from aedefense.provenance import sha256_of
+from aedefense.jobs.io import save_json
+from aedefense.jobs.provenance import sha256_of
+from aedefense.jobs.runtime import job
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

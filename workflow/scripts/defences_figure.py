@@ -3,8 +3,8 @@ comparison's table and each defence's health rows."""
 
 import pandas as pd
 
-from aedefense.figures import defences_figure
-from aedefense.jobs import job
+from aedefense.jobs.runtime import job
+from aedefense.report.figures import defences_figure
 
 with job(snakemake):
     params = snakemake.params

@@ -3,16 +3,16 @@ scale s, averaged over latent draws) on one adversarial set, on the clean attack
 (attack names.CLEAN), or on the per-example worst case over several adversarial sets (attack
 names.WORST); one row per latent scale of settings['scales']."""
 
-from aedefense import work
-from aedefense.adversarial import load_evaluated_sets, set_identity, worst_case
-from aedefense.checkpoints import load_defence
+from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.evaluation import accuracy_over_draws, attacked_indices, draw_seed
-from aedefense.jobs import job
-from aedefense.names import WORST
-from aedefense.params import at_scale
-from aedefense.results import accuracy_row, write_rows
-from aedefense.setup import seed_everything
+from aedefense.jobs.adversarial import load_evaluated_sets, set_identity, worst_case
+from aedefense.jobs.checkpoints import load_defence
+from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices, draw_seed
+from aedefense.jobs.runtime import job
+from aedefense.jobs.setup import seed_everything
+from aedefense.plan.names import WORST
+from aedefense.plan.params import at_scale
+from aedefense.report.results import accuracy_row, write_rows
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

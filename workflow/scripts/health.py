@@ -1,4 +1,4 @@
-"""Rule health: the evaluation-health checks of one cell at one latent scale (aedefense/health.py),
+"""Rule health: the evaluation-health checks of one cell at one latent scale (aedefense/report/health.py),
 from the health attack's adversarial sets and evaluations at every eps, and from the defence
 itself (randomness, zero gradients)."""
 
@@ -7,15 +7,16 @@ from statistics import fmean
 
 import torch
 
-from aedefense import health, work
-from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
-from aedefense.cells import replicate_name, split_replicate
-from aedefense.checkpoints import load_defence
+from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.evaluation import accuracy_over_draws, attacked_indices
-from aedefense.jobs import job
-from aedefense.names import UNDEFENDED
-from aedefense.results import cell_columns, write_rows
+from aedefense.jobs.adversarial import check_against_clean, load_adversarial_set, set_identity
+from aedefense.jobs.checkpoints import load_defence
+from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices
+from aedefense.jobs.runtime import job
+from aedefense.plan.cells import replicate_name, split_replicate
+from aedefense.plan.names import UNDEFENDED
+from aedefense.report import health
+from aedefense.report.results import cell_columns, write_rows
 
 
 def accuracy_at_scale(path, scale):

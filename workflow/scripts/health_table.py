@@ -1,7 +1,7 @@
 """Rule health_table: every cell's health checks in one table, results/tables/health.csv."""
 
-from aedefense.jobs import job
-from aedefense.results import concatenate, write_table
+from aedefense.jobs.runtime import job
+from aedefense.report.results import concatenate, write_table
 
 with job(snakemake):
     table = concatenate(snakemake.input, order=["dataset", "cell", "scale"])

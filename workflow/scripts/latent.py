@@ -1,13 +1,13 @@
 """Rule latent: how the figure attack moves the code (Fig. 5), for one (dataset, cell, eps)."""
 
-from aedefense import work
-from aedefense.adversarial import check_against_clean, load_adversarial_set, set_identity
-from aedefense.checkpoints import expected_model, load_autoencoder
+from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
-from aedefense.evaluation import latent_displacement
-from aedefense.jobs import job
-from aedefense.provenance import sha256_of
-from aedefense.results import cell_columns, write_rows
+from aedefense.jobs.adversarial import check_against_clean, load_adversarial_set, set_identity
+from aedefense.jobs.checkpoints import expected_model, load_autoencoder
+from aedefense.jobs.evaluation import latent_displacement
+from aedefense.jobs.provenance import sha256_of
+from aedefense.jobs.runtime import job
+from aedefense.report.results import cell_columns, write_rows
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from aedefense.figures import diameters, latent_figure
-from aedefense.jobs import job
-from aedefense.results import write_rows
+from aedefense.jobs.runtime import job
+from aedefense.report.figures import diameters, latent_figure
+from aedefense.report.results import write_rows
 
 with job(snakemake):
     latent = pd.read_csv(snakemake.input[0])

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from aedefense.data.prepared import prepare
-from aedefense.jobs import job
+from aedefense.jobs.runtime import job
 
 with job(snakemake) as timer:
     with timer.phase("compute"):  # reading, decoding and writing are one pass here

@@ -2,9 +2,16 @@
 sanity checks over every curve (sanity.csv; failing rows flagged in sanity_flags) and the
 summary over training seeds (one row per setting)."""
 
-from aedefense.jobs import job
-from aedefense.results import ACCURACY_ORDER, LATENT_ORDER, collect, concatenate, over_training_seeds, write_table
-from aedefense.sanity import write_checked_table
+from aedefense.jobs.runtime import job
+from aedefense.report.results import (
+    ACCURACY_ORDER,
+    LATENT_ORDER,
+    collect,
+    concatenate,
+    over_training_seeds,
+    write_table,
+)
+from aedefense.report.sanity import write_checked_table
 
 with job(snakemake):
     if snakemake.params.kind == "latent":

@@ -1,13 +1,13 @@
 """Rule train_autoencoder: prepared data -> results/{dataset}/ae/{ae}/model.pt, metrics.json
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
-from aedefense import work
-from aedefense.cells import Cell
-from aedefense.checkpoints import save_checkpoint
-from aedefense.io import save_json
-from aedefense.jobs import job
-from aedefense.plots import save_reconstruction_grid
-from aedefense.training import resume_path, train_autoencoder, training_job_inputs
+from aedefense.cost import work
+from aedefense.jobs.checkpoints import save_checkpoint
+from aedefense.jobs.io import save_json
+from aedefense.jobs.runtime import job
+from aedefense.jobs.training import resume_path, train_autoencoder, training_job_inputs
+from aedefense.plan.cells import Cell
+from aedefense.report.plots import save_reconstruction_grid
 
 with job(snakemake) as timer:
     device, data, identity, settings = training_job_inputs(snakemake, timer, snakemake.wildcards.ae)

@@ -1,10 +1,10 @@
 """Rule train_classifier: prepared data -> results/{dataset}/classifier.pt + metrics."""
 
-from aedefense import work
-from aedefense.checkpoints import save_checkpoint
-from aedefense.io import save_json
-from aedefense.jobs import job
-from aedefense.training import resume_path, train_classifier, training_job_inputs
+from aedefense.cost import work
+from aedefense.jobs.checkpoints import save_checkpoint
+from aedefense.jobs.io import save_json
+from aedefense.jobs.runtime import job
+from aedefense.jobs.training import resume_path, train_classifier, training_job_inputs
 
 with job(snakemake) as timer:
     device, data, identity, settings = training_job_inputs(snakemake, timer, snakemake.wildcards.classifier)

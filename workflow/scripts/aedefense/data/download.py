@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aedefense.data.sources import official_file
-from aedefense.io import atomic_path
+from aedefense.jobs.io import atomic_path
 
 CHUNK = 1 << 20
 MANIFESTS = (("SHA256SUMS", "sha256"), ("MD5SUMS", "md5"))
@@ -323,7 +323,7 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
     from aedefense.data.btsc import verify_zip
     from aedefense.data.idx import read_idx
     from aedefense.data.sources import BTSC_FILES
-    from aedefense.datasets import dataset_info
+    from aedefense.plan.datasets import dataset_info
 
     if dataset_info(dataset).layout == "btsc-zip":
         split = {file: split for split, file in BTSC_FILES.items()}[name]

@@ -15,9 +15,9 @@ import torch
 
 from aedefense.data import btsc, idx
 from aedefense.data.sources import BTSC_FILES, IDX_FILES
-from aedefense.datasets import DATASETS, dataset_info
-from aedefense.io import DamagedInput, load_torch, save_torch, set_aside
-from aedefense.provenance import sha256_of
+from aedefense.jobs.io import DamagedInput, load_torch, save_torch, set_aside
+from aedefense.jobs.provenance import sha256_of
+from aedefense.plan.datasets import DATASETS, dataset_info
 
 FORMAT_VERSION = 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aedefense.datasets import dataset_info
+from aedefense.plan.datasets import dataset_info
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class OfficialFile:
         return [host + self.name for host in self.hosts]
 
 
-# The MD5 sums torchvision uses (the hosts are in aedefense.datasets).
+# The MD5 sums torchvision uses (the hosts are in aedefense.plan.datasets).
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",

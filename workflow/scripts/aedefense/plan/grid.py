@@ -4,8 +4,8 @@ each of those jobs' settings."""
 
 from __future__ import annotations
 
-from aedefense.cells import Cell, cell_from_name, replicate_name, split_replicate
-from aedefense.names import CLEAN, UNDEFENDED
+from aedefense.plan.cells import Cell, cell_from_name, replicate_name, split_replicate
+from aedefense.plan.names import CLEAN, UNDEFENDED
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
 ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")

@@ -11,9 +11,9 @@ import math
 import statistics
 from typing import TYPE_CHECKING
 
-from aedefense.cells import replicate_name, split_replicate
-from aedefense.io import atomic_path
-from aedefense.names import FAIL, PASS, UNDEFENDED, WARN
+from aedefense.jobs.io import atomic_path
+from aedefense.plan.cells import replicate_name, split_replicate
+from aedefense.plan.names import FAIL, PASS, UNDEFENDED, WARN
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,9 +1,9 @@
 """What a run will build and about how long it takes on this machine, printed before it starts.
 
-    python -m aedefense.estimate [--cores N] [snakemake options and targets]
+    python -m aedefense.cost.estimate [--cores N] [snakemake options and targets]
 
 Snakemake plans the run in the current directory (a dry run: the jobs left to do), each job's
-work is computed from its settings (aedefense.projection), and this machine's rates are
+work is computed from its settings (aedefense.cost.projection), and this machine's rates are
 measured in about ten seconds on the paper's models at MNIST size: an attack step, a training
 step (plain, and with the exact contractive penalty), an evaluation forward, and the start-up
 of a job (a fresh interpreter importing torch). The estimate is rough (BTSC's 32 x 32 models
@@ -21,8 +21,8 @@ from collections import Counter
 
 from snakemake.cli import parse_config
 
-from aedefense.plan import RULE_THREADS
-from aedefense.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
+from aedefense.cost.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
+from aedefense.plan.grid import RULE_THREADS
 
 # which config `threads` entry each category's jobs use: the rules', and the exact
 # contractive training of train_autoencoder
@@ -40,18 +40,18 @@ def rate(step, images: int, seconds: float = 1.0) -> float:
 
 
 def measure(config: dict, device_setting: str) -> tuple[dict, str]:
-    """This machine's rates per category (aedefense.projection units) and the device name."""
+    """This machine's rates per category (aedefense.cost.projection units) and the device name."""
     import torch
 
-    from aedefense import losses
-    from aedefense.attack_specs import spec_of, work_of
-    from aedefense.attacks import run_attack
-    from aedefense.models import Classifier, DefendedModel, build_autoencoder
-    from aedefense.setup import select_device
+    from aedefense.core import losses
+    from aedefense.core.attack_specs import spec_of, work_of
+    from aedefense.core.attacks import run_attack
+    from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
+    from aedefense.jobs.setup import select_device
 
     device = select_device(device_setting)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import torch, aedefense.attacks, aedefense.models"], check=True)
+    subprocess.run([sys.executable, "-c", "import torch, aedefense.core.attacks, aedefense.core.models"], check=True)
     startup = time.perf_counter() - start + 0.3  # + Snakemake's script preamble
     c, a = config["classifier"], config["autoencoder"]
     shape = (1, 28, 28)

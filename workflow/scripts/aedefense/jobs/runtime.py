@@ -54,7 +54,7 @@ class JobTimer:
 
     def device(self, setting: str):
         """Select the device (start-up: CUDA's initialisation counts there)."""
-        from aedefense.setup import select_device
+        from aedefense.jobs.setup import select_device
 
         with self.phase("startup"):
             device = select_device(setting)
@@ -101,7 +101,7 @@ def job(snakemake):
             print(f"{type(error).__name__}: {error}\n(log: {snakemake.log[0]})", file=console)
             sys.exit(1)
     record = timer.record(snakemake.rule, dict(snakemake.wildcards.items()), snakemake.threads)
-    from aedefense.io import atomic_path
+    from aedefense.jobs.io import atomic_path
 
     with atomic_path(timing_path(snakemake.log[0])) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")

@@ -1,6 +1,6 @@
 """The work one job does, in the units its timing file records and the projection divides by a
 rate: image-steps (training), image-forwards (evaluations, health checks), image-encodings
-(latent analysis). The job scripts record it and aedefense.projection plans with it; attacks
+(latent analysis). The job scripts record it and aedefense.cost.projection plans with it; attacks
 count image-iterations with attack_specs.work_of. Torch-free."""
 
 from __future__ import annotations

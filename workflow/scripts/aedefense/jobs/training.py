@@ -16,19 +16,19 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from aedefense import losses
-from aedefense.cells import Cell
+from aedefense.core import losses
+from aedefense.core.models import Autoencoder, Classifier, build_autoencoder
 from aedefense.data.prepared import to_unit
-from aedefense.io import DamagedInput, load_torch, save_torch
-from aedefense.models import Autoencoder, Classifier, build_autoencoder
-from aedefense.setup import seed_everything
+from aedefense.jobs.io import DamagedInput, load_torch, save_torch
+from aedefense.jobs.setup import seed_everything
+from aedefense.plan.cells import Cell
 
 
 def training_job_inputs(snakemake, timer, name: str):
     """A training job's device, prepared splits (train, test), the identity its checkpoint
     records (model `name`), and its settings."""
-    from aedefense.checkpoints import model_identity
     from aedefense.data.prepared import load_prepared
+    from aedefense.jobs.checkpoints import model_identity
 
     device = timer.device(snakemake.resources.device)
     with timer.phase("load"):

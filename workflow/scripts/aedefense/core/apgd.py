@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from aedefense.box import AttackResult, averaged_margin, frozen, norms
+from aedefense.core.box import AttackResult, averaged_margin, frozen, norms
 
 LOSSES = ("ce", "dlr", "dlr_targeted")
 

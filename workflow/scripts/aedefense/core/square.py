@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from aedefense.box import AttackResult, frozen, margin, norms
+from aedefense.core.box import AttackResult, frozen, margin, norms
 
 # (queries out of 10,000 after which the square's area is p_init divided by the factor)
 P_SCHEDULE = ((8000, 512), (6000, 256), (4000, 128), (2000, 64), (1000, 32), (500, 16), (200, 8), (50, 4), (10, 2))

@@ -19,8 +19,8 @@ import math
 
 import pandas as pd
 
-from aedefense.names import CLEAN, UNDEFENDED
-from aedefense.results import write_table
+from aedefense.plan.names import CLEAN, UNDEFENDED
+from aedefense.report.results import write_table
 
 Z = 1.96
 CURVE = ["dataset", "cell", "scale", "replicate"]  # one curve per training seed

@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from aedefense.cells import format_number  # noqa: E402
-from aedefense.datasets import DATASETS  # noqa: E402
-from aedefense.names import CLEAN, UNDEFENDED  # noqa: E402
-from aedefense.plan import grid_points  # noqa: E402
-from aedefense.results import over_training_seeds  # noqa: E402
+from aedefense.plan.cells import format_number  # noqa: E402
+from aedefense.plan.datasets import DATASETS  # noqa: E402
+from aedefense.plan.grid import grid_points  # noqa: E402
+from aedefense.plan.names import CLEAN, UNDEFENDED  # noqa: E402
+from aedefense.report.results import over_training_seeds  # noqa: E402
 
 # What varies along the curves of each accuracy figure, and how the rows are told apart.
 CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
@@ -280,7 +280,7 @@ def diameters(latent: pd.DataFrame) -> pd.DataFrame:
 
 
 def _save(fig, dest_pdf, dest_png, png_dpi):
-    from aedefense.io import atomic_path
+    from aedefense.jobs.io import atomic_path
 
     with atomic_path(dest_pdf) as tmp:
         fig.savefig(tmp, format="pdf", bbox_inches="tight")

@@ -7,7 +7,7 @@ import hashlib
 import torch
 from torch.nn import functional as F
 
-from aedefense.datasets import dataset_info
+from aedefense.plan.datasets import dataset_info
 
 
 def attacked_indices(dataset: str, test_size: int, count: int, seed: int) -> torch.Tensor:

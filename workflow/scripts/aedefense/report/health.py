@@ -34,11 +34,11 @@ from collections.abc import Callable
 
 import torch
 
-from aedefense.attack_specs import spec_of
-from aedefense.box import margin
-from aedefense.names import FAIL, NOT_APPLICABLE, PASS, WARN
-from aedefense.results import wilson_interval
-from aedefense.sanity import noise
+from aedefense.core.attack_specs import spec_of
+from aedefense.core.box import margin
+from aedefense.plan.names import FAIL, NOT_APPLICABLE, PASS, WARN
+from aedefense.report.results import wilson_interval
+from aedefense.report.sanity import noise
 
 LATE = 0.9  # an image fooled after this share of an attack's steps is fooled late
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torchvision.utils import save_image
 
-from aedefense import losses
-from aedefense.cells import Cell
+from aedefense.core import losses
 from aedefense.data.prepared import to_unit
-from aedefense.io import atomic_path
+from aedefense.jobs.io import atomic_path
+from aedefense.plan.cells import Cell
 
 
 @torch.no_grad()

@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from aedefense.names import WORST
-from aedefense.plan import DEFENCES_FIGURE, FIGURES, trained_cells
+from aedefense.plan.grid import DEFENCES_FIGURE, FIGURES, trained_cells
+from aedefense.plan.names import WORST
 
 NESTED_AS_TEXT = (
     "a nested value given as --config 'key={...}' reaches the workflow as text: "
@@ -142,8 +142,8 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
 
 def rule_errors(config: dict) -> list[str]:
     """Rules that JSON Schema cannot express: cross-references between keys."""
-    from aedefense.cells import cell_from_name
     from aedefense.data.download import DownloadError, parse_mirror
+    from aedefense.plan.cells import cell_from_name
 
     messages = []
     if config["mirror"]:
@@ -320,7 +320,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if not messages:
         messages = rule_errors(config)
     if not messages and config["defences"]:
-        from aedefense.defences import WORKFLOW_ROOT, entry_problems
+        from aedefense.core.defences import WORKFLOW_ROOT, entry_problems
 
         for name, entry in config["defences"].items():
             messages += entry_problems(name, entry, WORKFLOW_ROOT)

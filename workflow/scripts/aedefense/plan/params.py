@@ -1,16 +1,16 @@
 """Each job's slice of the config: only what its output depends on, after per-cell overrides.
 
 These are the values a rule hands to its script as params, so that editing one cell's
-settings reruns that cell's jobs and nothing else. Which jobs exist is plan.py's business.
+settings reruns that cell's jobs and nothing else. Which jobs exist is grid.py's business.
 """
 
 from __future__ import annotations
 
-from aedefense.attack_specs import uses_seed
-from aedefense.cells import family_of, is_stochastic, split_replicate
-from aedefense.datasets import dataset_info
-from aedefense.names import AUTO, UNDEFENDED
-from aedefense.plan import figure_attacks, figure_layouts, is_adaptive, trained_cell
+from aedefense.core.attack_specs import uses_seed
+from aedefense.plan.cells import family_of, is_stochastic, split_replicate
+from aedefense.plan.datasets import dataset_info
+from aedefense.plan.grid import figure_attacks, figure_layouts, is_adaptive, trained_cell
+from aedefense.plan.names import AUTO, UNDEFENDED
 
 CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
 VAE_ONLY = ("vae_likelihood", "variance_floor", "kl_warmup_epochs")

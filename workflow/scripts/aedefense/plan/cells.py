@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aedefense.names import UNDEFENDED
+from aedefense.plan.names import UNDEFENDED
 
 FAMILIES = ("ae", "vae")
 CELL_PATTERN = re.compile(

@@ -11,11 +11,12 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from aedefense import plan, work
-from aedefense.attack_specs import work_of
-from aedefense.datasets import DATASETS
-from aedefense.names import AUTO, WORST
-from aedefense.params import (
+from aedefense.core.attack_specs import work_of
+from aedefense.cost import work
+from aedefense.plan import grid
+from aedefense.plan.datasets import DATASETS
+from aedefense.plan.names import AUTO, WORST
+from aedefense.plan.params import (
     at_scale,
     attack_settings,
     autoencoder_settings,
@@ -25,7 +26,7 @@ from aedefense.params import (
     health_settings,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 # Training images of the official datasets (a mirror may hold fewer; rates are per image).
 EXACT_CONTRACTIVE = "train_autoencoder (exact contractive)"
 # Jobs that cost nothing worth projecting: Snakemake's target, and downloads (network-bound).
@@ -38,7 +39,7 @@ def load_config(configfiles=(), overrides: dict | None = None) -> dict:
     import yaml
     from snakemake.utils import update_config
 
-    from aedefense.config import as_plain
+    from aedefense.plan.config import as_plain
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     for path in configfiles:
@@ -98,7 +99,7 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
     """(category, work) of one planned job, in the units its job's timing file records:
     image-iterations (attacks), image-forwards (evaluations), image-steps (training).
     train_images: dataset -> training images where they differ from the official sets;
-    scales_by_cell: plan.evaluation_scales(config), computed once by the caller of many jobs."""
+    scales_by_cell: grid.evaluation_scales(config), computed once by the caller of many jobs."""
     dataset = wildcards.get("dataset")
     train_images = {name: info.official_train_images for name, info in DATASETS.items()} | (train_images or {})
     if rule in ("attack", "attack_adaptive"):
@@ -110,8 +111,8 @@ def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, sc
             settings = final_settings(settings, True)
         return rule, work_of(settings, settings["images"])
     if rule in ("evaluate", "evaluate_adaptive"):
-        scales = plan.evaluation_job_scales(
-            scales_by_cell or plan.evaluation_scales(config),
+        scales = grid.evaluation_job_scales(
+            scales_by_cell or grid.evaluation_scales(config),
             wildcards["ae"],
             wildcards["attack"],
             wildcards.get("scale"),
@@ -141,7 +142,7 @@ def project(rates: dict, config: dict, jobs, train_images=None) -> tuple[list[di
     category -> {"overhead_per_job_s", "rate" or "compute_per_job_s"}. Returns the rows and
     the categories that have no rate (left out)."""
     counts, work = defaultdict(int), defaultdict(float)
-    scales_by_cell = plan.evaluation_scales(config)  # once, not once per evaluation job
+    scales_by_cell = grid.evaluation_scales(config)  # once, not once per evaluation job
     for rule, wildcards in jobs:
         kind, amount = planned_work(config, rule, wildcards, train_images, scales_by_cell)
         counts[kind] += 1

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from aedefense.cells import is_stochastic, split_replicate
-from aedefense.io import load_torch, save_torch, set_aside
-from aedefense.models import Classifier, DefendedModel, build_autoencoder
-from aedefense.names import UNDEFENDED
-from aedefense.plan import classifier_name
-from aedefense.provenance import identity_mismatches, sha256_of
+from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
+from aedefense.jobs.io import load_torch, save_torch, set_aside
+from aedefense.jobs.provenance import identity_mismatches, sha256_of
+from aedefense.plan.cells import is_stochastic, split_replicate
+from aedefense.plan.grid import classifier_name
+from aedefense.plan.names import UNDEFENDED
 
 # 2: the identity added; a checkpoint of format 1 is retrained
 FORMAT_VERSION = 2
@@ -135,7 +135,7 @@ class Defence:
         """A user defence's columns in the tables (None for a cell: results.cell_columns)."""
         if self.user is None:
             return None
-        from aedefense.defences import columns
+        from aedefense.core.defences import columns
 
         return columns(self.user.name, self.user.entry, self.sources)
 
@@ -168,7 +168,7 @@ def load_defence(inputs, dataset: str, cell: str, user: dict | None = None) -> D
         )
     sources = {"classifier_sha256": sha256_of(inputs["classifier"]) if classifier is not None else None}
     if user is not None:
-        from aedefense.defences import load_user_defence
+        from aedefense.core.defences import load_user_defence
 
         defence = load_user_defence(base, user, inputs)
         sources.update(defence_sources(inputs), test_sha256=test_sha256)

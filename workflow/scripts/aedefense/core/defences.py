@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from aedefense.names import AUTO
+from aedefense.plan.names import AUTO
 
 PURIFIER, MODEL = "purifier", "model"
 # where relative paths of an entry start: the workflow's directory (this file's is
-# workflow/scripts/aedefense/ in it)
-WORKFLOW_ROOT = Path(__file__).resolve().parents[3]
+# workflow/scripts/aedefense/core/ in it)
+WORKFLOW_ROOT = Path(__file__).resolve().parents[4]
 # a purifier's output may leave [0, 1] by this much (float rounding in its last operation)
 RANGE_TOLERANCE = 1e-5
 CONTRACT_IMAGES = 16  # images the contract check runs on

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from aedefense.attacks import AttackResult
-from aedefense.io import load_torch, save_torch, set_aside
-from aedefense.names import WORST
-from aedefense.provenance import identity_mismatches
+from aedefense.core.attacks import AttackResult
+from aedefense.jobs.io import load_torch, save_torch, set_aside
+from aedefense.jobs.provenance import identity_mismatches
+from aedefense.plan.names import WORST
 
 # 2: the identity added; a set of format 1 is made again
 FORMAT_VERSION = 2

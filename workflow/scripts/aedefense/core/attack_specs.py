@@ -1,7 +1,7 @@
 """What the workflow knows of each attack method without running it: the setting that counts
 its steps, the settings that multiply them, what a step costs, and whether it draws random
 numbers. Torch-free: the Snakefile (params), the config check and the projection read it at
-parse time; aedefense.attacks binds each method to its function (and a test checks that the
+parse time; aedefense.core.attacks binds each method to its function (and a test checks that the
 function takes a generator exactly where `random` says so)."""
 
 from __future__ import annotations

@@ -1,0 +1,55 @@
+"""The adversarial-set format: damage is named and the file set aside to be rebuilt."""
+
+import errno
+import os
+
+import pytest
+import torch
+
+from aedefense.core.attacks import AttackResult
+from aedefense.jobs.adversarial import load_adversarial_set, save_adversarial_set, set_identity
+
+
+def small_adversarial_set(path):
+    x = torch.rand(4, 1, 28, 28)
+    result = AttackResult(
+        x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4)
+    )
+    identity = set_identity("mnist", "none", "cw", 0.1, None, {"test_sha256": "0" * 64})
+    save_adversarial_set(
+        path,
+        identity=identity,
+        settings={"eps": 0.1},
+        indices=torch.arange(4),
+        labels=torch.zeros(4, dtype=torch.long),
+        result=result,
+    )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty"])
+def test_a_damaged_adversarial_set_names_itself_and_is_set_aside_to_be_rebuilt(tmp_path, damage):
+    path = tmp_path / "cw_eps0.1.pt"
+    small_adversarial_set(path)
+    assert len(load_adversarial_set(path)["labels"]) == 4
+    content = path.read_bytes()
+    path.write_bytes({"truncated": content[: len(content) // 2], "zeroed": bytes(len(content)), "empty": b""}[damage])
+    with pytest.raises(ValueError) as error:
+        load_adversarial_set(path)
+    assert str(path) in str(error.value) and "run the same snakemake command again" in str(error.value)
+    assert path.stat().st_mtime == 0  # older than its sources: the next run rebuilds it
+
+
+def test_a_file_that_cannot_be_marked_gets_the_command_that_rebuilds_it(tmp_path, monkeypatch):
+    path = tmp_path / "cw_eps0.1.pt"
+    small_adversarial_set(path)
+    path.write_bytes(path.read_bytes()[:100])
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "utime", refuse)  # a file of another user
+    with pytest.raises(ValueError) as error:
+        load_adversarial_set(path)
+    assert "It could not be marked for rebuilding (Operation not permitted)" in str(error.value)
+    assert str(error.value).endswith(f"the same snakemake command plus --forcerun {path}")
+    assert "Delete it" not in str(error.value)
