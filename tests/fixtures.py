@@ -117,3 +117,20 @@ def write_manifest(mirror: Path, algorithm="md5") -> Path:
         lines.append(f"{digest}  {path.relative_to(mirror).as_posix()}")
     (mirror / name).write_text("\n".join(lines) + "\n")
     return mirror / name
+
+
+def tiny_data(n_train=200, n_test=50, size=28, channels=1, classes=10, seed=0):
+    """Images of `classes` distinguishable classes as the prepared tensors hold them."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    data = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = (np.arange(n) % classes).astype(np.int64)
+        images = class_images(labels, size, channels, rng)
+        data[split] = {
+            "images": torch.from_numpy(images),
+            "labels": torch.from_numpy(labels),
+            "classes": classes,
+        }
+    return data

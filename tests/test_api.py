@@ -28,6 +28,10 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.core.defences",
         "aedefense.core.models",
         "aedefense.core.attacks",
+        "aedefense.core.apgd",
+        "aedefense.core.square",
+        "aedefense.core.box",
+        "aedefense.core.attack_specs",
     ],
 )
 def test_the_examples_in_the_public_docstrings_run(module):

@@ -1,9 +1,9 @@
 """The attacks on a small classifier trained on fixture data, against torchattacks where it has one."""
 
+import fixtures
 import pytest
 import torch
 import yaml
-from test_models import tiny_data
 
 from aedefense.core import attack_specs, attacks
 from aedefense.core.attack_specs import MethodSpec
@@ -29,7 +29,7 @@ PGD = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": Tr
 @pytest.fixture(scope="module")
 def trained():
     """A small classifier that learned the fixture classes, and 64 test images it sees."""
-    data = tiny_data(n_train=400, n_test=64, seed=3)
+    data = fixtures.tiny_data(n_train=400, n_test=64, seed=3)
     settings = {
         "blocks": 4,
         "channels": 16,

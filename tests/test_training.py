@@ -1,7 +1,6 @@
 """The training loops on small fixture data: losses fall, runs repeat, a killed run resumes."""
 
 import fixtures
-import numpy as np
 import pytest
 import torch
 
@@ -16,20 +15,6 @@ from aedefense.plan.cells import Cell
 from aedefense.plan.params import classifier_settings
 
 CPU = torch.device("cpu")
-
-
-def tiny_data(n_train=200, n_test=50, size=28, channels=1, classes=10, seed=0):
-    rng = np.random.default_rng(seed)
-    data = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        labels = (np.arange(n) % classes).astype(np.int64)
-        images = fixtures.class_images(labels, size, channels, rng)
-        data[split] = {
-            "images": torch.from_numpy(images),
-            "labels": torch.from_numpy(labels),
-            "classes": classes,
-        }
-    return data
 
 
 def ae_settings(base_config, **changes):
@@ -56,7 +41,7 @@ def killed_after_epoch(epoch: int):
     [("ae", "gaussian", 0.0), ("vae", "gaussian", 0.0), ("vae", "bernoulli", 0.0), ("ae", "gaussian", 0.01)],
 )
 def test_autoencoder_loss_goes_down(base_config, family, likelihood, alpha):
-    data = tiny_data()
+    data = fixtures.tiny_data()
     cell = Cell(family, True, 0.2, alpha)
     settings = ae_settings(base_config, epochs=20, lr=3e-3, vae_likelihood=likelihood, kl_warmup_epochs=0)
     _, metrics = train_autoencoder(data, cell, settings, CPU, log=lambda _: None)
@@ -74,7 +59,7 @@ def test_autoencoder_loss_goes_down(base_config, family, likelihood, alpha):
 
 
 def test_classifier_learns_fixture_classes(base_config):
-    data = tiny_data(n_train=400, n_test=100)
+    data = fixtures.tiny_data(n_train=400, n_test=100)
     settings = classifier_settings(base_config, "mnist")
     settings.update(epochs=8, lr=2e-3)
     model, metrics = train_classifier(data, settings, CPU, log=lambda _: None)
@@ -83,7 +68,7 @@ def test_classifier_learns_fixture_classes(base_config):
 
 
 def test_training_is_deterministic(base_config, tmp_path):
-    data = tiny_data()
+    data = fixtures.tiny_data()
     cell = Cell("vae", True, 0.1, 0.0)
     paths = []
     for run in ("a", "b"):
@@ -98,7 +83,7 @@ def test_training_is_deterministic(base_config, tmp_path):
 
 @pytest.mark.parametrize("kind", ["autoencoder", "classifier"])
 def test_a_training_killed_after_an_epoch_resumes_to_the_uninterrupted_result(base_config, tmp_path, kind):
-    data, resume = tiny_data(n_train=100, n_test=20), tmp_path / ".model.pt.resume"
+    data, resume = fixtures.tiny_data(n_train=100, n_test=20), tmp_path / ".model.pt.resume"
     if kind == "autoencoder":
         cell, settings = Cell("vae", True, 0.2, 0.0), ae_settings(base_config, epochs=3, kl_warmup_epochs=2)
 
@@ -133,7 +118,7 @@ def test_a_training_killed_after_an_epoch_resumes_to_the_uninterrupted_result(ba
 def test_a_resume_after_the_data_changed_trains_from_scratch(base_config, tmp_path, kind):
     """Killed after epoch 2, the data re-prepared from another source: the next attempt must
     not go on from weights trained on the old data."""
-    old, new = tiny_data(n_train=100, n_test=20, seed=0), tiny_data(n_train=100, n_test=20, seed=1)
+    old, new = fixtures.tiny_data(n_train=100, n_test=20, seed=0), fixtures.tiny_data(n_train=100, n_test=20, seed=1)
     old_inputs = {"train_sha256": "a" * 64, "test_sha256": "b" * 64}
     new_inputs = {"train_sha256": "c" * 64, "test_sha256": "b" * 64}
     resume = tmp_path / ".model.pt.resume"

@@ -24,6 +24,7 @@ differs in three places, for a defence that samples:
 from __future__ import annotations
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from aedefense.core.box import AttackResult, averaged_margin, frozen, norms
@@ -127,7 +128,18 @@ def _single_run(model, x, labels, *, eps, steps, loss, rho, eot_draws, generator
 
 
 def apgd_box(
-    model, x, labels, *, eps, steps, loss, restarts, rho, targets=0, eot_draws=1, generator=None
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float,
+    steps: int,
+    loss: str,
+    restarts: int,
+    rho: float,
+    targets: int = 0,
+    eot_draws: int = 1,
+    generator: torch.Generator | None = None,
 ) -> AttackResult:
     """Auto-PGD inside the box: `steps` iterations per run on the cross-entropy (loss "ce"), the
     DLR loss ("dlr"), or the targeted DLR loss ("dlr_targeted", once per target class: the
@@ -141,6 +153,15 @@ def apgd_box(
     run; success whether any run fooled it (margin, averaged over the draws, below 0);
     success_step the iteration of its run at which it was first fooled (0: the start), -1 if
     none; l2 and linf the norms of adversarial - x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> seeded = torch.Generator().manual_seed(0)
+    >>> result = apgd_box(model, x, labels, eps=0.01, steps=5, loss="dlr", restarts=1, rho=0.75, generator=seeded)
+    >>> bool(result.linf.max() <= 0.01 + 1e-6), torch.equal(result.success_step >= 0, result.success)
+    (True, True)
     """
     if loss not in LOSSES:
         raise ValueError(f"APGD loss {loss!r}; allowed: {', '.join(LOSSES)}")

@@ -54,7 +54,15 @@ def work_of(settings: dict, images: int) -> int:
     """Image-iterations of one attack job at most: forward + backward passes over single
     images, every run on every image (runs stop early on the images fooled before them).
     DeepFool's are one forward and one backward per class, counted as one; Square's queries
-    are forwards only, counted at their step_cost. A suite's settings hold its `protocol`."""
+    are forwards only, counted at their step_cost. A suite's settings hold its `protocol`.
+
+    >>> pgd = {"method": "pgd", "steps": 10, "eot_draws": 4}
+    >>> work_of(pgd, images=100)  # 100 images x (10 steps + the start) x 4 draws
+    4400
+    >>> square = {"method": "square", "queries": 99, "restarts": 2}
+    >>> work_of(square, images=10), work_of({"method": "suite", "protocol": [pgd, square]}, images=10)
+    (800, 1240)
+    """
     spec = spec_of(settings)
     if settings["method"] == "suite":
         return sum(work_of(component, images) for component in settings["protocol"])

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from aedefense.core.apgd import apgd_box
@@ -48,7 +49,19 @@ def cw_loss(delta, m, gamma, kappa, distance):
     return dist + gamma * adversarial
 
 
-def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot_draws=1) -> AttackResult:
+def cw_box(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float,
+    lr: float,
+    iterations: int,
+    gamma: float,
+    kappa: float | None,
+    distance: str,
+    eot_draws: int = 1,
+) -> AttackResult:
     """The paper's Carlini-Wagner L2 attack inside the box.
 
     The variable is the perturbation delta, starting at zero; the loss per example is
@@ -66,6 +79,15 @@ def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot
     success is success_step >= 0; adversarial is, per example, the successful iterate with
     the smallest L2, else the final iterate clamped to [0, 1] (standard CW bookkeeping); l2
     and linf are the norms of adversarial - x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> result = cw_box(model, x, labels, eps=0.01, lr=0.01, iterations=10, gamma=1.0, kappa=0.0, distance="l2")
+    >>> fooled = model(result.adversarial).argmax(1) != labels
+    >>> bool(result.linf.max() <= 0.01 + 1e-6), torch.equal(result.success, fooled)
+    (True, True)
     """
     if distance not in ("l2_squared", "l2"):
         raise ValueError(f"distance {distance!r}; allowed: l2_squared, l2")
@@ -100,7 +122,16 @@ def cw_box(model, x, labels, *, eps, lr, iterations, gamma, kappa, distance, eot
 
 
 def pgd_box(
-    model, x, labels, *, eps, steps, step_size_factor, random_start, eot_draws=1, generator=None
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float,
+    steps: int,
+    step_size_factor: float,
+    random_start: bool,
+    eot_draws: int = 1,
+    generator: torch.Generator | None = None,
 ) -> AttackResult:
     """The reference strong attack (Madry et al.): projected gradient ascent on the
     cross-entropy of the attacked model, with signed steps of step_size_factor * eps / steps
@@ -117,6 +148,18 @@ def pgd_box(
     x + delta after `steps` steps, clamped to [0, 1]; success whether its (averaged) margin
     is negative; success_step the first of the iterates 0..steps whose margin was negative,
     -1 if none; l2 and linf the norms of adversarial - x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> def pgd(seed):
+    ...     seeded = torch.Generator().manual_seed(seed)
+    ...     return pgd_box(model, x, labels, eps=0.01, steps=5, step_size_factor=2.5,
+    ...                    random_start=True, generator=seeded)
+    >>> result = pgd(0)
+    >>> bool(result.linf.max() <= 0.01 + 1e-6), torch.equal(result.adversarial, pgd(0).adversarial)  # seeded
+    (True, True)
     """
     step_size = step_size_factor * eps / steps
     if random_start:
@@ -147,7 +190,9 @@ def pgd_box(
     return AttackResult(adversarial, success, success_step, l2, linf)
 
 
-def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
+def deepfool_box(
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, eps: float, steps: int, overshoot: float
+) -> AttackResult:
     """DeepFool (Moosavi-Dezfooli et al. 2016) as the authors' reference code computes it,
     batched over images: it looks for the smallest L2 perturbation that crosses the nearest
     class boundary of the linearised model. Each step adds the linearised L2 step r to the
@@ -165,6 +210,14 @@ def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
     misclassifies it (its margin is negative); success_step the first step at which the
     unclipped iterate was misclassified, -1 if none or if the box undid it; l2 and linf the
     norms of adversarial - x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> result = deepfool_box(model, x, labels, eps=0.01, steps=3, overshoot=0.02)
+    >>> bool(result.linf.max() <= 0.01 + 1e-6), bool((result.success_step[~result.success] == -1).all())
+    (True, True)
     """
     n = len(x)
     rows = torch.arange(n, device=x.device)
@@ -215,7 +268,15 @@ def deepfool_box(model, x, labels, *, eps, steps, overshoot) -> AttackResult:
     return AttackResult(adversarial, success, torch.where(success, success_step, -1), l2, linf)
 
 
-def suite_box(model, x, labels, *, eps, protocol, generator=None) -> AttackResult:
+def suite_box(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float,
+    protocol: list[dict],
+    generator: torch.Generator | None = None,
+) -> AttackResult:
     """The per-example worst case over a protocol of attacks (AutoAttack's way): each attack
     of `protocol` (a list of attack settings, as under attacks.<name> in config.yaml, with
     their name) runs in order on the images that none before it fooled, at the same eps and
@@ -225,6 +286,17 @@ def suite_box(model, x, labels, *, eps, protocol, generator=None) -> AttackResul
     else the first attack's point; success whether any attack fooled it; success_step the step
     of that attack at which it was fooled, -1 if none; part the index in `protocol` of that
     attack, -1 if none; l2 and linf the norms of adversarial - x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> pgd = {"method": "pgd", "steps": 5, "step_size_factor": 2.5, "random_start": True}
+    >>> square = {"method": "square", "queries": 10, "p_init": 0.3, "restarts": 1}
+    >>> seeded = torch.Generator().manual_seed(0)
+    >>> result = suite_box(model, x, labels, eps=0.01, protocol=[pgd, square], generator=seeded)
+    >>> torch.equal(result.part >= 0, result.success), set(result.part.tolist()) <= {-1, 0, 1}
+    (True, True)
     """
     first = run_in_batches(model, x, labels, dict(protocol[0], eps=eps), generator)
     adversarial, success, success_step = first.adversarial.clone(), first.success.clone(), first.success_step.clone()
@@ -291,11 +363,30 @@ def method_of(settings: dict) -> AttackMethod:
     return METHODS[settings["method"]]
 
 
-def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult:
+def run_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    settings: dict,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
     """settings['method']'s attack on one batch, at settings['eps'], given the settings that are
     its keyword-only parameters (the job's other keys, such as name, batch_size, images and the
     seeds, are not passed) and `generator` where it takes one. A setting with a default, such as
-    eot_draws (the draws each step averages over), may be left out."""
+    eot_draws (the draws each step averages over), may be left out.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> deepfool = {"name": "deepfool", "method": "deepfool", "eps": 0.01, "steps": 3, "overshoot": 0.02, "images": 4}
+    >>> run_attack(model, x, labels, deepfool).adversarial.shape
+    torch.Size([4, 1, 28, 28])
+    >>> run_attack(model, x, labels, {"method": "deepfool", "eps": 0.01, "steps": 3})
+    Traceback (most recent call last):
+    ...
+    ValueError: attack method 'deepfool' needs the setting(s) overshoot: set them under attacks.<name> in config.yaml
+    """
     entry = method_of(settings)
     missing = [name for name in entry.required if name not in settings]
     if missing:
@@ -314,7 +405,9 @@ def run_attack(model, x, labels, settings: dict, generator=None) -> AttackResult
     return entry.attack(model, x, labels, **kwargs)
 
 
-def attack_in_batches(model, images, labels, settings: dict, seed: int) -> AttackResult:
+def attack_in_batches(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: dict, seed: int
+) -> AttackResult:
     """The whole attacked set at settings['eps'], `settings['batch_size']` images at a time
     (a suite: all at once, each of its attacks in batches of its own), seeded. `settings` are
     those of attacks.<name> in config.yaml with the eps; the package docstring has an example.

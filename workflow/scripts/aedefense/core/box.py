@@ -11,6 +11,20 @@ import torch
 
 @dataclass
 class AttackResult:
+    """What an attack returns, per image of its batch: the adversarial image, whether it fools
+    the attacked model and from which step, and the norms of its perturbation.
+
+    >>> import torch
+    >>> x = torch.rand(3, 1, 28, 28)
+    >>> adversarial = (x + 0.05 * torch.randn(x.shape).sign()).clamp(0.0, 1.0)
+    >>> l2, linf = norms(adversarial - x)
+    >>> result = AttackResult(adversarial, torch.tensor([True, False, True]), torch.tensor([4, -1, 0]), l2, linf)
+    >>> bool(result.linf.max() <= 0.05 + 1e-6), result.success_step[~result.success].tolist()
+    (True, [-1])
+    >>> result.part is None  # only a suite says which of its attacks fooled each image
+    True
+    """
+
     adversarial: torch.Tensor  # (N, C, H, W) in [0, 1]
     success: torch.Tensor  # bool (N,): the attacked model misclassifies `adversarial`
     success_step: torch.Tensor  # int64 (N,): first successful iterate, -1 if none

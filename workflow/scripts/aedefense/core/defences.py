@@ -161,11 +161,30 @@ class Contract:
         return asdict(self)
 
 
-def check_contract(function, x, *, returns: str, classes: int, stochastic, differentiable: bool) -> Contract:
+def check_contract(
+    function: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    returns: str,
+    classes: int,
+    stochastic: bool | str,
+    differentiable: bool,
+) -> Contract:
     """Run the defence on the batch x (on the job's device) and check its contract: the
     output's shape, range (purifiers: [0, 1]), finiteness and device; the same output twice
     under one seed; whether two seeds disagree (stochastic), against the declaration (true,
-    false or auto); whether gradients reach the input, where declared differentiable."""
+    false or auto); whether gradients reach the input, where declared differentiable.
+
+    >>> import torch
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> blur = torch.nn.AvgPool2d(3, stride=1, padding=1)  # a purifier: images -> images
+    >>> contract = check_contract(blur, x, returns="purifier", classes=10, stochastic="auto", differentiable=True)
+    >>> contract.problems, contract.stochastic, contract.zero_gradient_share
+    ([], False, 0.0)
+    >>> noisy = lambda x: (x + 0.1 * torch.randn_like(x)).clamp(0.0, 1.0)
+    >>> check_contract(noisy, x, returns="purifier", classes=10, stochastic=False, differentiable=True).problems
+    ['declared stochastic: false, but two seeds give different outputs: declare stochastic: true (or auto)']
+    """
     contract = Contract()
     expected = tuple(x.shape) if returns == PURIFIER else (len(x), classes)
 
@@ -271,12 +290,16 @@ class BPDA(torch.nn.Module):
     [1.0, 1.0]
     """
 
-    def __init__(self, function, approximation=None):
+    def __init__(
+        self,
+        function: Callable[[torch.Tensor], torch.Tensor],
+        approximation: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         super().__init__()
         _kept(self, "function", function)
         _kept(self, "approximation", approximation)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             out = self.function(x)
         stand_in = x if self.approximation is None else self.approximation(x)

@@ -8,13 +8,32 @@ layer to the code, and a decoder that mirrors it with two stride-2 transposed co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
 class Classifier(nn.Module):
-    def __init__(self, in_shape, classes, blocks=4, channels=32, dense=500, dropout=0.3):
+    """`blocks` blocks of [3x3 conv, BatchNorm, ReLU, 2x2 max-pool] with dropout after every
+    second block, a dense layer and the class layer: images of in_shape (C, H, W) -> logits.
+
+    >>> import torch
+    >>> classifier = Classifier((3, 32, 32), 4, blocks=3, channels=8, dense=16, dropout=0.0).eval()
+    >>> classifier(torch.rand(5, 3, 32, 32)).shape
+    torch.Size([5, 4])
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        classes: int,
+        blocks: int = 4,
+        channels: int = 32,
+        dense: int = 500,
+        dropout: float = 0.3,
+    ) -> None:
         super().__init__()
         layers, in_channels = [], in_shape[0]
         for block in range(blocks):
@@ -36,7 +55,7 @@ class Classifier(nn.Module):
             nn.Linear(dense, classes),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
 
@@ -46,17 +65,30 @@ class Autoencoder(nn.Module):
     encode(x) -> (mu, logvar); logvar is None for an AE. decode(z) -> (mean, logvar_x): the
     reconstruction in [0, 1] and, for a VAE with a Gaussian likelihood, the per-pixel
     log-variance (else None). For a Bernoulli likelihood the mean is the pixel probability.
+
+    >>> import torch
+    >>> x = torch.rand(2, 1, 28, 28)
+    >>> ae = Autoencoder((1, 28, 28), "ae", channels=8, latent_dim=16).eval()
+    >>> mu, logvar = ae.encode(x)
+    >>> mu.shape, logvar is None
+    (torch.Size([2, 16]), True)
+    >>> vae = Autoencoder((1, 28, 28), "vae", channels=8, latent_dim=4).eval()
+    >>> mean = vae(x)  # scale 0: z = mu
+    >>> mean.shape, bool(mean.min() >= 0 and mean.max() <= 1)
+    (torch.Size([2, 1, 28, 28]), True)
+    >>> torch.equal(mean, vae(x, scale=1.0, generator=torch.Generator().manual_seed(0)))  # z sampled
+    False
     """
 
     def __init__(
         self,
-        in_shape,
-        family="ae",
-        channels=32,
-        latent_dim=128,
-        likelihood="gaussian",
-        variance_floor=1e-4,
-    ):
+        in_shape: Sequence[int],
+        family: str = "ae",
+        channels: int = 32,
+        latent_dim: int = 128,
+        likelihood: str = "gaussian",
+        variance_floor: float = 1e-4,
+    ) -> None:
         super().__init__()
         if family not in ("ae", "vae"):
             raise ValueError(f"unknown autoencoder family {family!r}; allowed: ae, vae")
@@ -113,7 +145,7 @@ class Autoencoder(nn.Module):
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + scale * torch.exp(0.5 * logvar) * noise
 
-    def forward(self, x, scale: float = 0.0, generator=None):
+    def forward(self, x: torch.Tensor, scale: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
         mu, logvar = self.encode(x)
         return self.decode(self.latent(mu, logvar, scale, generator))[0]
 
@@ -132,7 +164,14 @@ class DefendedModel(nn.Module):
     torch.Size([3, 10])
     """
 
-    def __init__(self, classifier, autoencoder=None, latent="mean", scale=0.0, generator=None):
+    def __init__(
+        self,
+        classifier: nn.Module,
+        autoencoder: Autoencoder | None = None,
+        latent: str = "mean",
+        scale: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         if latent not in ("mean", "sample"):
             raise ValueError(f"latent mode {latent!r}; allowed: mean, sample")
@@ -145,11 +184,18 @@ class DefendedModel(nn.Module):
         scale = self.scale if self.latent_mode == "sample" else 0.0
         return self.autoencoder(x, scale=scale, generator=self.generator)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.reconstruct(x))
 
 
-def build_autoencoder(in_shape, family: str, settings: dict) -> Autoencoder:
+def build_autoencoder(in_shape: Sequence[int], family: str, settings: dict) -> Autoencoder:
+    """The autoencoder of `family` ('ae' or 'vae') with a config's settings: channels and
+    latent_dim, and for a VAE vae_likelihood and variance_floor where given.
+
+    >>> vae = build_autoencoder((1, 28, 28), "vae", {"channels": 8, "latent_dim": 4, "vae_likelihood": "bernoulli"})
+    >>> vae.family, vae.likelihood, vae.gaussian_output
+    ('vae', 'bernoulli', False)
+    """
     vae_only = {"likelihood": "vae_likelihood", "variance_floor": "variance_floor"}
     return Autoencoder(
         in_shape,

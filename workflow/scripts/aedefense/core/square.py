@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from aedefense.core.box import AttackResult, frozen, margin, norms
 
@@ -66,7 +67,17 @@ def _single_run(model, x, labels, *, eps, queries, p_init, generator):
 
 
 @torch.no_grad()
-def square_box(model, x, labels, *, eps, queries, p_init, restarts, generator=None) -> AttackResult:
+def square_box(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float,
+    queries: int,
+    p_init: float,
+    restarts: int,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
     """Square, L-infinity, inside the box: at most `queries` forward passes per image and run
     after the start, `restarts` runs (each on the images no earlier run fooled), random draws
     from `generator`.
@@ -75,6 +86,16 @@ def square_box(model, x, labels, *, eps, queries, p_init, restarts, generator=No
     lowest-margin point of the last run; success whether the margin fell to 0 or below (the
     reference's rule); success_step the query of its run at which it was fooled (0: the
     start), -1 if none; l2 and linf the norms of adversarial - x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> labels = model(x).argmax(1)  # every image classified correctly before the attack
+    >>> seeded = torch.Generator().manual_seed(0)
+    >>> result = square_box(model, x, labels, eps=0.01, queries=10, p_init=0.3, restarts=1, generator=seeded)
+    >>> fooled = margin(model(result.adversarial), labels) <= 0  # the reference's rule
+    >>> bool(result.linf.max() <= 0.01 + 1e-6), torch.equal(result.success, fooled)
+    (True, True)
     """
     with frozen(model):
         fooled = margin(model(x), labels) <= 0

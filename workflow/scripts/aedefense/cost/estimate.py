@@ -13,13 +13,12 @@ an hour from a day from a month.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from collections import Counter
 
-from snakemake.cli import parse_config
+from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
 from aedefense.cost.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
 from aedefense.plan.grid import RULE_THREADS
@@ -121,15 +120,11 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
 
 
 def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int]:
-    """The --configfile files, --config values and --cores of a snakemake command line."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--configfile", "--configfiles", nargs="+", default=[])
-    parser.add_argument("--config", "-C", nargs="+", default=[])
-    parser.add_argument("--cores", "-c", default="1")
-    known, _ = parser.parse_known_args(arguments)
-    overrides = parse_config(known.config)  # as Snakemake reads them: nested values as text
-    cores = int(known.cores) if str(known.cores).isdigit() else __import__("os").cpu_count()
-    return known.configfile, overrides, cores
+    """The --configfile files, --config values and --cores of a snakemake command line, read
+    by Snakemake's own parser (nested --config values stay text, as Snakemake reads them)."""
+    known = get_argument_parser().parse_args(arguments)
+    cores = parse_cores(known.cores) if known.cores else 1
+    return [str(path) for path in known.configfile or []], parse_config(known.config or []), cores
 
 
 def main(arguments: list[str]) -> None:

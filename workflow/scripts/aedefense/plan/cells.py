@@ -80,6 +80,11 @@ def cell_from_name(name: str) -> Cell:
     return cell
 
 
+def is_cell_name(name: str) -> bool:
+    """An autoencoder cell's name (not the classifier's, not a user defence's)."""
+    return CELL_PATTERN.fullmatch(name) is not None
+
+
 def family_of(name: str) -> str | None:
     """The autoencoder family of a cell name (a training seed suffix allowed); None for the
     undefended classifier."""

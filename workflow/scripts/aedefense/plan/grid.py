@@ -4,7 +4,7 @@ each of those jobs' settings."""
 
 from __future__ import annotations
 
-from aedefense.plan.cells import Cell, cell_from_name, replicate_name, split_replicate
+from aedefense.plan.cells import Cell, cell_from_name, is_cell_name, replicate_name, split_replicate
 from aedefense.plan.names import CLEAN, UNDEFENDED
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
@@ -191,8 +191,8 @@ def evaluation_job_scales(scales_by_cell: dict, cell: str, attack: str, scale=No
     scales = scales_by_cell.get((base, attack))
     if scales is not None:
         return scales
-    if base == UNDEFENDED or "_" not in base or cell_from_name(base).family == "ae":
-        return [0.0]  # the classifier, a user defence (no underscore in its name), an AE
+    if not is_cell_name(base) or cell_from_name(base).family == "ae":
+        return [0.0]  # the classifier, a user defence, an AE
     raise ValueError(
         f"no figure evaluates {base} under {attack}, so its latent scales are unknown; ask "
         "for a figure or a table instead"

@@ -29,9 +29,9 @@ CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
 CURVE_LABELS = {"stp": "stp {}", "scale": "scale {}", "alpha": "alpha {}"}
 
 
-DEFENCE_MARKERS = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
+MARKERS = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
 # (line style, marker) of the figure's attacks in order: its main attack solid with dots
-ATTACK_LOOKS = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "v"), ((0, (5, 1, 1, 1)), "D"), ((0, (1, 1)), "P")]
+ATTACK_LOOKS = list(zip(["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 1))], MARKERS))
 
 
 def row_label(family: str, denoising: int, figure: str) -> str:
@@ -316,7 +316,7 @@ def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, d
     defences.sort(key=lambda d: 0 if d[0] == UNDEFENDED else 1 if d[0].startswith(("ae_", "vae_")) else 2)
     palette = dict(zip(defences[1:], sns.color_palette(style["palette"], max(1, len(defences) - 1))))
     # neighbours in the palette look alike: each defence has a marker of its own as well
-    markers = {defence: DEFENCE_MARKERS[i % len(DEFENCE_MARKERS)] for i, defence in enumerate(defences)}
+    markers = {defence: MARKERS[i % len(MARKERS)] for i, defence in enumerate(defences)}
     width, height = _figsize(style, 1, len(datasets))
     legend_height = 0.25 * len(defences) + 0.6  # inches, below each panel
     fig, axes = plt.subplots(1, len(datasets), figsize=(width, height + legend_height), squeeze=False, sharey=True)

@@ -74,7 +74,13 @@ def unbounded_attack_breaks(accuracy: float, eps: float, threshold: float) -> di
 
 
 def accuracy_does_not_rise_with_eps(accuracies: dict[float, float], n: int) -> dict:
-    """accuracies: eps -> accuracy under one attack, on n images."""
+    """accuracies: eps -> accuracy under one attack, on n images.
+
+    >>> accuracy_does_not_rise_with_eps({0.0: 0.99, 0.1: 0.6, 0.2: 0.3}, n=1000)["verdict"]
+    'pass'
+    >>> accuracy_does_not_rise_with_eps({0.0: 0.99, 0.1: 0.3, 0.2: 0.6}, n=1000)["detail"]
+    'accuracy rises from 0.3000 at eps 0.1 to 0.6000 at eps 0.2, ... beyond the noise'
+    """
     points = sorted(accuracies.items())
     worst_rise, where = 0.0, None
     for (eps_a, a), (eps_b, b) in zip(points, points[1:]):
@@ -93,7 +99,13 @@ def accuracy_does_not_rise_with_eps(accuracies: dict[float, float], n: int) -> d
 
 
 def transfer_within_white_box(white_box: dict[float, float], transfer: dict[float, float], n: int) -> dict:
-    """white_box, transfer: eps -> accuracy on the same n images."""
+    """white_box, transfer: eps -> accuracy on the same n images.
+
+    >>> transfer_within_white_box({0.1: 0.2, 0.3: 0.0}, {0.1: 0.7, 0.3: 0.4}, n=1000)["verdict"]
+    'pass'
+    >>> transfer_within_white_box({0.1: 0.6}, {0.1: 0.2}, n=1000)["verdict"]  # the transfer did better
+    'fail'
+    """
     worst = None
     for eps, attacked in white_box.items():
         if eps not in transfer:
@@ -114,7 +126,13 @@ def transfer_within_white_box(white_box: dict[float, float], transfer: dict[floa
 
 def longer_attack_does_not_raise_accuracy(accuracies: dict | None, n: int) -> dict:
     """accuracies: {'figure_attack': accuracy, 'longer_attack': accuracy} at the middle eps;
-    None where the config runs no longer attack."""
+    None where the config runs no longer attack.
+
+    >>> longer_attack_does_not_raise_accuracy({"figure_attack": 0.30, "longer_attack": 0.45}, n=1000)["verdict"]
+    'fail'
+    >>> longer_attack_does_not_raise_accuracy(None, n=1000)["verdict"]
+    'not applicable'
+    """
     name = "longer_attack_does_not_raise_accuracy"
     if accuracies is None:
         return check(name, None, None, NOT_APPLICABLE, "no longer attack configured (sanity.longer_attack)")
@@ -135,7 +153,18 @@ def _steps_of(settings: dict) -> int:
 
 
 def gradient_free_within_white_box(records: dict[float, dict]) -> dict:
-    """records: eps -> a suite's adversarial set (with `part`, and its protocol in settings)."""
+    """records: eps -> a suite's adversarial set (with `part`, and its protocol in settings).
+
+    >>> import torch
+    >>> protocol = [{"method": "apgd"}, {"method": "square"}]
+    >>> part = torch.tensor([0] * 60 + [1] * 2 + [-1] * 38)  # Square fooled 2 of 100 images
+    >>> gradient_free_within_white_box({0.1: {"settings": {"protocol": protocol}, "part": part}})["verdict"]
+    'pass'
+    >>> part = torch.tensor([0] * 30 + [1] * 32 + [-1] * 38)  # 32 of 100
+    >>> row = gradient_free_within_white_box({0.1: {"settings": {"protocol": protocol}, "part": part}})
+    >>> row["verdict"], row["measured"]  # gradient masking
+    ('fail', 0.32)
+    """
     worst = None
     for eps, record in records.items():
         protocol = record["settings"].get("protocol", [])
@@ -166,7 +195,15 @@ def gradient_free_within_white_box(records: dict[float, dict]) -> dict:
 
 def randomness_attacked_with_eot(forward_at_seed: Callable[[int], torch.Tensor], attacked_with_eot: bool) -> dict:
     """forward_at_seed(seed): the defence's predictions on the attacked images, its random
-    draws seeded with `seed`."""
+    draws seeded with `seed`.
+
+    >>> import torch
+    >>> sampling = lambda seed: torch.tensor([3, 1, 4, seed])  # the last prediction follows the seed
+    >>> randomness_attacked_with_eot(sampling, attacked_with_eot=False)["verdict"]
+    'fail'
+    >>> randomness_attacked_with_eot(sampling, attacked_with_eot=True)["measured"]
+    0.25
+    """
     first, second = forward_at_seed(0), forward_at_seed(1)
     changed = float((first != second).float().mean())
     if changed == 0:
@@ -183,8 +220,24 @@ def randomness_attacked_with_eot(forward_at_seed: Callable[[int], torch.Tensor],
     )
 
 
-def zero_gradients(model, x: torch.Tensor, labels: torch.Tensor, threshold: float, batch_size: int = 1000) -> dict:
-    """The share of images whose input gradient of the margin is exactly zero everywhere."""
+def zero_gradients(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    threshold: float,
+    batch_size: int = 1000,
+) -> dict:
+    """The share of images whose input gradient of the margin is exactly zero everywhere.
+
+    >>> import torch
+    >>> linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    >>> x, labels = torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    >>> zero_gradients(linear, x, labels, threshold=0.0)["verdict"]
+    'pass'
+    >>> quantised = lambda x: linear(torch.round(x))  # a step function: its gradient is zero
+    >>> zero_gradients(quantised, x, labels, threshold=0.0, batch_size=2)["measured"]
+    1.0
+    """
     zero = 0
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size].clone().requires_grad_(True)
@@ -203,7 +256,16 @@ def zero_gradients(model, x: torch.Tensor, labels: torch.Tensor, threshold: floa
 
 def attack_converged(records: dict[float, dict], threshold: float) -> dict:
     """records: eps -> an adversarial set; per attack of a suite's protocol (or the one
-    attack), the share of all images first fooled in its last 10% of steps."""
+    attack), the share of all images first fooled in its last 10% of steps.
+
+    >>> import torch
+    >>> step = torch.tensor([1, 3, 10, 10, -1])  # two of five images fooled at the last of 10 steps
+    >>> record = {"settings": {"method": "pgd", "steps": 10}, "success": step >= 0, "success_step": step}
+    >>> attack_converged({0.1: record}, threshold=0.1)["verdict"]
+    'warn'
+    >>> attack_converged({0.1: dict(record, success_step=torch.tensor([1, 3, 4, 5, -1]))}, threshold=0.1)["verdict"]
+    'pass'
+    """
     worst = (0.0, None)
     for eps, record in records.items():
         settings, n = record["settings"], len(record["success"])
