@@ -255,7 +255,7 @@ def test_folders_this_user_cannot_use_are_named():
             if interpreter is None:
                 pytest.skip("no system python3 that an unprivileged user could run")
             command, user = [interpreter, "-S", "-c", code], {"user": 65534}
-        result = subprocess.run(command, capture_output=True, text=True, cwd=scripts, timeout=120, **user)
+        result = subprocess.run(command, capture_output=True, text=True, cwd=scripts, timeout=600, **user)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == str([str(work / "results" / "mnist")])
     finally:
