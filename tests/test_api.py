@@ -32,6 +32,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.core.square",
         "aedefense.core.box",
         "aedefense.core.attack_specs",
+        "aedefense.report.figures",
     ],
 )
 def test_the_examples_in_the_public_docstrings_run(module):

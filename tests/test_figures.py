@@ -182,3 +182,13 @@ def test_fig5_draws_one_legend_for_the_figure(tmp_path, monkeypatch):
     (legend,) = fig.legends
     assert [text.get_text() for text in legend.get_texts()] == ["AE", "DAE", "VAE", "DVAE"]
     assert "CW" in fig._suptitle.get_text() and "d0/d1" not in fig._suptitle.get_text()
+
+
+def test_a_figure_says_when_its_contractive_cells_were_trained_with_the_projection_estimate():
+    from aedefense.report.figures import contractive_penalty_note
+
+    cells = {"alpha": [0.0, 0.1, 1.0]}
+    assert contractive_penalty_note(pd.DataFrame(dict(cells, ae_contractive=[None, "exact", "exact"]))) == ""
+    assert contractive_penalty_note(pd.DataFrame(cells)) == ""  # no contractive cell in the table
+    mixed = pd.DataFrame(dict(cells, ae_contractive=[None, "exact", "projection"]))
+    assert contractive_penalty_note(mixed) == "contractive penalty: exact and projection estimate"

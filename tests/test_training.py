@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from aedefense.core.models import build_autoencoder
+from aedefense.data.prepared import to_unit
 from aedefense.jobs.checkpoints import save_checkpoint
 from aedefense.jobs.training import (
     evaluate_autoencoder,
@@ -144,3 +145,25 @@ def test_a_resume_after_the_data_changed_trains_from_scratch(base_config, tmp_pa
     from_scratch, _ = train(new, log=lambda _: None, inputs=new_inputs)
     for (name, a), b in zip(from_scratch.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def jacobian_norm(model, image):
+    """||d code / d x||_F^2 of one image, from autograd's full Jacobian."""
+    return torch.autograd.functional.jacobian(lambda v: model.encode(v)[0], image.unsqueeze(0)).pow(2).sum()
+
+
+def test_a_contractive_cell_reports_the_exact_penalty_it_reached(base_config):
+    """Whichever estimate trained it, a contractive cell's metrics hold the exact penalty on
+    clean test images: computed here again one image at a time with autograd's Jacobian."""
+    data = fixtures.tiny_data(n_train=100, n_test=12)
+    reached = {}
+    for alpha in (0.001, 10.0):
+        settings = ae_settings(base_config, epochs=3, lr=3e-3, contractive="projection", contractive_projections=2)
+        model, metrics = train_autoencoder(data, Cell("ae", False, 0.1, alpha), settings, CPU, log=lambda _: None)
+        images = to_unit(data["test"]["images"])
+        by_image = [jacobian_norm(model, image) for image in images]
+        assert metrics["contractive_exact"] == pytest.approx(float(torch.stack(by_image).mean()), rel=1e-4)
+        reached[alpha] = metrics["contractive_exact"]
+    assert reached[10.0] < 0.5 * reached[0.001]  # the projection estimate does contract the encoder
+    _, plain = train_autoencoder(data, Cell("ae", False, 0.1, 0.0), settings, CPU, log=lambda _: None)
+    assert "contractive_exact" not in plain

@@ -149,7 +149,9 @@ def accuracy_figure(
             labels_seen.setdefault(label, handle)
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     seeds = int(table["training_seeds"].max())
-    fig.suptitle(_title(name, layouts, attacks, grids) + (f" (mean of {seeds} training seeds)" if seeds > 1 else ""))
+    notes = [f"mean of {seeds} training seeds"] if seeds > 1 else []
+    notes += [penalty] if (penalty := contractive_penalty_note(table)) else []
+    fig.suptitle(_title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
     if flagged:
         fig.text(
             0.5,
@@ -189,6 +191,23 @@ def _draw(ax, data, label, color, linestyle, marker, zorder=2, dodge=0.0):
     if (data["training_seeds"] > 1).any():
         low, high = data["accuracy_seed_min"], data["accuracy_seed_max"]
         ax.fill_between(x, 100 * low, 100 * high, color=color, alpha=0.2, linewidth=0)
+
+
+def contractive_penalty_note(table: pd.DataFrame) -> str:
+    """How the figure's contractive cells were trained, where any was not with the paper's
+    exact penalty: "contractive penalty: projection estimate" (empty otherwise).
+
+    >>> contractive_penalty_note(pd.DataFrame({"alpha": [0.0, 1.0], "ae_contractive": [None, "projection"]}))
+    'contractive penalty: projection estimate'
+    """
+    if "ae_contractive" not in table:
+        return ""
+    used = set(table.loc[table["alpha"] > 0, "ae_contractive"].dropna())
+    if used <= {"exact"}:
+        return ""
+    return "contractive penalty: " + " and ".join(
+        "projection estimate" if u == "projection" else u for u in sorted(used)
+    )
 
 
 def _title(name, layouts, attacks, grids):
