@@ -273,25 +273,6 @@ def test_the_schema_names_the_datasets_of_the_registry(schema):
     assert schema["properties"]["cell_overrides"]["propertyNames"]["pattern"].startswith(f"^({'|'.join(DATASETS)})/")
 
 
-def test_the_estimate_reads_the_command_line_config_as_snakemake_does(tmp_path):
-    from aedefense.cost.estimate import config_overlays
-    from aedefense.cost.projection import load_config
-
-    extra = tmp_path / "extra.yaml"
-    extra.write_text("datasets: [mnist]\nthreads: {attack: 3}\n")
-    files, overrides, cores = config_overlays(
-        ["--cores", "2", "--configfile", str(extra), "--config", "evaluation={latent_draws: 7}", "device=cpu"]
-    )
-    assert files == [str(extra)] and cores == 2
-    # Snakemake reads a nested value as text, and so does the estimate (the config check then
-    # says to use --configfile)
-    assert overrides == {"evaluation": {"latent_draws": "7"}, "device": "cpu"}
-    config = load_config(files, overrides)
-    assert config["datasets"] == ["mnist"] and config["threads"]["attack"] == 3
-    assert config["threads"]["evaluate"] == 4  # the rest of config.yaml's threads stays
-    assert config["evaluation"]["latent_draws"] == "7" and config["evaluation"]["draw_seeds"] == "per_point"
-
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

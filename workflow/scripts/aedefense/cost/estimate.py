@@ -13,14 +13,18 @@ an hour from a day from a month.
 
 from __future__ import annotations
 
+import gzip
+import struct
 import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
 from aedefense.cost.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
+from aedefense.plan.datasets import dataset_info
 from aedefense.plan.grid import RULE_THREADS
 
 # which config `threads` entry each category's jobs use: the rules', and the exact
@@ -119,6 +123,28 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     return rates, str(device)
 
 
+def training_images_found(config: dict, directory: str | Path = ".") -> dict[str, int]:
+    """Training images of each IDX dataset of the config where the run will read them: its
+    downloaded labels file under resources/, else a directory mirror's (the count in the IDX
+    header). A dataset found in neither keeps its official size in the projection."""
+    from aedefense.data.download import parse_mirror
+    from aedefense.data.sources import IDX_FILES
+
+    mirror = parse_mirror(config["mirror"]).directory if config.get("mirror") else None
+    found = {}
+    for dataset in config["datasets"]:
+        if dataset_info(dataset).layout != "idx":
+            continue
+        places = [Path(directory) / "resources" / dataset] + ([mirror / dataset] if mirror else [])
+        for place in places:
+            labels = place / IDX_FILES["train_labels"]
+            if labels.is_file():
+                with gzip.open(labels) as handle:
+                    found[dataset] = struct.unpack(">II", handle.read(8))[1]  # magic, count
+                break
+    return found
+
+
 def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int]:
     """The --configfile files, --config values and --cores of a snakemake command line, read
     by Snakemake's own parser (nested --config values stay text, as Snakemake reads them)."""
@@ -147,7 +173,7 @@ def main(arguments: list[str]) -> None:
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     rates, device = measure(config, config["device"])
-    projected, _ = project(rates, config, jobs)
+    projected, _ = project(rates, config, jobs, training_images_found(config))
     wall = 0.0
     slowest = max(projected, key=lambda p: p["compute_s"] + p["overhead_s"])
     for row in projected:
