@@ -50,9 +50,10 @@ def cell_rows(run: Path, dataset: str, cell: str, estimator: str, attack: str) -
         dict(base, measure="contractive_exact", value=metrics["contractive_exact"]),
         dict(base, measure="training_seconds", value=sum(epoch["seconds"] for epoch in metrics["history"])),
     ]
-    tables = sorted((folder / "eval").glob("clean_eps0.csv")) + sorted((folder / "eval").glob(f"{attack}_eps*.csv"))
-    if len(tables) < 2:
-        raise SystemExit(f"{folder / 'eval'} holds no clean and {attack} evaluations: build them first")
+    clean, attacked = folder / "eval" / "clean_eps0.csv", sorted((folder / "eval").glob(f"{attack}_eps*.csv"))
+    if not clean.exists() or not attacked:
+        raise SystemExit(f"{folder / 'eval'} lacks the clean or the {attack} evaluations: build them first")
+    tables = [clean, *attacked]
     for table in tables:
         with open(table, newline="") as handle:
             for row in csv.DictReader(handle):

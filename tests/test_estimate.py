@@ -32,3 +32,5 @@ def test_the_estimate_counts_the_training_images_the_run_will_read(tmp_path):
     fixtures.write_idx_dataset(run / "resources", "mnist", n_train=30)  # downloaded already: read there
     assert training_images_found(config, run) == {"mnist": 30, "fashion-mnist": 40}
     assert training_images_found({"datasets": ["mnist"], "mirror": None}, tmp_path / "elsewhere") == {}
+    (run / "resources" / "mnist" / "train-labels-idx1-ubyte.gz").write_bytes(b"broken")  # damaged: the mirror's
+    assert training_images_found(config, run) == {"mnist": 60, "fashion-mnist": 40}

@@ -138,10 +138,12 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
         places = [Path(directory) / "resources" / dataset] + ([mirror / dataset] if mirror else [])
         for place in places:
             labels = place / IDX_FILES["train_labels"]
-            if labels.is_file():
+            try:
                 with gzip.open(labels) as handle:
                     found[dataset] = struct.unpack(">II", handle.read(8))[1]  # magic, count
                 break
+            except (OSError, EOFError, struct.error):
+                continue  # absent or damaged: the run fetches it again; look further
     return found
 
 
@@ -173,7 +175,8 @@ def main(arguments: list[str]) -> None:
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     rates, device = measure(config, config["device"])
-    projected, _ = project(rates, config, jobs, training_images_found(config))
+    directory = get_argument_parser().parse_args(arguments).directory or "."  # -d DIR plans there
+    projected, _ = project(rates, config, jobs, training_images_found(config, directory))
     wall = 0.0
     slowest = max(projected, key=lambda p: p["compute_s"] + p["overhead_s"])
     for row in projected:
