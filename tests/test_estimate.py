@@ -10,10 +10,10 @@ from aedefense.cost.projection import load_config
 def test_the_estimate_reads_the_command_line_config_as_snakemake_does(tmp_path):
     extra = tmp_path / "extra.yaml"
     extra.write_text("datasets: [mnist]\nthreads: {attack: 3}\n")
-    files, overrides, cores = config_overlays(
+    files, overrides, cores, directory = config_overlays(
         ["--cores", "2", "--configfile", str(extra), "--config", "evaluation={latent_draws: 7}", "device=cpu"]
     )
-    assert files == [str(extra)] and cores == 2
+    assert files == [str(extra)] and cores == 2 and directory == "."
     # Snakemake reads a nested value as text, and so does the estimate (the config check then
     # says to use --configfile)
     assert overrides == {"evaluation": {"latent_draws": "7"}, "device": "cpu"}

@@ -13,8 +13,6 @@ an hour from a day from a month.
 
 from __future__ import annotations
 
-import gzip
-import struct
 import subprocess
 import sys
 import time
@@ -51,6 +49,7 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     from aedefense.core.attacks import run_attack
     from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
     from aedefense.jobs.setup import select_device
+    from aedefense.jobs.training import contracted_code
 
     device = select_device(device_setting)
     start = time.perf_counter()
@@ -94,7 +93,7 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     plain = rate(training_step(autoencoder.train(), lambda n, i: (n(i) - i).pow(2).sum(), size), size)
     small = 10  # the exact penalty is one backward per code unit: a few images say enough
     exact = rate(
-        training_step(autoencoder, lambda n, i: losses.contractive_exact(lambda v: n.encode(v)[0], i), small),
+        training_step(autoencoder, lambda n, i: losses.contractive_exact(contracted_code(n), i), small),
         small,
         0.5,
     )
@@ -128,31 +127,34 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
     downloaded labels file under resources/, else a directory mirror's (the count in the IDX
     header). A dataset found in neither keeps its official size in the projection."""
     from aedefense.data.download import parse_mirror
+    from aedefense.data.idx import idx_length
     from aedefense.data.sources import IDX_FILES
 
-    mirror = parse_mirror(config["mirror"]).directory if config.get("mirror") else None
+    mirror = parse_mirror(config["mirror"]) if config.get("mirror") else None
     found = {}
     for dataset in config["datasets"]:
         if dataset_info(dataset).layout != "idx":
             continue
-        places = [Path(directory) / "resources" / dataset] + ([mirror / dataset] if mirror else [])
-        for place in places:
-            labels = place / IDX_FILES["train_labels"]
+        relpath = f"{dataset}/{IDX_FILES['train_labels']}"
+        places = [Path(directory) / "resources" / relpath]
+        places += [Path(mirror.locate(relpath))] if mirror and mirror.directory else []
+        for labels in places:
             try:
-                with gzip.open(labels) as handle:
-                    found[dataset] = struct.unpack(">II", handle.read(8))[1]  # magic, count
+                found[dataset] = idx_length(labels)
                 break
-            except (OSError, EOFError, struct.error):
+            except ValueError:
                 continue  # absent or damaged: the run fetches it again; look further
     return found
 
 
-def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int]:
-    """The --configfile files, --config values and --cores of a snakemake command line, read
-    by Snakemake's own parser (nested --config values stay text, as Snakemake reads them)."""
+def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int, str]:
+    """The --configfile files, --config values, --cores and --directory of a snakemake command
+    line, read by Snakemake's own parser (nested --config values stay text, as Snakemake reads
+    them)."""
     known = get_argument_parser().parse_args(arguments)
     cores = parse_cores(known.cores) if known.cores else 1
-    return [str(path) for path in known.configfile or []], parse_config(known.config or []), cores
+    configfiles = [str(path) for path in known.configfile or []]
+    return configfiles, parse_config(known.config or []), cores, str(known.directory or ".")
 
 
 def main(arguments: list[str]) -> None:
@@ -162,7 +164,7 @@ def main(arguments: list[str]) -> None:
     try:
         # Snakemake plans first: it says best what is wrong with a command line or a config
         jobs = planned_jobs(arguments, directory=".")
-        configfiles, overrides, cores = config_overlays(arguments)
+        configfiles, overrides, cores, directory = config_overlays(arguments)
         config = load_config(configfiles, overrides)
     except PlanError as error:
         sys.exit(str(error))
@@ -175,7 +177,6 @@ def main(arguments: list[str]) -> None:
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     rates, device = measure(config, config["device"])
-    directory = get_argument_parser().parse_args(arguments).directory or "."  # -d DIR plans there
     projected, _ = project(rates, config, jobs, training_images_found(config, directory))
     wall = 0.0
     slowest = max(projected, key=lambda p: p["compute_s"] + p["overhead_s"])

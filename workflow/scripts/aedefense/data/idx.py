@@ -21,10 +21,8 @@ def _read_gzip(path: Path) -> bytes:
         raise ValueError(f"{path}: not a complete gzip file ({error})") from None
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """An IDX array of unsigned bytes: (N, rows, cols) images or (N,) labels."""
-    path = Path(path)
-    blob = _read_gzip(path)
+def _header(path: Path, blob: bytes) -> tuple[int, ...]:
+    """The shape an IDX file's header announces (blob: at least its first 16 bytes)."""
     if len(blob) < 8:
         raise ValueError(f"{path}: too short for an IDX header ({len(blob)} bytes)")
     (magic,) = struct.unpack(">I", blob[:4])
@@ -34,8 +32,28 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"{LABELS_MAGIC} (labels); not an MNIST-style IDX file"
         )
     ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    shape = struct.unpack(f">{ndim}I", blob[4:header])
+    if len(blob) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: too short for an IDX header ({len(blob)} bytes)")
+    return struct.unpack(f">{ndim}I", blob[4 : 4 + 4 * ndim])
+
+
+def idx_length(path: str | Path) -> int:
+    """The number of items (images or labels) an IDX file's header announces, read without
+    decompressing the rest."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as handle:
+            return _header(path, handle.read(16))[0]
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path}: not a readable gzip file ({error})") from None
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """An IDX array of unsigned bytes: (N, rows, cols) images or (N,) labels."""
+    path = Path(path)
+    blob = _read_gzip(path)
+    shape = _header(path, blob)
+    header = 4 + 4 * len(shape)
     expected = int(np.prod(shape))
     if len(blob) - header != expected:
         raise ValueError(

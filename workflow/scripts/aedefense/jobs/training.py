@@ -194,15 +194,16 @@ def autoencoder_loss(model: Autoencoder, x_in, target, kl_scale: float):
     return reconstruction + kl_scale * kl, {"reconstruction": reconstruction, "kl": kl}
 
 
+def contracted_code(model: Autoencoder) -> Callable[[torch.Tensor], torch.Tensor]:
+    """h, the map the contractive penalty is on: the code (AE) or the posterior mean (VAE)."""
+    return lambda x: model.encode(x)[0]
+
+
 def contractive_penalty(model: Autoencoder, x_in, settings: dict, generator=None):
-    """||d h / d x||_F^2 with h the code (AE) or the posterior mean (VAE)."""
-
-    def code(x):
-        return model.encode(x)[0]
-
+    """||d h / d x||_F^2 (h: contracted_code), exact or by its projection estimate."""
     if settings["contractive"] == "exact":
-        return losses.contractive_exact(code, x_in)
-    return losses.contractive_projection(code, x_in, settings["contractive_projections"], generator)
+        return losses.contractive_exact(contracted_code(model), x_in)
+    return losses.contractive_projection(contracted_code(model), x_in, settings["contractive_projections"], generator)
 
 
 # Test images on which a contractive cell's exact penalty is measured after training: the
@@ -211,18 +212,14 @@ CONTRACTIVE_TEST_IMAGES = 500
 
 
 def exact_contractive_penalty(model: Autoencoder, images, batch_size: int = 50) -> float:
-    """The mean exact ||d h / d x||_F^2 (h the code, or the posterior mean) over clean images
-    (unit range), whichever estimate trained the model: what the penalty reached."""
+    """The mean exact ||d h / d x||_F^2 (h: contracted_code) over clean images (unit range),
+    whichever estimate trained the model: what the penalty reached."""
     model.eval()
-
-    def code(x):
-        return model.encode(x)[0]
-
     total = 0.0
     with torch.enable_grad():
         for start in range(0, len(images), batch_size):
             x = images[start : start + batch_size]
-            total += float(losses.contractive_exact(code, x).detach()) * len(x)
+            total += float(losses.contractive_exact(contracted_code(model), x).detach()) * len(x)
     return total / len(images)
 
 
