@@ -3,9 +3,9 @@
 Figs. 1-4: accuracy (%) against eps; one row per model variant, one column per dataset, one
 curve per stp (Figs. 1-2), latent scale (Fig. 3) or contractive alpha (Fig. 4); the
 undefended classifier as a reference curve, the reference attack (PGD) where it ran, and the
-spread as a band (over training seeds where there are several, else over latent draws), and
-the 95% Wilson interval over the attacked images as error bars. Fig. 5: cos(mu, mu*) and
-||mu*|| / ||mu|| against stp.
+spread over training seeds as a band where there are several, and the 95% Wilson interval
+over the attacked images as error bars. Fig. 5: cos(mu, mu*) and ||mu*|| / ||mu|| against
+stp.
 """
 
 from __future__ import annotations
