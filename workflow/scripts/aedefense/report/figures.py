@@ -10,6 +10,8 @@ stp.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -151,7 +153,11 @@ def accuracy_figure(
     seeds = int(table["training_seeds"].max())
     notes = [f"mean of {seeds} training seeds"] if seeds > 1 else []
     notes += [penalty] if (penalty := contractive_penalty_note(table)) else []
-    fig.suptitle(_title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
+    title = _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else "")
+    # wrapped to the figure's width, with room kept above the panels for its lines
+    title = textwrap.fill(title, width=int(fig.get_figwidth() * 11))
+    fig.suptitle(title)
+    title_top = 1 - 0.2 * title.count("\n") / fig.get_figheight()
     if flagged:
         fig.text(
             0.5,
@@ -161,7 +167,7 @@ def accuracy_figure(
             va="top",
             color="red",
         )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, title_top))
     _save(fig, pdf, png, style["png_dpi"])
 
 
