@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 
 from aedefense.plan.cells import format_number  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
@@ -153,11 +154,7 @@ def accuracy_figure(
     seeds = int(table["training_seeds"].max())
     notes = [f"mean of {seeds} training seeds"] if seeds > 1 else []
     notes += [penalty] if (penalty := contractive_penalty_note(table)) else []
-    title = _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else "")
-    # wrapped to the figure's width, with room kept above the panels for its lines
-    title = textwrap.fill(title, width=int(fig.get_figwidth() * 11))
-    fig.suptitle(title)
-    title_top = 1 - 0.2 * title.count("\n") / fig.get_figheight()
+    extra = _suptitle(fig, _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
     if flagged:
         fig.text(
             0.5,
@@ -167,7 +164,7 @@ def accuracy_figure(
             va="top",
             color="red",
         )
-    fig.tight_layout(rect=(0, 0, 1, title_top))
+    fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))
     _save(fig, pdf, png, style["png_dpi"])
 
 
@@ -293,8 +290,8 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
             handles.setdefault(label, handle)
     fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     attack = str(latent["attack"].iloc[0]).upper() if len(latent) else "?"
-    fig.suptitle(f"Latent codes under the {attack} attack: clean mu against adversarial mu*")
-    fig.tight_layout()
+    extra = _suptitle(fig, f"Latent codes under the {attack} attack: clean mu against adversarial mu*")
+    fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))
     _save(fig, pdf, png, style["png_dpi"])
 
 
@@ -302,6 +299,17 @@ def diameters(latent: pd.DataFrame) -> pd.DataFrame:
     """The code-set diameters per model, and the AE / VAE ratio the paper reports (about 3)."""
     columns = ["dataset", "family", "denoising", "stp", "eps", "clean_code_diameter", "relative_displacement"]
     return latent[columns].sort_values(["dataset", "family", "denoising", "stp"])
+
+
+def _suptitle(fig, text: str) -> float:
+    """Set the figure's title, wrapped to the figure's width at the title font's size (a title
+    wider than the figure defeats the layout); return the height in inches that its lines
+    beyond the first need above the panels."""
+    size = FontProperties(size=plt.rcParams["figure.titlesize"]).get_size_in_points()
+    characters_per_line = max(20, int(fig.get_figwidth() * 72 / (0.55 * size)))  # ~0.55 em a character
+    wrapped = textwrap.fill(text, width=characters_per_line)
+    fig.suptitle(wrapped)
+    return 1.2 * size / 72 * wrapped.count("\n")
 
 
 def _save(fig, dest_pdf, dest_png, png_dpi):
@@ -359,7 +367,7 @@ def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, d
         ax.set_ylim(-2, 102)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small", frameon=False)
     axes[0][0].set_ylabel("accuracy (%)")
-    fig.suptitle(f"Every defence under {attack.upper()}, with its evaluation health")
+    extra = _suptitle(fig, f"Every defence under {attack.upper()}, with its evaluation health")
     total = height + legend_height
-    fig.subplots_adjust(bottom=(legend_height + 0.1) / total, top=1 - 0.7 / total, wspace=0.1)
+    fig.subplots_adjust(bottom=(legend_height + 0.1) / total, top=1 - (0.7 + extra) / total, wspace=0.1)
     _save(fig, pdf, png, style["png_dpi"])
