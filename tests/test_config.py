@@ -30,6 +30,20 @@ def test_shipped_config_is_valid(base_config, schema):
     validate_config(base_config, schema)
 
 
+@pytest.mark.parametrize("preset", sorted(p.name for p in (Path(__file__).parents[1] / "presets").glob("*.yaml")))
+def test_every_preset_laid_over_the_config_is_valid(preset, repo_root, schema):
+    """A preset is merged into config.yaml as Snakemake merges --configfile: a key it sets
+    must exist, and what it leaves out keeps config.yaml's value."""
+    from aedefense.cost.projection import load_config
+
+    config = load_config([repo_root / "presets" / preset])
+    validate_config(config, schema)
+    if preset == "paper-mnist.yaml":
+        assert config["attacks"]["cw"]["batch_size"] == 100
+        assert config["attacks"]["cwlong"]["iterations"] == 300  # kept from config.yaml
+        assert config["data"]["mnist"]["attack_images"] == 1000
+
+
 def test_unknown_key_is_named_with_the_allowed_ones(base_config, schema):
     base_config["autoencoder"]["epoch"] = 3
     message = errors_of(base_config, schema)
