@@ -77,11 +77,29 @@ def _small_encoder():
 
 def test_contractive_exact_matches_autograd_jacobian():
     _, code = _small_encoder()
-    x = torch.rand(3, 1, 12, 12)
+    x = torch.rand(7, 1, 12, 12)  # more than EXACT_CPU_CHUNK: two chunks, the last short
     expected = np.mean(
         [float(torch.autograd.functional.jacobian(code, x[i : i + 1]).pow(2).sum()) for i in range(len(x))]
     )
-    assert float(losses.contractive_exact(code, x)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.contractive_exact(code, x).detach()) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7])
+def test_contractive_exact_chunks_change_neither_value_nor_gradient(chunk_size):
+    model, code = _small_encoder()
+    x = torch.rand(7, 1, 12, 12)
+
+    def value_and_gradient(chunk):
+        model.zero_grad()
+        penalty = losses.contractive_exact(code, x, chunk_size=chunk)
+        penalty.backward()
+        return float(penalty.detach()), model.encoder[0].weight.grad.clone()
+
+    default_value, default_gradient = value_and_gradient(None)
+    value, gradient = value_and_gradient(chunk_size)
+    assert value == pytest.approx(default_value, rel=1e-6)
+    torch.testing.assert_close(gradient, default_gradient, rtol=1e-5, atol=1e-7)
+    assert float(default_gradient.abs().sum()) > 0
 
 
 def test_contractive_penalty_trains_the_encoder():
@@ -97,7 +115,7 @@ def test_contractive_projection_is_unbiased():
     error is about 2% for this model)."""
     _, code = _small_encoder()
     x = torch.rand(3, 1, 12, 12)
-    exact = float(losses.contractive_exact(code, x))
+    exact = float(losses.contractive_exact(code, x).detach())
     generator = torch.Generator().manual_seed(0)
     estimates = [float(losses.contractive_projection(code, x, 1, generator)) for _ in range(400)]
     assert np.mean(estimates) == pytest.approx(exact, rel=0.05)

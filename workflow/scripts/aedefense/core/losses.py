@@ -55,17 +55,27 @@ def kl_weight(step: int, steps_per_epoch: int, warmup_epochs: int) -> float:
     return min(1.0, step / (warmup_epochs * steps_per_epoch))
 
 
-def contractive_exact(code_fn, x):
+# Examples whose Jacobians a CPU computes at once. A batch of 100 at once makes 12,800
+# backward passes' activations (~300 MB for the paper's AE), far past a CPU's cache; 4 at a
+# time ran twice as fast on the 2-core machine (docs/performance.md). A GPU takes the batch.
+EXACT_CPU_CHUNK = 4
+
+
+def contractive_exact(code_fn, x, chunk_size: int | None = None):
     """Batch mean of ||d code / d x||_F^2, exactly: the full Jacobian of each example.
 
     code_fn maps a batch (B, C, H, W) to codes (B, D). The result is differentiable with
-    respect to the parameters code_fn uses, so it can be trained on.
+    respect to the parameters code_fn uses, so it can be trained on. chunk_size: examples
+    whose Jacobians are computed at once (the same value, faster or slower); None: the
+    whole batch on a GPU, EXACT_CPU_CHUNK on a CPU.
     """
 
     def one(example):
         return code_fn(example.unsqueeze(0)).squeeze(0)
 
-    jacobians = vmap(jacrev(one))(x)  # (B, D, C, H, W)
+    if chunk_size is None and x.device.type == "cpu":
+        chunk_size = EXACT_CPU_CHUNK
+    jacobians = vmap(jacrev(one), chunk_size=chunk_size)(x)  # (B, D, C, H, W)
     return jacobians.pow(2).flatten(1).sum(1).mean()
 
 
