@@ -1,13 +1,15 @@
 """Where the time of a finished run went, per rule, and what the whole paper would take.
 
-    python benchmarks/profile_run.py [--directory DIR] [--configfile presets/quick.yaml]
-                                     [--parallel N] [--plan-configfile FILE ...]
+    python benchmarks/profile_run.py [--directory DIR] [--parallel N] [--plan-configfile FILE ...]
+                                     [--target results/figures/fig1.pdf ...]
 
 Reads every job's timing file (`logs/**/<job>.timing.json`, written by each job: start-up,
 load, compute and save seconds, and the work it computed) and its Snakemake benchmark file
 (the job's whole wall time, which also holds what the job spent before Python ran its first
 line). Prints, per rule: jobs, mean wall, compute share and overhead share (everything but
-compute: start-up, loading, saving), and the same over all jobs.
+compute: start-up, loading, saving), and the same over all jobs. --target keeps the jobs a
+target needs (Snakemake plans it with the --plan-configfile config): one figure of a run
+directory that holds several.
 
 Then projects the whole paper (config.yaml, or the config given by --plan-configfile) on the
 machine the run was made on: Snakemake plans every job of that config (a dry run with
@@ -53,6 +55,12 @@ def read_jobs(directory: Path) -> list[dict]:
     return jobs
 
 
+def needed_by(jobs: list[dict], planned: list[tuple[str, dict]]) -> list[dict]:
+    """The jobs (timing records) that are in the plan: the same rule and wildcards."""
+    wanted = {(rule, tuple(sorted(wildcards.items()))) for rule, wildcards in planned}
+    return [j for j in jobs if (j["rule"], tuple(sorted(j.get("wildcards", {}).items()))) in wanted]
+
+
 def summarise(jobs: list[dict]) -> tuple[list[dict], float]:
     by_category = defaultdict(list)
     for job in jobs:
@@ -96,11 +104,21 @@ def main():
         action="store_true",
         help="project on the run's training-set sizes (e.g. a mirror's subset), not the official ones",
     )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="profile only the jobs this target needs, as the --plan-configfile config plans it",
+    )
     parser.add_argument("--no-projection", action="store_true")
     args = parser.parse_args()
+    plan_args = [item for path in args.plan_configfile for item in ("--configfile", str(Path(path).resolve()))]
     jobs = read_jobs(Path(args.directory))
+    if args.target:
+        jobs = needed_by(jobs, planned_jobs([*args.target, *plan_args]))
     if not jobs:
-        sys.exit(f"no job timing files under {Path(args.directory) / 'logs'}; run the workflow first")
+        what = f"that {' '.join(args.target)} needs " if args.target else ""
+        sys.exit(f"no job timing files {what}under {Path(args.directory) / 'logs'}; run the workflow first")
     rows, concurrency = summarise(jobs)
     devices = sorted({j["device"] for j in jobs})
     print(
@@ -123,7 +141,6 @@ def main():
     if args.no_projection:
         return
     config = load_config(args.plan_configfile)
-    plan_args = [item for path in args.plan_configfile for item in ("--configfile", str(Path(path).resolve()))]
     # the run's own training sets where it recorded them (a mirror may hold a subset)
     sizes = {}
     if args.run_data:

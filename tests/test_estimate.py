@@ -34,3 +34,33 @@ def test_the_estimate_counts_the_training_images_the_run_will_read(tmp_path):
     assert training_images_found({"datasets": ["mnist"], "mirror": None}, tmp_path / "elsewhere") == {}
     (run / "resources" / "mnist" / "train-labels-idx1-ubyte.gz").write_bytes(b"broken")  # damaged: the mirror's
     assert training_images_found(config, run) == {"mnist": 60, "fashion-mnist": 40}
+
+
+def test_the_profile_of_one_target_keeps_the_jobs_it_needs(tmp_path, repo_root):
+    """Three timed jobs in a run directory; the attack of one cell needs that cell's training
+    and its own attack, not the other cell's attack."""
+    import json
+    import subprocess
+    import sys
+
+    def timing(rule, wildcards, compute_s, amount):
+        path = tmp_path / "logs" / f"{rule}-{len(list(tmp_path.rglob('*.json')))}.timing.json"
+        path.parent.mkdir(exist_ok=True)
+        phases = {"startup_s": 1.0, "load_s": 0.0, "compute_s": compute_s, "save_s": 0.0, "other_s": 0.0}
+        record = {"rule": rule, "wildcards": wildcards, "started_at": 0.0, "finished_at": 10.0, "device": "cpu"}
+        path.write_text(json.dumps(record | phases | {"work": {"unit": "u", "amount": amount}}))
+
+    timing("train_autoencoder", {"dataset": "mnist", "ae": "ae_d0_stp0.2_a0"}, 4.0, 400)
+    attack = {"dataset": "mnist", "attack": "cw", "eps": "0.3"}
+    timing("attack", attack | {"ae": "ae_d0_stp0.2_a0"}, 2.0, 100)
+    timing("attack", attack | {"ae": "ae_d1_stp0.2_a0"}, 8.0, 100)
+    command = [sys.executable, str(repo_root / "benchmarks" / "profile_run.py"), "--directory", str(tmp_path)]
+    command += ["--plan-configfile", str(repo_root / "tests" / "fixture_config.yaml"), "--no-projection"]
+    target = ["--target", "results/mnist/ae/ae_d0_stp0.2_a0/adv/cw_eps0.3.pt"]
+    rows = {}
+    for name, extra in (("all", []), ("target", target)):
+        said = subprocess.run(command + extra, capture_output=True, text=True, check=True).stdout
+        rows[name] = {line.split()[0]: line.split() for line in said.splitlines()[2:] if line.strip()}
+    assert rows["all"]["attack"][1:3] == ["2", "6.00s"]  # 1 s start-up + 2 s and 8 s compute
+    assert rows["target"]["attack"][1:3] == ["1", "3.00s"]
+    assert rows["target"]["train_autoencoder"][1] == "1"
