@@ -18,7 +18,8 @@ machine the run was made on: Snakemake plans every job of that config (a dry run
     projected time of a rule = jobs x mean overhead per job + work / measured compute rate
 
 summed over rules and divided by the jobs that run at once (--parallel; by default the run's
-own concurrency: summed job time over its span). Rules the run has no job of are listed and
+own concurrency: summed job time over the time at least one job ran, so that a run made in
+parts, with pauses between them, is not read as a slow one). Rules the run has no job of are listed and
 left out. Only the rates are measured; the projection is arithmetic on them.
 """
 
@@ -61,7 +62,17 @@ def needed_by(jobs: list[dict], planned: list[tuple[str, dict]]) -> list[dict]:
     return [j for j in jobs if (j["rule"], tuple(sorted(j.get("wildcards", {}).items()))) in wanted]
 
 
-def summarise(jobs: list[dict]) -> tuple[list[dict], float]:
+def busy_seconds(jobs: list[dict]) -> float:
+    """The time during which at least one of the jobs ran: the union of their intervals."""
+    busy, busy_until = 0.0, float("-inf")
+    for start, finish in sorted((j["started_at"], j["finished_at"]) for j in jobs):
+        if finish > busy_until:
+            busy += finish - max(start, busy_until)
+            busy_until = finish
+    return busy
+
+
+def summarise(jobs: list[dict]) -> tuple[list[dict], float, float]:
     by_category = defaultdict(list)
     for job in jobs:
         by_category[job["category"]].append(job)
@@ -84,9 +95,9 @@ def summarise(jobs: list[dict]) -> tuple[list[dict], float]:
                 "unit": next((j["work"]["unit"] for j in group if j.get("work")), ""),
             }
         )
-    span = max(j["finished_at"] for j in jobs) - min(j["started_at"] for j in jobs)
-    concurrency = sum(j["wall_s"] for j in jobs) / span if span > 0 else 1.0
-    return rows, concurrency
+    busy = busy_seconds(jobs)
+    concurrency = sum(j["wall_s"] for j in jobs) / busy if busy > 0 else 1.0
+    return rows, concurrency, busy
 
 
 def main():
@@ -119,11 +130,11 @@ def main():
     if not jobs:
         what = f"that {' '.join(args.target)} needs " if args.target else ""
         sys.exit(f"no job timing files {what}under {Path(args.directory) / 'logs'}; run the workflow first")
-    rows, concurrency = summarise(jobs)
+    rows, concurrency, busy = summarise(jobs)
     devices = sorted({j["device"] for j in jobs})
     print(
         f"{len(jobs)} jobs in {args.directory} (devices: {', '.join(devices)}); "
-        f"jobs ran {concurrency:.2f} at a time on average"
+        f"jobs ran {concurrency:.2f} at a time on average over the {hours(busy)} during which any ran"
     )
     print(f"{'rule':40} {'jobs':>5} {'mean wall':>10} {'start-up':>9} {'compute':>8} {'overhead':>9}  compute rate")
     for row in rows:

@@ -43,24 +43,31 @@ def test_the_profile_of_one_target_keeps_the_jobs_it_needs(tmp_path, repo_root):
     import subprocess
     import sys
 
-    def timing(rule, wildcards, compute_s, amount):
+    def timing(rule, wildcards, compute_s, amount, started_at):
         path = tmp_path / "logs" / f"{rule}-{len(list(tmp_path.rglob('*.json')))}.timing.json"
         path.parent.mkdir(exist_ok=True)
         phases = {"startup_s": 1.0, "load_s": 0.0, "compute_s": compute_s, "save_s": 0.0, "other_s": 0.0}
-        record = {"rule": rule, "wildcards": wildcards, "started_at": 0.0, "finished_at": 10.0, "device": "cpu"}
+        finished_at = started_at + 1.0 + compute_s
+        record = {"rule": rule, "wildcards": wildcards, "started_at": started_at, "finished_at": finished_at}
+        record["device"] = "cpu"
         path.write_text(json.dumps(record | phases | {"work": {"unit": "u", "amount": amount}}))
 
-    timing("train_autoencoder", {"dataset": "mnist", "ae": "ae_d0_stp0.2_a0"}, 4.0, 400)
+    # in two parts an hour apart: 0-5 s, then 3600-3603 s beside 3601-3610 s
+    timing("train_autoencoder", {"dataset": "mnist", "ae": "ae_d0_stp0.2_a0"}, 4.0, 400, started_at=0.0)
     attack = {"dataset": "mnist", "attack": "cw", "eps": "0.3"}
-    timing("attack", attack | {"ae": "ae_d0_stp0.2_a0"}, 2.0, 100)
-    timing("attack", attack | {"ae": "ae_d1_stp0.2_a0"}, 8.0, 100)
+    timing("attack", attack | {"ae": "ae_d0_stp0.2_a0"}, 2.0, 100, started_at=3600.0)
+    timing("attack", attack | {"ae": "ae_d1_stp0.2_a0"}, 8.0, 100, started_at=3601.0)
     command = [sys.executable, str(repo_root / "benchmarks" / "profile_run.py"), "--directory", str(tmp_path)]
     command += ["--plan-configfile", str(repo_root / "tests" / "fixture_config.yaml"), "--no-projection"]
     target = ["--target", "results/mnist/ae/ae_d0_stp0.2_a0/adv/cw_eps0.3.pt"]
-    rows = {}
+    rows, headers = {}, {}
     for name, extra in (("all", []), ("target", target)):
         said = subprocess.run(command + extra, capture_output=True, text=True, check=True).stdout
+        headers[name] = said.splitlines()[0]
         rows[name] = {line.split()[0]: line.split() for line in said.splitlines()[2:] if line.strip()}
+    # the hour between the parts is not time the run was busy: 17 s of jobs over 15 s busy
+    assert "jobs ran 1.13 at a time on average over the 0 min during which any ran" in headers["all"]
+    assert "jobs ran 1.00 at a time" in headers["target"]  # 5 s and 3 s of jobs, 8 s busy
     assert rows["all"]["attack"][1:3] == ["2", "6.00s"]  # 1 s start-up + 2 s and 8 s compute
     assert rows["target"]["attack"][1:3] == ["1", "3.00s"]
     assert rows["target"]["train_autoencoder"][1] == "1"
