@@ -4,7 +4,9 @@
 #   make test-slurm  the test suite with the real-SLURM test opted in: as root, installs SLURM,
 #                munge and MariaDB with apt-get if missing, starts a private cluster, stops it
 #   make bench   the benchmarks: attack and training throughput against peers and limits,
-#                workflow overhead (BENCH_ARGS="--device cuda" etc. go to the throughput scripts)
+#                workflow overhead (BENCH_ARGS="--device cuda --threads N" go to both throughput
+#                scripts, ATTACK_BENCH_ARGS="--batch N --iterations N" to the attack one,
+#                TRAIN_BENCH_ARGS="--images N --exact-images N" to the training one)
 #   make profile where a finished run's time went, per rule, and the whole paper projected
 #                from its rates (PROFILE_ARGS="--directory DIR --parallel N" etc.)
 
@@ -15,6 +17,8 @@ PAUSE ?= 10
 STAMP := $(VENV)/.installed
 
 BENCH_ARGS ?=
+ATTACK_BENCH_ARGS ?=
+TRAIN_BENCH_ARGS ?=
 PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
@@ -46,8 +50,8 @@ $(BENCH_STAMP): $(STAMP)
 	touch $@
 
 bench: $(BENCH_STAMP)
-	$(VENV)/bin/python benchmarks/attack_throughput.py $(BENCH_ARGS)
-	$(VENV)/bin/python benchmarks/training_throughput.py $(BENCH_ARGS)
+	$(VENV)/bin/python benchmarks/attack_throughput.py $(BENCH_ARGS) $(ATTACK_BENCH_ARGS)
+	$(VENV)/bin/python benchmarks/training_throughput.py $(BENCH_ARGS) $(TRAIN_BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/workflow_overhead.py
 
 profile: $(STAMP)

@@ -138,7 +138,7 @@ def peer_attacks(model, x, labels, iterations, lr, classes, slow_images):
     return peers
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--iterations", type=int, default=10)
@@ -150,7 +150,11 @@ def main():
         default=20,
         help="images for the peers known to be slow (ART CW, torchattacks DeepFool)",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    args = build_parser().parse_args()
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())

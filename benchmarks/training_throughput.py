@@ -98,7 +98,7 @@ def bare_epoch_seconds(data, cell, settings, device) -> float:
     return seconds
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument(
@@ -109,7 +109,11 @@ def main():
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    args = build_parser().parse_args()
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -1,0 +1,43 @@
+"""The `make bench` commands the docs give hand each benchmark script only options it takes."""
+
+import importlib.util
+import re
+import shlex
+import subprocess
+
+import pytest
+
+
+def load_script(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_documented_make_bench_command_parses_in_each_script(repo_root):
+    documented = re.findall(r"`(make bench [^`]+)`", (repo_root / "docs" / "performance.md").read_text())
+    assert documented, "docs/performance.md gives no make bench command with options"
+    for command in documented:
+        # -n prints the recipe without running it; the stamp is made up to date so that the
+        # environment's set-up is left out of what is printed
+        printed = subprocess.run(
+            ["make", "-n", "-o", ".venv/.installed-bench", *shlex.split(command)[1:]],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        scripts = [shlex.split(line)[1:] for line in printed.splitlines() if " benchmarks/" in line]
+        assert {path for path, *_ in scripts} >= {
+            "benchmarks/attack_throughput.py",
+            "benchmarks/training_throughput.py",
+        }, printed
+        for path, *arguments in scripts:
+            module = load_script(repo_root / path)
+            if not hasattr(module, "build_parser"):
+                continue
+            try:
+                module.build_parser().parse_args(arguments)
+            except SystemExit:  # argparse's answer to an option the script does not take
+                pytest.fail(f"{path} refuses {arguments}, given by the documented `{command}`")
