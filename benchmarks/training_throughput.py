@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--exact-images",
         type=int,
         default=200,
-        help="images per epoch for the exact contractive penalty (~150x slower on a CPU)",
+        help="images per epoch for the exact contractive penalty (~80x slower on a CPU)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
