@@ -18,8 +18,9 @@ machine the run was made on: Snakemake plans every job of that config (a dry run
     projected time of a rule = jobs x mean overhead per job + work / measured compute rate
 
 summed over rules and divided by the jobs that run at once (--parallel; by default the run's
-own concurrency: summed job time over the time at least one job ran, so that a run made in
-parts, with pauses between them, is not read as a slow one). Rules the run has no job of are listed and
+own concurrency over all its jobs, --target or not: the time its jobs ran over the time at
+least one of them ran, so that a run made in parts, with pauses between them, is not read as
+a slow one). Rules the run has no job of are listed and
 left out. Only the rates are measured; the projection is arithmetic on them.
 """
 
@@ -96,7 +97,10 @@ def summarise(jobs: list[dict]) -> tuple[list[dict], float, float]:
             }
         )
     busy = busy_seconds(jobs)
-    concurrency = sum(j["wall_s"] for j in jobs) / busy if busy > 0 else 1.0
+    # the same intervals on both sides: a job's benchmark wall time also holds its process's
+    # spawn and exit, which its timing interval leaves out
+    ran = sum(j["finished_at"] - j["started_at"] for j in jobs)
+    concurrency = ran / busy if busy > 0 else 1.0
     return rows, concurrency, busy
 
 
@@ -125,6 +129,7 @@ def main():
     args = parser.parse_args()
     plan_args = [item for path in args.plan_configfile for item in ("--configfile", str(Path(path).resolve()))]
     jobs = read_jobs(Path(args.directory))
+    everything = jobs
     if args.target:
         jobs = needed_by(jobs, planned_jobs([*args.target, *plan_args]))
     if not jobs:
@@ -132,8 +137,9 @@ def main():
         sys.exit(f"no job timing files {what}under {Path(args.directory) / 'logs'}; run the workflow first")
     rows, concurrency, busy = summarise(jobs)
     devices = sorted({j["device"] for j in jobs})
+    kept = f" (of the {len(everything)} timed there; the others are not in the target's plan)" if args.target else ""
     print(
-        f"{len(jobs)} jobs in {args.directory} (devices: {', '.join(devices)}); "
+        f"{len(jobs)} jobs in {args.directory}{kept} (devices: {', '.join(devices)}); "
         f"jobs ran {concurrency:.2f} at a time on average over the {hours(busy)} during which any ran"
     )
     print(f"{'rule':40} {'jobs':>5} {'mean wall':>10} {'start-up':>9} {'compute':>8} {'overhead':>9}  compute rate")
@@ -159,7 +165,9 @@ def main():
             j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})
         }
     projected, missing = project({row["rule"]: row for row in rows}, config, planned_jobs(plan_args), sizes)
-    parallel = args.parallel or concurrency
+    # the machine's concurrency, from every job of the run: a target's jobs alone may have
+    # shared the machine with other targets' jobs
+    parallel = args.parallel or summarise(everything)[1]
     serial = sum(p["overhead_s"] + p["compute_s"] for p in projected)
     what = " + ".join(["config.yaml", *args.plan_configfile])
     print(

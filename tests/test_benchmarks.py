@@ -35,7 +35,7 @@ def test_every_documented_make_bench_command_parses_in_each_script(repo_root):
         }, printed
         for path, *arguments in scripts:
             module = load_script(repo_root / path)
-            if not hasattr(module, "build_parser"):
+            if path == "benchmarks/workflow_overhead.py":  # takes no options from make bench
                 continue
             try:
                 module.build_parser().parse_args(arguments)

@@ -102,6 +102,11 @@ def test_contractive_exact_chunks_change_neither_value_nor_gradient(chunk_size):
     assert float(default_gradient.abs().sum()) > 0
 
 
+def test_contractive_exact_of_an_empty_batch_is_nan_not_an_error():
+    _, code = _small_encoder()
+    assert torch.isnan(losses.contractive_exact(code, torch.rand(0, 1, 12, 12)))
+
+
 def test_contractive_penalty_trains_the_encoder():
     model, code = _small_encoder()
     penalty = losses.contractive_exact(code, torch.rand(3, 1, 12, 12))

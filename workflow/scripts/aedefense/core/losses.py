@@ -73,6 +73,8 @@ def contractive_exact(code_fn, x, chunk_size: int | None = None):
     def one(example):
         return code_fn(example.unsqueeze(0)).squeeze(0)
 
+    if len(x) == 0:  # vmap with chunks refuses an empty batch; the mean of nothing is nan
+        return x.new_full((), float("nan"))
     if chunk_size is None and x.device.type == "cpu":
         chunk_size = EXACT_CPU_CHUNK
     jacobians = vmap(jacrev(one), chunk_size=chunk_size)(x)  # (B, D, C, H, W)
