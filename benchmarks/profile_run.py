@@ -73,7 +73,16 @@ def busy_seconds(jobs: list[dict]) -> float:
     return busy
 
 
-def summarise(jobs: list[dict]) -> tuple[list[dict], float, float]:
+def concurrency(jobs: list[dict]) -> tuple[float, float]:
+    """(jobs running at a time on average, seconds during which any ran)."""
+    busy = busy_seconds(jobs)
+    # the same intervals on both sides: a job's benchmark wall time also holds its process's
+    # spawn and exit, which its timing interval leaves out
+    ran = sum(j["finished_at"] - j["started_at"] for j in jobs)
+    return (ran / busy if busy > 0 else 1.0), busy
+
+
+def summarise(jobs: list[dict]) -> list[dict]:
     by_category = defaultdict(list)
     for job in jobs:
         by_category[job["category"]].append(job)
@@ -96,12 +105,7 @@ def summarise(jobs: list[dict]) -> tuple[list[dict], float, float]:
                 "unit": next((j["work"]["unit"] for j in group if j.get("work")), ""),
             }
         )
-    busy = busy_seconds(jobs)
-    # the same intervals on both sides: a job's benchmark wall time also holds its process's
-    # spawn and exit, which its timing interval leaves out
-    ran = sum(j["finished_at"] - j["started_at"] for j in jobs)
-    concurrency = ran / busy if busy > 0 else 1.0
-    return rows, concurrency, busy
+    return rows
 
 
 def main():
@@ -135,12 +139,13 @@ def main():
     if not jobs:
         what = f"that {' '.join(args.target)} needs " if args.target else ""
         sys.exit(f"no job timing files {what}under {Path(args.directory) / 'logs'}; run the workflow first")
-    rows, concurrency, busy = summarise(jobs)
+    rows = summarise(jobs)
+    at_once, busy = concurrency(jobs)
     devices = sorted({j["device"] for j in jobs})
     kept = f" (of the {len(everything)} timed there; the others are not in the target's plan)" if args.target else ""
     print(
         f"{len(jobs)} jobs in {args.directory}{kept} (devices: {', '.join(devices)}); "
-        f"jobs ran {concurrency:.2f} at a time on average over the {hours(busy)} during which any ran"
+        f"jobs ran {at_once:.2f} at a time on average over the {hours(busy)} during which any ran"
     )
     print(f"{'rule':40} {'jobs':>5} {'mean wall':>10} {'start-up':>9} {'compute':>8} {'overhead':>9}  compute rate")
     for row in rows:
@@ -167,7 +172,7 @@ def main():
     projected, missing = project({row["rule"]: row for row in rows}, config, planned_jobs(plan_args), sizes)
     # the machine's concurrency, from every job of the run: a target's jobs alone may have
     # shared the machine with other targets' jobs
-    parallel = args.parallel or summarise(everything)[1]
+    parallel = args.parallel or concurrency(everything)[0]
     serial = sum(p["overhead_s"] + p["compute_s"] for p in projected)
     what = " + ".join(["config.yaml", *args.plan_configfile])
     print(
