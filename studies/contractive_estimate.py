@@ -73,6 +73,28 @@ def cell_rows(run: Path, dataset: str, cell: str, estimator: str, attack: str) -
     return rows
 
 
+# the settings the two runs of a cell may differ in: the estimator and its own option
+ESTIMATOR_SETTINGS = ("contractive", "contractive_projections")
+
+
+def refuse_unlike_training(cell: str, runs: dict[str, Path], dataset: str) -> None:
+    """Stop unless the cell's two runs trained alike but for the estimator (epochs, seed, ...)."""
+    settings = {}
+    for estimator, run in runs.items():
+        metrics = json.loads((run / "results" / dataset / "ae" / cell / "metrics.json").read_text())
+        settings[estimator] = {k: v for k, v in metrics["settings"].items() if k not in ESTIMATOR_SETTINGS}
+    differ = sorted(
+        k
+        for k in settings["exact"].keys() | settings["projection"].keys()
+        if settings["exact"].get(k) != settings["projection"].get(k)
+    )
+    if differ:
+        shown = ", ".join(
+            f"{k}: exact {settings['exact'].get(k)}, projection {settings['projection'].get(k)}" for k in differ
+        )
+        raise SystemExit(f"{cell} was trained differently in the two runs ({shown}): train both alike")
+
+
 def compare(rows: list[dict]) -> list[str]:
     """One line per cell and measure point: the exact run's value beside the projection's."""
     by_key = {}
@@ -106,6 +128,7 @@ def main(argv=None):
     for cell in args.cells:
         for estimator in ESTIMATORS:
             rows += cell_rows(getattr(args, estimator), args.dataset, cell, estimator, args.attack)
+        refuse_unlike_training(cell, {e: getattr(args, e) for e in ESTIMATORS}, args.dataset)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as handle:

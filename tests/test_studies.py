@@ -52,12 +52,16 @@ def test_the_vae_study_measures_the_background_and_what_removing_it_recovers():
     assert measured["accuracy_background_removed"] == 1.0  # the clean images again
 
 
-def write_cell(run, cell, contractive, penalty, accuracies, seconds=(10.0, 12.0)):
+def write_cell(run, cell, contractive, penalty, accuracies, seconds=(10.0, 12.0), epochs=2):
     """A trained and evaluated cell as the workflow writes it: metrics.json and eval tables."""
     folder = run / "results" / "mnist" / "ae" / cell
     (folder / "eval").mkdir(parents=True)
     history = [{"epoch": i + 1, "seconds": s} for i, s in enumerate(seconds)]
-    metrics = {"contractive_exact": penalty, "history": history, "settings": {"contractive": contractive, "epochs": 2}}
+    metrics = {
+        "contractive_exact": penalty,
+        "history": history,
+        "settings": {"contractive": contractive, "epochs": epochs, "seed": 0},
+    }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     for (attack, eps), (accuracy, low, high) in accuracies.items():
         name = "clean_eps0.csv" if attack == "clean" else f"{attack}_eps{eps:g}.csv"
@@ -97,4 +101,11 @@ def test_the_contractive_study_sets_the_two_runs_side_by_side_and_refuses_a_mixe
     with pytest.raises(SystemExit, match="trained with contractive: projection, but .* is given as the exact run"):
         study.main(
             ["--exact", str(projection), "--projection", str(exact), "--cells", "ae_d0_stp0.1_a1", "--out", str(out)]
+        )
+    longer = tmp_path / "longer"
+    accuracies = {("clean", 0): (0.95, 0.94, 0.96), ("cw", 0.1): (0.7, 0.67, 0.73)}
+    write_cell(longer, "ae_d0_stp0.1_a1", "exact", 0.4, accuracies, epochs=3)
+    with pytest.raises(SystemExit, match=r"trained differently in the two runs \(epochs: exact 3, projection 2\)"):
+        study.main(
+            ["--exact", str(longer), "--projection", str(projection), "--cells", "ae_d0_stp0.1_a1", "--out", str(out)]
         )
