@@ -14,6 +14,7 @@ from aedefense.plan.names import AUTO, UNDEFENDED
 
 CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
 VAE_ONLY = ("vae_likelihood", "variance_floor", "kl_warmup_epochs")
+CONTRACTIVE_ONLY = ("contractive", "contractive_projections")  # the penalty's estimator
 
 
 def classifier_settings(config: dict, dataset: str, replicate: int = 0) -> dict:
@@ -35,7 +36,7 @@ def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
     # Leave out what this cell's model does not depend on, so changing it reruns nothing here.
     unused = set(VAE_ONLY) if cell.family == "ae" else set()
     if cell.alpha == 0:
-        unused |= {"contractive", "contractive_projections"}
+        unused |= set(CONTRACTIVE_ONLY)
     elif settings["contractive"] == "exact":
         unused.add("contractive_projections")
     return {key: value for key, value in settings.items() if key not in unused}
