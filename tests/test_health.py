@@ -84,9 +84,15 @@ def test_an_attack_stopped_after_a_few_steps_has_not_converged(trained):  # noqa
         result = attacks.run_attack(model, x, y, settings, torch.Generator().manual_seed(0))
         return {"settings": settings, "success": result.success, "success_step": result.success_step}
 
-    stopped = health.attack_converged({0.07: record(10)}, threshold=0.01)
-    assert stopped["verdict"] == health.WARN and "in the last 10% of its 10 steps" in stopped["detail"]
-    assert stopped["measured"] == 5 / 64  # images first fooled at steps 10 (> 9) of 10: measured apart
+    short = record(10)
+    # images first fooled at step 10 (> 9) of 10, counted apart; how many is the CPU's to say
+    # (training differs across CPUs), so the count is taken from the record, not written down
+    late = int((short["success"] & (short["success_step"] == 10)).sum())
+    assert late >= 2  # enough for the check to call a trend
+    stopped = health.attack_converged({0.07: short}, threshold=0.01)
+    assert stopped["verdict"] == health.WARN and f"{late} of 64 images" in stopped["detail"]
+    assert "in the last 10% of its 10 steps" in stopped["detail"]
+    assert stopped["measured"] == late / 64
     converged = health.attack_converged({0.07: record(100)}, threshold=0.01)
     assert converged["verdict"] == health.PASS, converged["detail"]
 
