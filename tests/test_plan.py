@@ -123,7 +123,10 @@ def test_settings_slices_carry_only_what_the_cell_depends_on(base_config):
     ae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0")
     assert "vae_likelihood" not in ae and "contractive" not in ae
     cae = autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0.01")
-    assert cae["contractive"] == "exact" and "contractive_projections" not in cae
+    assert cae["contractive"] == "projection"
+    assert cae["contractive_projections"] == config["autoencoder"]["contractive_projections"]
+    config["autoencoder"]["contractive"] = "exact"  # one Jacobian, no projections to depend on
+    assert "contractive_projections" not in autoencoder_settings(config, "mnist", "ae_d0_stp0.1_a0.01")
     with pytest.raises(ValueError, match="its model is vae_d0_stp0_a0"):
         autoencoder_settings(config, "mnist", "vae_d1_stp0_a0")
     assert classifier_settings(config, "btsc")["epochs"] == config["data"]["btsc"]["classifier_epochs"]
