@@ -1,10 +1,10 @@
 """The exact contractive penalty against its projection estimate, measured on two workflow runs.
 
     python studies/contractive_estimate.py --projection <run> --exact <run> --out <csv>
-        [--dataset mnist] [--cells ae_d0_stp0.1_a1 vae_d0_stp0.1_a1] [--attack cw]
+        [--other-seed <run>] [--dataset mnist] [--cells ae_d0_stp0.1_a1 vae_d0_stp0.1_a1] [--attack cw]
 
 Fig. 4's contractive cells train with `autoencoder.contractive: exact` (the paper's penalty, a
-full Jacobian per image) or `projection` (an unbiased random-projection estimate, about 40
+full Jacobian per image) or `projection` (an unbiased random-projection estimate, 20-35
 times cheaper on a CPU). The two runs hold the same cells, trained the two ways with the same
 seeds and epochs, attacked and evaluated by the workflow itself (docs/reproduction.md, "Exact
 against projection", gives the commands). This script reads what they wrote and puts it side
@@ -16,6 +16,14 @@ by side, one tidy row per (cell, estimator, measure, eps, scale):
 - accuracy: the defended accuracy under the attack at each eps of the run (clean at eps 0),
   with its Wilson interval and n_images, from the cell's evaluation tables.
 
+Paired on the same attacked images, from the adversarial sets (the attack's own view of the
+defence: z = mu for a VAE), one row per (cell, eps, comparison) with measure
+paired_difference: the accuracy under attack of the second model minus the first's, its
+standard error from the images only one of them lost, and the two-sided sign-test p-value.
+Two trained models differ by more than the image sample whenever their training draws differ,
+so `--other-seed <run>` (the projection run again with seeds.autoencoder changed) gives the
+yardstick: the same paired difference between two trainings of one estimator.
+
 It refuses a run whose cell was not trained with the estimator it stands for.
 """
 
@@ -24,9 +32,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 
+from aedefense.jobs.adversarial import load_adversarial_set
 from aedefense.plan.params import CONTRACTIVE_ONLY
 
 ESTIMATORS = ("exact", "projection")
@@ -85,13 +95,84 @@ def refuse_unlike_training(cell: str, settings: dict[str, dict]) -> None:
         raise SystemExit(f"{cell} was trained differently in the two runs ({shown}): train both alike")
 
 
+def sign_test_p(only_first: int, only_second: int) -> float:
+    """Two-sided exact sign test: are images lost by one model only equally likely either way?"""
+    discordant = only_first + only_second
+    if discordant == 0:
+        return 1.0
+    tail = sum(math.comb(discordant, k) for k in range(min(only_first, only_second) + 1))
+    return min(1.0, 2 * tail / 2**discordant)
+
+
+def paired_difference(first: dict, second: dict) -> dict:
+    """Accuracy under attack of `second` minus `first`'s on the same images, from two
+    adversarial sets: the difference, its standard error and the sign-test p-value.
+
+    >>> import torch
+    >>> a = {"indices": torch.arange(4), "success": torch.tensor([True, False, False, False])}
+    >>> b = {"indices": torch.arange(4), "success": torch.tensor([False, False, True, True])}
+    >>> paired_difference(a, b)["value"], paired_difference(a, b)["lost_by_second_only"]
+    (-0.25, 2)
+    """
+    if not bool((first["indices"] == second["indices"]).all()):
+        raise SystemExit("the two adversarial sets attack different images: they cannot be paired")
+    first_held, second_held = ~first["success"].bool(), ~second["success"].bool()
+    n = len(first_held)
+    lost_by_first = int((~first_held & second_held).sum())
+    lost_by_second = int((first_held & ~second_held).sum())
+    difference = (lost_by_first - lost_by_second) / n
+    variance = (lost_by_first + lost_by_second - n * difference**2) / (n * (n - 1)) if n > 1 else float("nan")
+    return {
+        "value": difference,
+        "se": math.sqrt(max(variance, 0.0)),
+        "p_value": sign_test_p(lost_by_first, lost_by_second),
+        "lost_by_first_only": lost_by_first,
+        "lost_by_second_only": lost_by_second,
+        "n_images": n,
+    }
+
+
+def paired_rows(first: Path, second: Path, comparison: str, dataset: str, cell: str, attack: str) -> list[dict]:
+    """One paired_difference row per eps both runs attacked the cell at."""
+    sets = {run: run / "results" / dataset / "ae" / cell / "adv" for run in (first, second)}
+    names = sorted(
+        {p.name for p in sets[first].glob(f"{attack}_eps*.pt")} & {p.name for p in sets[second].glob("*.pt")}
+    )
+    if not names:
+        raise SystemExit(f"{sets[first]} and {sets[second]} share no {attack} adversarial sets: build them first")
+    rows = []
+    for name in names:
+        pair = [load_adversarial_set(sets[run] / name) for run in (first, second)]
+        eps = float(pair[0]["identity"]["eps"])
+        base = {"dataset": dataset, "cell": cell, "measure": "paired_difference", "comparison": comparison}
+        rows.append(dict(base, attack=attack, eps=eps, **paired_difference(*pair)))
+    return rows
+
+
+def refuse_unlike_seed(cell: str, projection: dict, other_run: Path, dataset: str) -> None:
+    """Stop unless the other-seed run trained the cell as the projection run did but for the seed."""
+    other = json.loads((other_run / "results" / dataset / "ae" / cell / "metrics.json").read_text())["settings"]
+    differ = sorted(k for k in projection.keys() | other.keys() if k != "seed" and projection.get(k) != other.get(k))
+    if differ or other.get("seed") == projection.get("seed"):
+        shown = ", ".join(differ) or f"the seed, {other.get('seed')}, is the same"
+        raise SystemExit(f"{other_run} is no other seed of the projection run for {cell} ({shown})")
+
+
 def compare(rows: list[dict]) -> list[str]:
     """One line per cell and measure point: the exact run's value beside the projection's."""
     by_key = {}
     for row in rows:
+        if row["measure"] == "paired_difference":
+            continue
         key = (row["cell"], row["measure"], row.get("attack", ""), row.get("eps", ""), row.get("scale", ""))
         by_key.setdefault(key, {})[row["estimator"]] = row
     lines = []
+    for row in rows:
+        if row["measure"] == "paired_difference":
+            lines.append(
+                f"{row['cell']} {row['comparison']} {row['attack']} eps {row['eps']:g}: "
+                f"{100 * row['value']:+.1f} +- {196 * row['se']:.1f} points (p = {row['p_value']:.3g})"
+            )
     for (cell, measure, attack, eps, scale), pair in sorted(by_key.items(), key=str):
         if set(pair) != set(ESTIMATORS):
             continue
@@ -112,6 +193,11 @@ def main(argv=None):
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--cells", nargs="+", default=["ae_d0_stp0.1_a1", "vae_d0_stp0.1_a1"])
     parser.add_argument("--attack", default="cw")
+    parser.add_argument(
+        "--other-seed",
+        type=Path,
+        help="the projection run again with another seeds.autoencoder: the seed-to-seed yardstick",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     rows = []
@@ -123,6 +209,12 @@ def main(argv=None):
             )
             rows += cell_table
         refuse_unlike_training(cell, settings)
+        rows += paired_rows(args.exact, args.projection, "projection - exact", args.dataset, cell, args.attack)
+        if args.other_seed:
+            refuse_unlike_seed(cell, settings["projection"], args.other_seed, args.dataset)
+            rows += paired_rows(
+                args.projection, args.other_seed, "other seed - projection", args.dataset, cell, args.attack
+            )
     columns = list(dict.fromkeys(key for row in rows for key in row))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as handle:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from aedefense.core.box import AttackResult
+from aedefense.jobs.adversarial import save_adversarial_set
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,6 +76,64 @@ def write_cell(run, cell, contractive, penalty, accuracies, seconds=(10.0, 12.0)
             writer.writerow(row)
 
 
+def write_adversarial_set(run, cell, eps, fooled):
+    """The cell's CW set at eps as the attack job writes it; fooled: which images it fooled."""
+    folder = run / "results" / "mnist" / "ae" / cell / "adv"
+    folder.mkdir(parents=True, exist_ok=True)
+    fooled = torch.tensor(fooled)
+    n = len(fooled)
+    result = AttackResult(torch.zeros(n, 1, 2, 2), fooled, torch.where(fooled, 3, -1), torch.zeros(n), torch.zeros(n))
+    save_adversarial_set(
+        folder / f"cw_eps{eps:g}.pt",
+        identity={"dataset": "mnist", "cell": cell, "attack": "cw", "eps": eps, "scale": None},
+        settings={"name": "cw"},
+        indices=torch.arange(n),
+        labels=torch.zeros(n, dtype=torch.long),
+        result=result,
+    )
+
+
+def test_the_contractive_study_pairs_the_two_models_on_the_same_images(tmp_path, capsys):
+    """Paired difference, its standard error and sign test from the images one model lost
+    and the other held; the other-seed run is the yardstick, and only another seed passes."""
+    study = load_study("contractive_estimate")
+    accuracies = {("clean", 0): (0.95, 0.94, 0.96), ("cw", 0.1): (0.7, 0.67, 0.73)}
+    runs = {}
+    # 8 images: exact loses images 0-3, projection loses 0 and 4, the other seed loses 0-1
+    for name, contractive, seed, fooled in [
+        ("exact", "exact", 0, [1, 1, 1, 1, 0, 0, 0, 0]),
+        ("projection", "projection", 0, [1, 0, 0, 0, 1, 0, 0, 0]),
+        ("other", "projection", 1, [1, 1, 0, 0, 0, 0, 0, 0]),
+    ]:
+        runs[name] = tmp_path / name
+        write_cell(runs[name], "ae_d0_stp0.1_a1", contractive, 0.5, accuracies)
+        metrics_file = runs[name] / "results" / "mnist" / "ae" / "ae_d0_stp0.1_a1" / "metrics.json"
+        metrics = json.loads(metrics_file.read_text())
+        metrics["settings"]["seed"] = seed
+        metrics_file.write_text(json.dumps(metrics))
+        write_adversarial_set(runs[name], "ae_d0_stp0.1_a1", 0.1, [bool(f) for f in fooled])
+    out = tmp_path / "compare.csv"
+    args = ["--exact", str(runs["exact"]), "--projection", str(runs["projection"]), "--cells", "ae_d0_stp0.1_a1"]
+    study.main([*args, "--other-seed", str(runs["other"]), "--out", str(out)])
+    paired = {r["comparison"]: r for r in csv.DictReader(open(out)) if r["measure"] == "paired_difference"}
+    # exact holds 4 of 8, projection 6: +2/8; lost by exact only: images 1-3, by projection only: 4
+    assert float(paired["projection - exact"]["value"]) == pytest.approx(0.25)
+    d = [0, 1, 1, 1, -1, 0, 0, 0]  # per image: held by projection minus held by exact
+    se = float(torch.tensor(d, dtype=torch.float64).std() / 8**0.5)
+    assert float(paired["projection - exact"]["se"]) == pytest.approx(se)
+    assert float(paired["projection - exact"]["p_value"]) == pytest.approx(2 * (1 + 4) / 16)  # 1 of 4 discordant
+    assert (
+        paired["projection - exact"]["lost_by_first_only"],
+        paired["projection - exact"]["lost_by_second_only"],
+    ) == ("3", "1")
+    # the other seed loses image 1 where the projection run lost image 4: no difference
+    assert float(paired["other seed - projection"]["value"]) == 0.0
+    assert float(paired["other seed - projection"]["p_value"]) == 1.0
+    assert "ae_d0_stp0.1_a1 projection - exact cw eps 0.1: +25.0" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="is no other seed of the projection run .*the seed, 0, is the same"):
+        study.main([*args, "--other-seed", str(runs["projection"]), "--out", str(out)])
+
+
 def test_the_contractive_study_sets_the_two_runs_side_by_side_and_refuses_a_mixed_up_run(tmp_path, capsys):
     study = load_study("contractive_estimate")
     exact, projection = tmp_path / "exact", tmp_path / "projection"
@@ -87,11 +148,18 @@ def test_the_contractive_study_sets_the_two_runs_side_by_side_and_refuses_a_mixe
         {("clean", 0): (0.95, 0.94, 0.96), ("cw", 0.1): (0.6, 0.57, 0.63)},
     )
     out = tmp_path / "compare.csv"
+    with pytest.raises(SystemExit, match="share no cw adversarial sets: build them first"):
+        study.main(
+            ["--exact", str(exact), "--projection", str(projection), "--cells", "ae_d0_stp0.1_a1", "--out", str(out)]
+        )
+    for run in (exact, projection):
+        write_adversarial_set(run, "ae_d0_stp0.1_a1", 0.1, [False, True])
     study.main(
         ["--exact", str(exact), "--projection", str(projection), "--cells", "ae_d0_stp0.1_a1", "--out", str(out)]
     )
     rows = list(csv.DictReader(open(out)))
-    assert len(rows) == 2 * (2 + 2)  # per estimator: the penalty, the training time, clean and one eps
+    # per estimator: the penalty, the training time, clean and one eps; and one paired row
+    assert len(rows) == 2 * (2 + 2) + 1
     seconds = {r["estimator"]: float(r["value"]) for r in rows if r["measure"] == "training_seconds"}
     assert seconds == {"exact": 22.0, "projection": 22.0}
     said = capsys.readouterr().out
