@@ -174,7 +174,7 @@ def compare(rows: list[dict]) -> list[str]:
                 f"{100 * row['value']:+.1f} +- {196 * row['se']:.1f} points (p = {row['p_value']:.3g})"
             )
     for (cell, measure, attack, eps, scale), pair in sorted(by_key.items(), key=str):
-        if set(pair) != set(ESTIMATORS):
+        if not set(ESTIMATORS) <= set(pair):
             continue
         exact, projection = pair["exact"], pair["projection"]
         where = f" {attack} eps {eps:g} scale {scale:g}" if measure == "accuracy" else ""
@@ -212,6 +212,8 @@ def main(argv=None):
         rows += paired_rows(args.exact, args.projection, "projection - exact", args.dataset, cell, args.attack)
         if args.other_seed:
             refuse_unlike_seed(cell, settings["projection"], args.other_seed, args.dataset)
+            other_table, other_settings = cell_rows(args.other_seed, args.dataset, cell, "projection", args.attack)
+            rows += [dict(row, estimator=f"projection, seed {other_settings['seed']}") for row in other_table]
             rows += paired_rows(
                 args.projection, args.other_seed, "other seed - projection", args.dataset, cell, args.attack
             )

@@ -115,7 +115,10 @@ def test_the_contractive_study_pairs_the_two_models_on_the_same_images(tmp_path,
     out = tmp_path / "compare.csv"
     args = ["--exact", str(runs["exact"]), "--projection", str(runs["projection"]), "--cells", "ae_d0_stp0.1_a1"]
     study.main([*args, "--other-seed", str(runs["other"]), "--out", str(out)])
-    paired = {r["comparison"]: r for r in csv.DictReader(open(out)) if r["measure"] == "paired_difference"}
+    rows = list(csv.DictReader(open(out)))
+    paired = {r["comparison"]: r for r in rows if r["measure"] == "paired_difference"}
+    penalties = {r["estimator"] for r in rows if r["measure"] == "contractive_exact"}
+    assert penalties == {"exact", "projection", "projection, seed 1"}
     # exact holds 4 of 8, projection 6: +2/8; lost by exact only: images 1-3, by projection only: 4
     assert float(paired["projection - exact"]["value"]) == pytest.approx(0.25)
     d = [0, 1, 1, 1, -1, 0, 0, 0]  # per image: held by projection minus held by exact
