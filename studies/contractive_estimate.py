@@ -85,11 +85,15 @@ def cell_rows(run: Path, dataset: str, cell: str, estimator: str, attack: str) -
     return rows, metrics["settings"]
 
 
+def settings_that_differ(first: dict, second: dict, ignore=()) -> list[str]:
+    return sorted(k for k in first.keys() | second.keys() if k not in ignore and first.get(k) != second.get(k))
+
+
 def refuse_unlike_training(cell: str, settings: dict[str, dict]) -> None:
     """Stop unless the cell's two runs (settings by estimator) trained alike but for the
     estimator: epochs, seed and the rest."""
-    exact, projection = ({k: v for k, v in settings[e].items() if k not in CONTRACTIVE_ONLY} for e in ESTIMATORS)
-    differ = sorted(k for k in exact.keys() | projection.keys() if exact.get(k) != projection.get(k))
+    exact, projection = settings["exact"], settings["projection"]
+    differ = settings_that_differ(exact, projection, ignore=CONTRACTIVE_ONLY)
     if differ:
         shown = ", ".join(f"{k}: exact {exact.get(k)}, projection {projection.get(k)}" for k in differ)
         raise SystemExit(f"{cell} was trained differently in the two runs ({shown}): train both alike")
@@ -135,9 +139,8 @@ def paired_difference(first: dict, second: dict) -> dict:
 def paired_rows(first: Path, second: Path, comparison: str, dataset: str, cell: str, attack: str) -> list[dict]:
     """One paired_difference row per eps both runs attacked the cell at."""
     sets = {run: run / "results" / dataset / "ae" / cell / "adv" for run in (first, second)}
-    names = sorted(
-        {p.name for p in sets[first].glob(f"{attack}_eps*.pt")} & {p.name for p in sets[second].glob("*.pt")}
-    )
+    found = [{p.name for p in folder.glob(f"{attack}_eps*.pt")} for folder in sets.values()]
+    names = sorted(found[0] & found[1])
     if not names:
         raise SystemExit(f"{sets[first]} and {sets[second]} share no {attack} adversarial sets: build them first")
     rows = []
@@ -149,10 +152,9 @@ def paired_rows(first: Path, second: Path, comparison: str, dataset: str, cell: 
     return rows
 
 
-def refuse_unlike_seed(cell: str, projection: dict, other_run: Path, dataset: str) -> None:
+def refuse_unlike_seed(cell: str, projection: dict, other: dict, other_run: Path) -> None:
     """Stop unless the other-seed run trained the cell as the projection run did but for the seed."""
-    other = json.loads((other_run / "results" / dataset / "ae" / cell / "metrics.json").read_text())["settings"]
-    differ = sorted(k for k in projection.keys() | other.keys() if k != "seed" and projection.get(k) != other.get(k))
+    differ = settings_that_differ(projection, other, ignore=("seed",))
     if differ or other.get("seed") == projection.get("seed"):
         shown = ", ".join(differ) or f"the seed, {other.get('seed')}, is the same"
         raise SystemExit(f"{other_run} is no other seed of the projection run for {cell} ({shown})")
@@ -211,8 +213,8 @@ def main(argv=None):
         refuse_unlike_training(cell, settings)
         rows += paired_rows(args.exact, args.projection, "projection - exact", args.dataset, cell, args.attack)
         if args.other_seed:
-            refuse_unlike_seed(cell, settings["projection"], args.other_seed, args.dataset)
             other_table, other_settings = cell_rows(args.other_seed, args.dataset, cell, "projection", args.attack)
+            refuse_unlike_seed(cell, settings["projection"], other_settings, args.other_seed)
             rows += [dict(row, estimator=f"projection, seed {other_settings['seed']}") for row in other_table]
             rows += paired_rows(
                 args.projection, args.other_seed, "other seed - projection", args.dataset, cell, args.attack
