@@ -14,6 +14,8 @@ import pytest
 import torch
 from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
+from aedefense.jobs.provenance import write_checksum_file
+
 # --- killed jobs and a concurrent run ---------------------------------------------------------
 
 
@@ -129,11 +131,15 @@ def test_a_damaged_input_is_rebuilt_byte_for_byte_by_the_next_run(repo_root, fix
     assert adversarial.read_bytes() == original
 
 
-def edited_set(path, change):
-    """An adversarial set loaded, changed and saved back: well-formed, with the wrong content."""
+def edited_set(path, change, checksum=True):
+    """An adversarial set loaded, changed and saved back: well-formed, with the wrong content;
+    with `checksum` the checksum file beside it is rewritten too, as a forger would, so that
+    the checks behind the checksum are reached."""
     record = torch.load(path, weights_only=True)
     change(record)
     torch.save(record, path)
+    if checksum:
+        write_checksum_file(path)
 
 
 @pytest.mark.workflow
@@ -151,7 +157,7 @@ def test_well_formed_files_with_the_wrong_content_stop_the_run(repo_root, fixtur
     sets = results / "ae" / "none" / "adv"
     clean = torch.load(results / "data" / "test.pt", weights_only=True)["images"][:40].float() / 255
     originals = {
-        path: path.read_bytes() for path in [*sets.glob("*.pt"), results / "ae" / "vae_d1_stp0.2_a0" / "model.pt"]
+        path: path.read_bytes() for path in [*sets.glob("*.pt*"), results / "ae" / "vae_d1_stp0.2_a0" / "model.pt"]
     }
 
     def nan(record):
@@ -170,7 +176,15 @@ def test_well_formed_files_with_the_wrong_content_stop_the_run(repo_root, fixtur
             "holds images that are not the attack's: image 0 lies 0 from its clean image",
         ),
         (
-            lambda: (sets / "cw_eps0.1.pt").write_bytes(originals[sets / "cw_eps0.3.pt"]),
+            lambda: edited_set(sets / "cw_eps0.3.pt", lambda r: r.update(adversarial=clean.clone()), checksum=False),
+            evaluation,
+            "changed after its attack wrote it: its sha256 is",
+        ),
+        (
+            lambda: [
+                (sets / f"cw_eps0.1.pt{suffix}").write_bytes(originals[sets / f"cw_eps0.3.pt{suffix}"])
+                for suffix in ("", ".sha256")
+            ],
             "results/mnist/ae/none/eval/cw_eps0.1.csv",
             "is not the set this job reads (copied from elsewhere?): eps: holds 0.3, this job expects 0.1",
         ),

@@ -7,6 +7,8 @@ rule attack:
         unpack(defence_inputs),
     output:
         "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}.pt",
+        # the sha256 the attack wrote (jobs/adversarial.py): a set edited later is refused
+        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}.pt.sha256",
     log:
         "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.log",
     benchmark:
@@ -20,6 +22,7 @@ rule attack:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=attack_params,
+        models=model_params,
     script:
         "../scripts/attack.py"
 
@@ -28,6 +31,7 @@ rule attack:
 use rule attack as attack_adaptive with:
     output:
         "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}_s{scale}.pt",
+        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}_s{scale}.pt.sha256",
     log:
         "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}_s{scale}.log",
     benchmark:
@@ -54,6 +58,7 @@ rule evaluate:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=evaluate_params,
+        models=model_params,
     script:
         "../scripts/evaluate.py"
 
@@ -82,5 +87,7 @@ rule latent:
     threads: grid.rule_threads(config, "latent")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
+    params:
+        models=model_params,
     script:
         "../scripts/latent.py"

@@ -57,6 +57,9 @@ if unusable:
         "give the folders back to this user (chmod u+rwx, or chown), or run in another directory (-d DIR)"
     )
 
+for message in results.edited_tables("results/tables"):
+    print(message, file=sys.stderr)
+
 try:
     validate_config(
         config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -165,6 +168,20 @@ def defence_inputs(wildcards, classifier_always=False):
             f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt"
         )
     return inputs
+
+
+def model_params(wildcards):
+    """The training settings of the models a job reads: the job refuses a checkpoint trained
+    with other settings (copied from another run or cell)."""
+    base, replicate = split_replicate(wildcards.ae)
+    models = {
+        "classifier": classifier_settings(PLAIN_CONFIG, wildcards.dataset, replicate)
+    }
+    if base != UNDEFENDED and base not in config["defences"]:
+        models["autoencoder"] = autoencoder_settings(
+            PLAIN_CONFIG, wildcards.dataset, wildcards.ae
+        )
+    return models
 
 
 def user_defence_files(name):

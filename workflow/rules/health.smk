@@ -34,6 +34,7 @@ rule health:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
         settings=health_params,
+        models=model_params,
     script:
         "../scripts/health.py"
 

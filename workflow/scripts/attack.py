@@ -21,11 +21,13 @@ with job(snakemake) as timer:
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
     with timer.phase("load"):
-        test = load_prepared(snakemake.input.test)
+        test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         x = to_unit(test["images"][indices]).to(device)
         y = test["labels"][indices].to(device)
-        defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
+        defence = load_defence(
+            dict(snakemake.input.items()), dataset, cell, settings.get("defence"), snakemake.params.models
+        )
         settings = final_settings(settings, defence.samples_at(settings.get("scale", 0.0)))
         seed = settings.get("seed", 0)
         if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start

@@ -13,7 +13,7 @@ with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
     entry, name = dict(snakemake.params.entry), snakemake.wildcards.ae
     with timer.phase("load"):
-        test = load_prepared(snakemake.input.test)
+        test = load_prepared(snakemake.input.test, dataset=snakemake.wildcards.dataset, split="test")
         x = to_unit(test["images"][: defences.CONTRACT_IMAGES]).to(device)
         function = defences.build(entry, defences.WORKFLOW_ROOT, device)
     with timer.phase("compute"):

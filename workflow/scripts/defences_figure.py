@@ -5,13 +5,14 @@ import pandas as pd
 
 from aedefense.jobs.runtime import job
 from aedefense.report.figures import defences_figure
+from aedefense.report.results import read_table
 
 with job(snakemake):
     params = snakemake.params
-    health = pd.concat([pd.read_csv(path, keep_default_na=False) for path in snakemake.input.health])
+    health = pd.concat([read_table(path, keep_default_na=False) for path in snakemake.input.health])
     health["scale"] = health["scale"].astype(float)
     defences_figure(
-        pd.read_csv(snakemake.input.table),
+        read_table(snakemake.input.table),
         health,
         attack=params.attack,
         datasets=params.datasets,

@@ -7,7 +7,7 @@ from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import load_evaluated_sets, set_identity, worst_case
 from aedefense.jobs.checkpoints import load_defence
-from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices, draw_seed
+from aedefense.jobs.evaluation import attacked_indices, correct_over_draws, draw_seed
 from aedefense.jobs.runtime import job
 from aedefense.jobs.setup import seed_everything
 from aedefense.plan.names import WORST
@@ -19,8 +19,10 @@ with job(snakemake) as timer:
     settings = dict(snakemake.params.settings)
     dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
     with timer.phase("load"):
-        defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
-        test = load_prepared(snakemake.input.test)
+        defence = load_defence(
+            dict(snakemake.input.items()), dataset, cell, settings.get("defence"), snakemake.params.models
+        )
+        test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         clean = to_unit(test["images"][indices])
         # input adversarial (the set of the job's attack), or adversarial_<attack> for each
@@ -54,7 +56,7 @@ with job(snakemake) as timer:
         seed_everything(settings.get("seed", 0), device)
         for scale in settings["scales"]:
             one = at_scale(settings, defence.samples_at(scale), scale)
-            accuracies = accuracy_over_draws(
+            accuracies, correct_counts = correct_over_draws(
                 defence,
                 image_sets,
                 labels,
@@ -72,6 +74,7 @@ with job(snakemake) as timer:
                     attack_name=snakemake.wildcards.attack,
                     settings=one,
                     accuracies=accuracies,
+                    correct_counts=correct_counts,
                     attack=attack,
                     classifier_settings=defence.classifier_settings,
                     autoencoder_settings=defence.autoencoder_settings,
@@ -79,7 +82,7 @@ with job(snakemake) as timer:
                 )
             )
     with timer.phase("save"):
-        write_rows(rows, snakemake.output[0])
+        write_rows(rows, snakemake.output[0], inputs=snakemake.input)
     timer.work = {"unit": "image-forwards", "amount": work.evaluation(len(labels), draws_per_scale, len(image_sets))}
     for row in rows:
         print(row)

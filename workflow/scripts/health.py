@@ -16,11 +16,12 @@ from aedefense.jobs.runtime import job
 from aedefense.plan.cells import replicate_name, split_replicate
 from aedefense.plan.names import UNDEFENDED
 from aedefense.report import health
-from aedefense.report.results import cell_columns, write_rows
+from aedefense.report.results import cell_columns, check_csv, write_rows
 
 
 def accuracy_at_scale(path, scale):
-    """The accuracy of one scale's row of an evaluation file."""
+    """The accuracy of one scale's row of an evaluation file, checked (results.check_csv)."""
+    check_csv(path, "result file")
     with open(path, newline="") as handle:
         (row,) = [r for r in csv.DictReader(handle) if float(r["scale"]) == scale]
     return float(row["accuracy_mean"])
@@ -32,8 +33,10 @@ with job(snakemake) as timer:
     dataset, cell, scale = snakemake.wildcards.dataset, snakemake.wildcards.ae, settings["scale"]
     attack = settings["attack"]
     with timer.phase("load"):
-        defence = load_defence(dict(snakemake.input.items()), dataset, cell, settings.get("defence"))
-        test = load_prepared(snakemake.input.test)
+        defence = load_defence(
+            dict(snakemake.input.items()), dataset, cell, settings.get("defence"), snakemake.params.models
+        )
+        test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         clean, labels = to_unit(test["images"][indices]), test["labels"][indices]
         records, accuracies, transferred = {}, {}, {}
@@ -122,7 +125,7 @@ with job(snakemake) as timer:
         for one in checks
     ]
     with timer.phase("save"):
-        write_rows(rows, snakemake.output[0])
+        write_rows(rows, snakemake.output[0], inputs=snakemake.input)
     timer.work = {"unit": "image-forwards", "amount": work.health(len(y), len(transferred), settings.get("draws", 1))}
     for row in rows:
         print(row["check"], row["verdict"], row["detail"])

@@ -16,10 +16,11 @@ with job(snakemake) as timer:
     with timer.phase("load"):
         test_sha256 = sha256_of(snakemake.input.test)
         autoencoder, autoencoder_settings = load_autoencoder(
-            snakemake.input.autoencoder, expected_model(dataset, cell, test_sha256)
+            snakemake.input.autoencoder,
+            expected_model(dataset, cell, test_sha256, snakemake.params.models["autoencoder"]),
         )
         adversarial = load_adversarial_set(snakemake.input.adversarial)
-        test = load_prepared(snakemake.input.test)
+        test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = adversarial["indices"]
         clean = to_unit(test["images"][indices])
         # no classifier among this job's inputs: its sha256 is not checked here
@@ -38,6 +39,6 @@ with job(snakemake) as timer:
         **stats,
     )
     with timer.phase("save"):
-        write_rows([row], snakemake.output[0])
+        write_rows([row], snakemake.output[0], inputs=snakemake.input)
     timer.work = {"unit": "image-encodings", "amount": work.latent(len(clean))}
     print(row)

@@ -1,13 +1,11 @@
 """Rule latent_figure: Fig. 5 and the table of code-set diameters."""
 
-import pandas as pd
-
 from aedefense.jobs.runtime import job
 from aedefense.report.figures import diameters, latent_figure
-from aedefense.report.results import write_rows
+from aedefense.report.results import read_table, write_rows
 
 with job(snakemake):
-    latent = pd.read_csv(snakemake.input[0])
+    latent = read_table(snakemake.input[0])
     latent_figure(
         latent,
         datasets=snakemake.params.datasets,

@@ -16,7 +16,7 @@ import torch
 from aedefense.data import btsc, idx
 from aedefense.data.sources import BTSC_FILES, IDX_FILES
 from aedefense.jobs.io import DamagedInput, load_torch, save_torch, set_aside
-from aedefense.jobs.provenance import sha256_of
+from aedefense.jobs.provenance import identity_mismatches, sha256_of
 from aedefense.plan.datasets import DATASETS, dataset_info
 
 FORMAT_VERSION = 1
@@ -87,8 +87,9 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
     return records
 
 
-def load_prepared(path: str | Path) -> dict:
-    """A prepared split, checked; a damaged one is set aside with an error that says so."""
+def load_prepared(path: str | Path, *, dataset: str | None = None, split: str | None = None) -> dict:
+    """A prepared split, checked; a damaged one is set aside with an error that says so, and so
+    is one of another dataset or split than the job reads (`dataset`, `split`; None: any)."""
     what = "prepared dataset"
     record = load_torch(path, what)
     keys = {"format_version", "dataset", "split", "classes", "images", "labels"}
@@ -105,4 +106,12 @@ def load_prepared(path: str | Path) -> dict:
         or tuple(images.shape[1:]) != DATASETS[record["dataset"]].shape
     ):
         raise set_aside(path, what, "has an unexpected layout or version")
+    expected = {key: value for key, value in (("dataset", dataset), ("split", split)) if value is not None}
+    problems = identity_mismatches(record, expected)
+    if problems:
+        raise set_aside(
+            path,
+            what,
+            "is not the data this job reads (copied from another split or dataset?): " + "; ".join(problems),
+        )
     return record

@@ -4,8 +4,10 @@ A set records its identity (dataset, cell, attack, eps, scale, and the sha256 of
 classifier, autoencoder and test data it was made from) beside its images. A job that reads
 a set checks, before using it, that the identity is the one it expects, that every value is
 finite and in [0, 1], that every image lies in the eps box around its clean image, and that
-the images are the ones whose distances the attack recorded. A set that fails is marked for
-rebuilding, and the error names what it holds against what was expected.
+the images are the ones whose distances the attack recorded, and that the file is the one
+the attack wrote: its sha256 is the one in the checksum file the attack wrote beside it
+(<set>.pt.sha256, an output of the attack rule). A set that fails is marked for rebuilding,
+and the error names what it holds against what was expected.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ import torch
 
 from aedefense.core.attacks import AttackResult
 from aedefense.jobs.io import load_torch, save_torch, set_aside
-from aedefense.jobs.provenance import identity_mismatches
+from aedefense.jobs.provenance import (
+    checksum_file,
+    identity_mismatches,
+    recorded_checksum,
+    sha256_of,
+    write_checksum_file,
+)
 from aedefense.plan.names import WORST
 
 # 2: the identity added; a set of format 1 is made again
@@ -54,11 +62,26 @@ def save_adversarial_set(path, *, identity: dict, settings: dict, indices, label
         },
         path,
     )
+    write_checksum_file(path)
 
 
 def load_adversarial_set(path: str | Path) -> dict:
-    """A set read and checked on its own: format, array lengths, finite values in [0, 1]."""
-    record = load_torch(path, WHAT)
+    """A set read and checked on its own: a complete archive, the sha256 its attack recorded,
+    format, array lengths, finite values in [0, 1]."""
+    record = load_torch(path, WHAT)  # first: a damaged archive says so
+    recorded = recorded_checksum(path)
+    if recorded is None:
+        raise set_aside(
+            path, WHAT, f"has no readable checksum file {checksum_file(path)} beside it, which its attack job writes"
+        )
+    found = sha256_of(path)
+    if found != recorded:
+        raise set_aside(
+            path,
+            WHAT,
+            f"changed after its attack wrote it: its sha256 is {found[:12]}..., the attack recorded "
+            f"{recorded[:12]}... in {checksum_file(path)}",
+        )
     keys = {"identity", "indices", "labels", "adversarial", "success", "l2", "linf", "settings"}
     if not isinstance(record, dict) or record.get("kind") != KIND or not keys <= set(record):
         raise set_aside(path, WHAT, "is not an adversarial set of this workflow")

@@ -3,8 +3,10 @@ written atomically and loaded with weights_only=True (no code from the file is e
 
 The identity is the dataset, the model's name (`classifier`, `classifier_r1`, a cell such as
 `vae_d1_stp0.4_a0`) and the sha256 of the prepared train and test files it was trained on.
-A job that reads a checkpoint says which one it expects (`expected_model`), and a checkpoint
-of another cell, dataset or data is refused and marked for rebuilding.
+A job that reads a checkpoint says which one it expects (`expected_model`): its identity and
+the training settings the job's config asks for (the rule's params `models`). A checkpoint of
+another cell, dataset or data, or one trained with other settings (another cell's 30-epoch
+model copied over a 1-epoch one, say), is refused and marked for rebuilding.
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ def model_identity(dataset: str, name: str, data_files: dict) -> dict:
     }
 
 
-def expected_model(dataset: str, name: str, test_sha256: str) -> dict:
-    """What a job that reads a checkpoint expects of it: its dataset and name, and the test
-    data that the job itself reads."""
-    return {"dataset": dataset, "name": name, "test_sha256": test_sha256}
+def expected_model(dataset: str, name: str, test_sha256: str, settings: dict | None = None) -> dict:
+    """What a job that reads a checkpoint expects of it: its dataset and name, the test data
+    that the job itself reads and, where given, the settings it was trained with (the keys
+    given are compared; the checkpoint may add in_shape and classes)."""
+    expected = {"dataset": dataset, "name": name, "test_sha256": test_sha256}
+    if settings is not None:
+        expected["settings"] = dict(settings)
+    return expected
 
 
 def save_checkpoint(path, kind: str, model, settings: dict, identity: dict) -> None:
@@ -70,6 +76,8 @@ def _load(path, kind: str, expected: dict | None):
             f"version reads format {FORMAT_VERSION}, which records what the model was trained on)",
         )
     if expected is not None:
+        expected = dict(expected)
+        settings = expected.pop("settings", None)
         problems = identity_mismatches(record.get("identity"), expected)
         if problems:
             raise set_aside(
@@ -77,6 +85,14 @@ def _load(path, kind: str, expected: dict | None):
                 what,
                 "is not the model this job reads (copied or moved from another job's folder, or trained on "
                 "other data): " + "; ".join(problems),
+            )
+        problems = identity_mismatches(record.get("settings"), settings or {})
+        if problems:
+            raise set_aside(
+                path,
+                what,
+                "was trained with other settings than this job's config asks for (copied from another run or "
+                "cell?): " + "; ".join(problems),
             )
     return record, what
 
@@ -154,17 +170,20 @@ class Defence:
         return DefendedModel(self.classifier, self.autoencoder, "sample", scale, generator)
 
 
-def load_defence(inputs, dataset: str, cell: str, user: dict | None = None) -> Defence:
+def load_defence(inputs, dataset: str, cell: str, user: dict | None = None, models: dict | None = None) -> Defence:
     """The models of `cell` from a job's inputs (keys test, classifier and, unless the cell
     is names.UNDEFENDED, autoencoder); user: for a defence of the user's own, its entry
     (inputs: contract and defence_source, classifier for a purifier, defence_checkpoint
-    where it has one)."""
+    where it has one); models: the training settings the job's config asks for, under
+    `classifier` and `autoencoder` (the rule's params; None: not checked)."""
+    models = models or {}
     test_sha256 = sha256_of(inputs["test"])
     base, replicate = split_replicate(cell)
     classifier, classifier_settings = None, None
     if "classifier" in inputs:
         classifier, classifier_settings = load_classifier(
-            inputs["classifier"], expected_model(dataset, classifier_name(replicate), test_sha256)
+            inputs["classifier"],
+            expected_model(dataset, classifier_name(replicate), test_sha256, models.get("classifier")),
         )
     sources = {"classifier_sha256": sha256_of(inputs["classifier"]) if classifier is not None else None}
     if user is not None:
@@ -176,7 +195,7 @@ def load_defence(inputs, dataset: str, cell: str, user: dict | None = None) -> D
     autoencoder, autoencoder_settings = None, None
     if base != UNDEFENDED:
         autoencoder, autoencoder_settings = load_autoencoder(
-            inputs["autoencoder"], expected_model(dataset, cell, test_sha256)
+            inputs["autoencoder"], expected_model(dataset, cell, test_sha256, models.get("autoencoder"))
         )
     sources["autoencoder_sha256"] = sha256_of(inputs["autoencoder"]) if autoencoder is not None else None
     sources["test_sha256"] = test_sha256

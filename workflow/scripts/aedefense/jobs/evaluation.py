@@ -42,6 +42,15 @@ def accuracy_over_draws(defence, images, labels, scale: float, draws: int, seed:
 
     images: one tensor, or a list of tensors of the same images attacked in different ways:
     then an image counts as correct only if it is correct in every one (the worst case)."""
+    return correct_over_draws(defence, images, labels, scale, draws, seed, batch_size)[0]
+
+
+def correct_over_draws(
+    defence, images, labels, scale: float, draws: int, seed: int, batch_size=1000
+) -> tuple[list[float], torch.Tensor]:
+    """accuracy_over_draws's accuracies, and per image the number of draws that classified it
+    correctly (int64, on the CPU): what a paired comparison of two defences on the same
+    attacked images needs."""
     image_sets = images if isinstance(images, (list, tuple)) else [images]
     draws = draws if defence.samples_at(scale) else 1
     device = image_sets[0].device
@@ -49,6 +58,7 @@ def accuracy_over_draws(defence, images, labels, scale: float, draws: int, seed:
     torch.manual_seed(seed)  # a user defence draws from torch's own generator
     defended = defence.model(scale, generator).eval()
     accuracies = []
+    counts = torch.zeros(len(labels), dtype=torch.int64, device=device)
     for _ in range(draws):
         correct = torch.ones(len(labels), dtype=torch.bool, device=device)
         for image_set in image_sets:
@@ -56,7 +66,8 @@ def accuracy_over_draws(defence, images, labels, scale: float, draws: int, seed:
                 logits = defended(image_set[start : start + batch_size])
                 correct[start : start + batch_size] &= logits.argmax(1) == labels[start : start + batch_size]
         accuracies.append(int(correct.sum()) / len(labels))
-    return accuracies
+        counts += correct
+    return accuracies, counts.cpu()
 
 
 @torch.inference_mode()

@@ -32,7 +32,10 @@ def training_job_inputs(snakemake, timer, name: str):
 
     device = timer.device(snakemake.resources.device)
     with timer.phase("load"):
-        data = {split: load_prepared(snakemake.input[split]) for split in ("train", "test")}
+        dataset = snakemake.wildcards.dataset
+        data = {
+            split: load_prepared(snakemake.input[split], dataset=dataset, split=split) for split in ("train", "test")
+        }
         identity = model_identity(snakemake.wildcards.dataset, name, snakemake.input)
     return device, data, identity, dict(snakemake.params.settings)
 

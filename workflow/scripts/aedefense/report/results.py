@@ -2,16 +2,29 @@
 
 Compute jobs only write rows (the csv module); pandas, which costs a compute job a third of
 a second to import, is imported by the functions that build tables.
+
+Every CSV a rule writes proves its lineage: a job's rows carry `inputs_sha256` (the path and
+sha256 of every input file of the job) and `written_as` (the job's output path), a table's
+rows `source` and `source_sha256` (the CSV the row came from), and every row its own
+checksum in `row_sha256`, the last column. A reader refuses a file with a row edited after
+its rule wrote it or a job's CSV under another name than it was written as, and the table
+rules refuse a job's CSV whose recorded inputs are not the files on disk now; each is marked
+for rebuilding (io.set_aside).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
+import json
 import math
 import statistics
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aedefense.jobs.io import atomic_path
+from aedefense.jobs.io import atomic_path, set_aside
+from aedefense.jobs.provenance import lineage_json, row_checksum, sha256_of
 from aedefense.plan.cells import replicate_name, split_replicate
 from aedefense.plan.names import FAIL, PASS, UNDEFENDED, WARN
 
@@ -60,12 +73,14 @@ def accuracy_row(
     classifier_settings,
     autoencoder_settings,
     defence_columns=None,
+    correct_counts=None,
 ) -> dict:
     """One evaluated cell of one training seed (cell may end in _r<replicate>) at one scale:
     `settings` are the evaluation's at that scale, `accuracies` one per latent draw, `attack`
     the adversarial set's record (None for the clean evaluation); defence_columns: a user
     defence's (defences.columns) in place of a cell's; classifier_settings None for a
-    defence that is a whole model."""
+    defence that is a whole model; correct_counts: per attacked image, the draws that
+    classified it correctly (column images_correct, encode_counts)."""
     cell, replicate = split_replicate(cell)
     described = defence_columns if defence_columns is not None else cell_columns(cell, autoencoder_settings)
     row = {"dataset": dataset, **described, "replicate": replicate}
@@ -92,6 +107,8 @@ def accuracy_row(
         draw_seeds=settings.get("draw_seeds"),
     )
     row["accuracy_ci_low"], row["accuracy_ci_high"] = wilson_interval(row["accuracy_mean"], settings["images"])
+    if correct_counts is not None:
+        row[IMAGES_CORRECT] = encode_counts(correct_counts, len(accuracies))
     if attack is not None:
         row.update(
             attack_success_rate=float(attack["success"].float().mean()),
@@ -104,12 +121,126 @@ def accuracy_row(
     return row
 
 
-def write_rows(rows: list[dict], dest) -> None:
-    """Rows with the same keys as one CSV, written as pandas would (empty for None)."""
+LINEAGE = "inputs_sha256"  # a job's input files and their sha256, as JSON
+WRITTEN_AS = "written_as"  # the path the job wrote its CSV to
+CHECKSUM = "row_sha256"  # the checksum of the row's text (provenance.row_checksum)
+SOURCE, SOURCE_SHA256 = "source", "source_sha256"  # the job CSV a table's row came from
+
+
+def _with_checksums(text: str) -> str:
+    """CSV text with each row's checksum appended as the last column (an existing one dropped)."""
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f for f in reader.fieldnames or [] if f != CHECKSUM]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*fields, CHECKSUM], lineterminator="\n")
+    writer.writeheader()
+    for row in reader:
+        values = {key: row[key] for key in fields}
+        writer.writerow({**values, CHECKSUM: row_checksum(values)})
+    return out.getvalue()
+
+
+def _write_checked_text(text: str, dest) -> None:
     with atomic_path(dest) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        handle.write(_with_checksums(text))
+
+
+IMAGES_CORRECT = "images_correct"  # per attacked image, the draws that got it right (encode_counts)
+
+
+def encode_counts(counts, draws: int) -> str:
+    """Per-image counts of correct draws (0 .. draws) as compact text for a CSV cell: base64 of
+    one byte per image (two, little-endian, beyond 255 draws), in the attacked images' order.
+
+    >>> encode_counts([1, 0, 1], 1), decode_counts(encode_counts([1, 0, 1], 1), 1).tolist()
+    ('AQAB', [1, 0, 1])
+    """
+    import numpy as np
+
+    dtype = "<u1" if draws < 256 else "<u2"
+    return base64.b64encode(np.asarray(counts, dtype=dtype).tobytes()).decode("ascii")
+
+
+def decode_counts(text: str, draws: int):
+    """The per-image counts that encode_counts wrote, as a numpy array."""
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode(text), dtype="<u1" if draws < 256 else "<u2").astype(np.int64)
+
+
+def write_rows(rows: list[dict], dest, inputs=None) -> None:
+    """Rows with the same keys as one CSV, written as pandas would (empty for None), each with
+    its checksum; inputs: the job's input files, recorded with their sha256 in every row."""
+    if inputs is not None:
+        lineage = lineage_json(inputs)
+        rows = [{**row, LINEAGE: lineage, WRITTEN_AS: str(dest)} for row in rows]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_checked_text(text.getvalue(), dest)
+
+
+def check_csv(path, what: str = "result file", known: dict | None = None, inputs: bool = True) -> None:
+    """Refuse (and mark for rebuilding) a CSV a rule wrote whose rows were edited since, or,
+    where its rows record their inputs (and `inputs`), whose inputs are no longer the files on
+    disk. known: {path: sha256} of files already hashed, shared between calls."""
+    known = {} if known is None else known
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        fields = reader.fieldnames or []
+    if CHECKSUM not in fields:
+        raise set_aside(
+            path, what, f"has no {CHECKSUM} column: it was not written by this version of the workflow's rules"
+        )
+    for number, row in enumerate(rows, start=1):
+        values = {key: row[key] for key in fields if key != CHECKSUM}
+        if row_checksum(values) != row[CHECKSUM]:
+            raise set_aside(path, what, f"was edited after its rule wrote it: row {number} fails its {CHECKSUM}")
+        if row.get(WRITTEN_AS) and Path(row[WRITTEN_AS]).resolve() != Path(path).resolve():
+            raise set_aside(
+                path, what, f"was written as {row[WRITTEN_AS]}, not under this name: it was copied from another job"
+            )
+    recorded = {}
+    for row in rows if inputs else []:
+        recorded.update(json.loads(row[LINEAGE]) if row.get(LINEAGE) else {})
+    for source, digest in recorded.items():
+        if source not in known:
+            known[source] = sha256_of(source) if Path(source).is_file() else None
+        if known[source] != digest:
+            now = "is missing" if known[source] is None else f"now has sha256 {known[source][:12]}..."
+            raise set_aside(
+                path,
+                what,
+                f"was computed from {source} with sha256 {digest[:12]}..., and that file {now}: it was replaced "
+                "after this file was made (or this file was copied from another run)",
+            )
+
+
+def read_table(path, what: str = "results table", **read_csv):
+    """A CSV a rule wrote, checked (check_csv), as a DataFrame without its checksum column;
+    read_csv: options for pandas.read_csv."""
+    import pandas as pd
+
+    check_csv(path, what, inputs=False)  # a table's inputs were checked by the rule that wrote it
+    return pd.read_csv(path, **read_csv).drop(columns=[CHECKSUM])
+
+
+def edited_tables(folder) -> list[str]:
+    """A message for each table in `folder` edited after its rule wrote it, each marked for
+    rebuilding: the Snakefile calls this before planning, so the same run rebuilds it (a
+    file edited in place is newer than its inputs, and Snakemake would keep it)."""
+    from aedefense.jobs.io import DamagedInput
+
+    messages = []
+    for path in sorted(Path(folder).glob("*.csv")):
+        try:
+            check_csv(path, "results table", inputs=False)
+        except DamagedInput as error:
+            marked = str(error).split(" It is marked for rebuilding")[0]
+            messages.append(f"{marked} It is marked for rebuilding: this run rebuilds it if it is among the targets.")
+    return messages
 
 
 ACCURACY_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "attack", "scale", "eps", "replicate"]
@@ -145,7 +276,10 @@ def over_training_seeds(table: pd.DataFrame) -> pd.DataFrame:
         for p, n, seeds in zip(summary["accuracy_mean"], summary["n_images"], summary["training_seeds"])
     ]
     summary["accuracy_ci_low"], summary["accuracy_ci_high"] = zip(*pooled) if pooled else ([], [])
-    return summary.drop(columns=["replicate"])
+    # a summary row stands for several job CSVs: its lineage and per-image results are in the
+    # accuracy table's rows
+    lineage = [c for c in (LINEAGE, SOURCE, SOURCE_SHA256, IMAGES_CORRECT) if c in summary]
+    return summary.drop(columns=["replicate", *lineage])
 
 
 LATENT_ORDER = ["dataset", "family", "denoising", "stp", "alpha", "cell", "eps"]
@@ -157,7 +291,13 @@ def concatenate(paths, order, rows=None) -> pd.DataFrame:
     its adversarial set, of which a figure may show fewer."""
     import pandas as pd
 
-    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    known: dict = {}
+    parts = []
+    for path in paths:
+        check_csv(path, "result file", known)
+        part = pd.read_csv(path).drop(columns=[CHECKSUM, WRITTEN_AS], errors="ignore")  # `source` says it
+        parts.append(part.assign(**{SOURCE: str(path), SOURCE_SHA256: sha256_of(path)}))
+    table = pd.concat(parts, ignore_index=True)
     if rows is not None:
         wanted = {(d, c, a, round(float(e), 9), round(float(s), 9)) for d, c, a, e, s in rows}
         replicates = table["replicate"] if "replicate" in table else [0] * len(table)
@@ -180,8 +320,8 @@ def collect(paths, dest, order) -> pd.DataFrame:
 
 
 def write_table(table: pd.DataFrame, dest) -> None:
-    with atomic_path(dest) as tmp:
-        table.to_csv(tmp, index=False)
+    """A table as CSV, each row with its checksum (read it back with read_table)."""
+    _write_checked_text(table.drop(columns=[CHECKSUM], errors="ignore").to_csv(index=False), dest)
 
 
 def health_summary(path, points) -> str:
