@@ -20,6 +20,10 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/health.smk"
 
 
+onstart:
+    stop_jobs_on_signals()  # SIGTERM / SIGINT stop the running jobs too (jobs/watchdog.py)
+
+
 rule all:
     input:
         expand("results/figures/fig{n}.pdf", n=range(1, 6)),

@@ -2,6 +2,7 @@ import copy
 import http.server
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,21 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if fault and fault.startswith("status:"):
             self.send_error(int(fault.split(":")[1]))
             return
+        slow = fault == "slow" or (self.server.slow_prefix and self.path.startswith(self.server.slow_prefix))
+        if slow and Path(self.translate_path(self.path)).is_file():
+            # the whole length announced, then a byte a second
+            body = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                try:
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(1)
+            return
         if fault == "truncate":
             path = Path(self.translate_path(self.path))
             body = path.read_bytes()
@@ -87,6 +103,7 @@ def http_mirror():
         handler = lambda *a, **k: _Handler(*a, directory=str(directory), **k)  # noqa: E731
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.faults = list(faults)
+        server.slow_prefix = None  # every request for a path starting so is answered a byte a second
         server.requests = []
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)

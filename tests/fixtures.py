@@ -64,8 +64,9 @@ def ppm_bytes(array_hwc: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def btsc_zip(path: Path, top: str, per_class: dict[int, int], seed=0, extra_members=()) -> int:
-    """One official-layout zip; per_class maps class -> number of images. Returns the count."""
+def btsc_zip(path: Path, top: str, per_class: dict[int, int], seed=0, extra_members=(), replaced=None) -> int:
+    """One official-layout zip; per_class maps class -> number of images; replaced: member name
+    -> the bytes written in place of its image. Returns the count."""
     rng = np.random.default_rng(seed)
     count = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -78,7 +79,8 @@ def btsc_zip(path: Path, top: str, per_class: dict[int, int], seed=0, extra_memb
                 image = rng.integers(90, 130, size=(height, width, 3), dtype=np.uint8)
                 image[: height // 2, :, label % 3] += 40
                 name = f"{k:05d}_{label:05d}.ppm"
-                archive.writestr(f"{folder}/{name}", ppm_bytes(image))
+                data = (replaced or {}).get(f"{folder}/{name}", ppm_bytes(image))
+                archive.writestr(f"{folder}/{name}", data)
                 rows.append(f"{name};{width};{height};2;2;{width - 2};{height - 2};{label}")
                 count += 1
             archive.writestr(f"{folder}/GT-{label:05d}.csv", "\n".join(rows) + "\n")
@@ -87,7 +89,7 @@ def btsc_zip(path: Path, top: str, per_class: dict[int, int], seed=0, extra_memb
     return count
 
 
-def write_btsc(mirror: Path, train_per_class=2, seed=0, extra_members=()) -> dict:
+def write_btsc(mirror: Path, train_per_class=2, seed=0, extra_members=(), replaced=None) -> dict:
     """Training zip: every class; Testing zip: one image in each of the first 53 classes."""
     folder = Path(mirror) / "btsc"
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,6 +99,7 @@ def write_btsc(mirror: Path, train_per_class=2, seed=0, extra_members=()) -> dic
         {c: train_per_class for c in range(BTSC_CLASSES)},
         seed,
         extra_members,
+        replaced,
     )
     test = btsc_zip(
         folder / "BelgiumTSC_Testing.zip",

@@ -245,7 +245,7 @@ def test_a_second_configfile_option_is_refused_with_the_form_that_works(argv, fi
     assert repeated_configfile_option(["snakemake", "--configfile", "a.yaml", "b.yaml"]) is None
 
 
-def test_folders_this_user_cannot_use_are_named():
+def test_folders_this_user_cannot_use_are_named_at_every_depth():
     """Run as an unprivileged user where the tests run as root (root may enter any folder)."""
     import os
     import subprocess
@@ -255,11 +255,13 @@ def test_folders_this_user_cannot_use_are_named():
     work = Path(tempfile.mkdtemp(prefix="aedefense-perm-"))  # not under pytest's private tmp
     try:
         work.chmod(0o777)
-        (work / "results" / "mnist").mkdir(parents=True)
-        (work / "logs").mkdir()
-        (work / "results" / "mnist").chmod(0o000)
-        (work / "results").chmod(0o777)
-        (work / "logs").chmod(0o777)
+        deep = [work / "results" / "mnist" / "ae" / "none" / "eval", work / "logs" / "mnist" / "ae" / "cell"]
+        for folder in deep:
+            folder.mkdir(parents=True)
+        for folder in [p for p in work.rglob("*") if p.is_dir()]:
+            folder.chmod(0o777)
+        deep[0].chmod(0o555)  # cannot write: the probe's results/mnist/ae/none/eval
+        deep[1].parent.chmod(0o000)  # cannot enter: the probe's results/mnist/ae
         code = f"from aedefense.jobs.io import unusable_folders; print(unusable_folders({str(work)!r}))"
         scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
         command, user = [sys.executable, "-c", code], {}
@@ -271,9 +273,10 @@ def test_folders_this_user_cannot_use_are_named():
             command, user = [interpreter, "-S", "-c", code], {"user": 65534}
         result = subprocess.run(command, capture_output=True, text=True, cwd=scripts, timeout=600, **user)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == str([str(work / "results" / "mnist")])
+        assert result.stdout.strip() == str(sorted([str(deep[1].parent), str(deep[0])]))
     finally:
-        (work / "results" / "mnist").chmod(0o700)
+        deep[1].parent.chmod(0o700)
+        deep[0].chmod(0o700)
         shutil.rmtree(work)
 
 

@@ -1,6 +1,7 @@
 """Download and verification through directory, file:// and http:// mirrors (no network)."""
 
 import hashlib
+import time
 import zipfile
 
 import fixtures
@@ -12,6 +13,9 @@ NAME = "t10k-images-idx3-ubyte.gz"
 
 
 def fetch_mnist(mirror, dest_dir, lock, **kwargs):
+    """One MNIST file from a fixture mirror: its files are not the official release, so its
+    checksum list stands for the published one (mirror_checksums: mirror) unless told not to."""
+    kwargs.setdefault("trust_mirror", True)
     return fetch("mnist", NAME, dest_dir / NAME, str(mirror), lock, backoff_s=0, **kwargs)
 
 
@@ -76,7 +80,7 @@ def test_without_manifest_the_published_md5_is_required(tmp_path):
     mirror = tmp_path / "m"
     fixtures.write_idx_dataset(mirror, "mnist")  # fixture data: not the official file
     with pytest.raises(DownloadError, match="published MD5") as caught:
-        fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock")
+        fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock", trust_mirror=False)
     assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in str(caught.value) or "9fb629c4" in str(caught.value)
 
 
@@ -250,7 +254,7 @@ def test_a_failure_from_a_directory_mirror_names_every_file_the_run_lacks(idx_mi
     (mirror / "mnist" / NAME).unlink()
     for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (mirror / "fashion-mnist" / name).unlink()
-    settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5}
+    settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5, "deadline_s": 60}
     dest = tmp_path / "resources" / "mnist" / NAME
     with pytest.raises(DownloadError) as error:
         download_one(
@@ -263,6 +267,7 @@ def test_a_failure_from_a_directory_mirror_names_every_file_the_run_lacks(idx_mi
             settings,
             None,
             ["mnist", "fashion-mnist", "btsc"],
+            trust_mirror=True,
         )
     message = str(error.value)
     lacking = message.split("lacks every one of these files of the run")[1]
@@ -285,7 +290,8 @@ def test_a_broken_file_that_the_mirrors_manifest_vouches_for_is_refused(idx_mirr
         download_mnist(mirror, tmp_path)
     message = str(error.value)
     assert "not a complete gzip file" in message or "too short for an IDX header" in message
-    assert "its checksum matches the mirror's MD5SUMS, so that copy itself is broken: replace it" in message
+    assert "its checksum matches the mirror's MD5SUMS" in message
+    assert "so that copy itself is broken: replace it" in message
     assert not (tmp_path / "out" / NAME).exists()
 
 
@@ -295,5 +301,84 @@ def download_mnist(mirror, tmp_path):
 
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5}
-    download_one("mnist", NAME, out / NAME, tmp_path / "log", str(mirror), tmp_path / "lock", settings, None)
+    settings = {"attempts": 1, "backoff_s": 0, "timeout_s": 5, "deadline_s": 60}
+    download_one(
+        "mnist", NAME, out / NAME, tmp_path / "log", str(mirror), tmp_path / "lock", settings, None, trust_mirror=True
+    )
+
+
+# --- the official checksums, a deadline, and hints on every read ------------------------------
+
+
+def test_the_published_checksum_wins_over_a_mirrors_list_unless_told(idx_mirror, tmp_path):
+    """A mirror's MD5SUMS that contradicts MNIST's published MD5 is refused before anything is
+    fetched, naming both and the setting that lets the mirror's list replace it."""
+    mirror, _ = idx_mirror
+    with pytest.raises(DownloadError) as error:
+        fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock", trust_mirror=False)
+    message = str(error.value)
+    listed = hashlib.md5((mirror / "mnist" / NAME).read_bytes()).hexdigest()
+    assert f"the mirror's MD5SUMS lists md5 {listed}, the published checksum is 9fb629c4" in message
+    assert "--config mirror_checksums=mirror" in message
+    assert not (tmp_path / "out").exists()  # refused before anything was fetched
+    lines = []
+    fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock", trust_mirror=True, log=lines.append)
+    assert any("in place of the published MD5" in line for line in lines)
+
+
+def test_a_sha256_list_beside_the_published_md5_must_match_both(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_idx_dataset(mirror, "mnist")
+    fixtures.write_manifest(mirror, "sha256")  # another algorithm: both checksums are required
+    with pytest.raises(DownloadError, match=r"checksum mismatch: expected md5 9fb629c4.* \(from the published MD5\)"):
+        fetch_mnist(mirror, tmp_path / "out", tmp_path / "lock", trust_mirror=False)
+
+
+def test_a_stalled_server_meets_the_whole_file_deadline(idx_mirror, tmp_path, http_mirror):
+    mirror, _ = idx_mirror
+    url, server = http_mirror(mirror, faults=[None, None, "slow"])  # the two lists, then the file
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as error:
+        fetch_mnist(url, tmp_path / "out", tmp_path / "lock", deadline_s=2, timeout_s=30, attempts=3)
+    assert time.monotonic() - started < 20  # a guard against a hang; the deadline is 2 s
+    message = str(error.value)
+    assert "not complete by its deadline" in message and "download.deadline_s = 2 s" in message
+    assert not (tmp_path / "out" / NAME).exists() and no_leftovers(tmp_path / "out")
+
+
+def test_a_checksum_list_from_a_host_that_does_not_resolve_gets_the_hint(tmp_path, monkeypatch):
+    import socket
+    import urllib.error
+
+    from aedefense.data import download
+
+    def urlopen(url, timeout):
+        raise urllib.error.URLError(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", urlopen)
+    with pytest.raises(DownloadError) as error:
+        fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=3)
+    message = str(error.value)
+    assert message.startswith("https://mirror.example/data/SHA256SUMS: the host name mirror.example does not resolve")
+    assert "run the same command on a login node" in message and "--config mirror=<DIR>" in message
+
+    def refused(url, timeout):
+        raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", refused)
+    with pytest.raises(DownloadError, match="mirror.example refused the connection .Connection refused.: this machine"):
+        fetch_mnist("https://mirror.example/data", tmp_path / "out", tmp_path / "lock", attempts=1)
+
+
+BOMB = b"P6\n100000 100000\n255\n" + bytes(64)  # a header announcing 10^10 pixels
+BOMB_MEMBER = "Training/00004/00000_00004.ppm"
+
+
+def test_a_btsc_image_whose_header_is_a_decompression_bomb_is_refused_at_download(tmp_path):
+    mirror = tmp_path / "m"
+    fixtures.write_btsc(mirror, replaced={BOMB_MEMBER: BOMB})
+    with pytest.raises(DownloadError) as error:
+        fetch_btsc(mirror, tmp_path / "a", tmp_path / "lock")
+    message = str(error.value)
+    assert f"member '{BOMB_MEMBER}' is not a readable image (DecompressionBombError" in message
+    assert not (tmp_path / "a" / "BelgiumTSC_Training.zip").exists() and not (tmp_path / "lock").exists()

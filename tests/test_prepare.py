@@ -75,7 +75,8 @@ def test_btsc_unlisted_image_is_an_error(tmp_path):
     import fixtures
 
     mirror = tmp_path / "m"
-    fixtures.write_btsc(mirror, extra_members=[("Training/00003/99999_00003.ppm", b"P6")])
+    image = fixtures.ppm_bytes(np.full((32, 32, 3), 100, dtype=np.uint8))
+    fixtures.write_btsc(mirror, extra_members=[("Training/00003/99999_00003.ppm", image)])
     expected = dict(EXPECTED_FIXTURE, train_images=2 * 62 + 1)
     with pytest.raises(ValueError, match="not in their GT csv"):
         prepare_to(tmp_path, "btsc", mirror / "btsc", expected=expected)
@@ -158,3 +159,19 @@ def test_an_unreadable_raw_file_is_moved_aside_so_the_next_run_downloads_it(tmp_
     assert f"moved to {labels}.broken: the same snakemake command downloads it again" in str(error.value)
     assert not labels.exists() and (raw / "t10k-labels-idx1-ubyte.gz.broken").read_bytes() == b""
     assert (raw / "t10k-images-idx3-ubyte.gz").exists()  # the readable files stay
+
+
+def test_a_btsc_zip_with_a_bomb_image_is_named_and_moved_aside_by_prepare(tmp_path):
+    """A zip downloaded before headers were checked at download time: prepare names the member
+    and moves the zip aside, so that the same command downloads it again."""
+    import fixtures
+
+    from aedefense.jobs.io import DamagedInput
+
+    raw = tmp_path / "raw"
+    member = "Training/00004/00000_00004.ppm"
+    counts = fixtures.write_btsc(raw, replaced={member: b"P6\n100000 100000\n255\n" + bytes(64)})
+    with pytest.raises(DamagedInput) as error:
+        prepare("btsc", raw / "btsc", {s: tmp_path / f"{s}.pt" for s in ("train", "test")}, counts)
+    assert f"member '{member}' is not a readable image (DecompressionBombError" in str(error.value)
+    assert "moved to" in str(error.value) and (raw / "btsc" / "BelgiumTSC_Training.zip.broken").exists()

@@ -84,6 +84,79 @@ def test_killed_training_and_attack_are_redone_and_a_second_run_is_refused(repo_
     assert scheduled(plan) == ["attack"]
 
 
+def session_processes(session: int) -> list[str]:
+    """The processes of a session (the run started with start_new_session), as 'pid command'."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[3]) == session:
+                found.append(f"{entry.name} {(entry / 'cmdline').read_bytes().replace(bytes(1), b' ').decode()[:120]}")
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def ends_without_orphans(run, timeout=120):
+    """The run's snakemake exits, and no process of its session is left after it."""
+    try:
+        run.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_all(run)
+        raise AssertionError(f"snakemake did not stop within {timeout} s") from None
+    deadline = time.monotonic() + 15  # a job's own exit may take a moment after snakemake's
+    while session_processes(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = session_processes(run.pid)
+    if left:
+        os.killpg(run.pid, signal.SIGKILL)
+    assert left == [], f"processes left behind: {left}"
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_snakemake_leaves_no_job_behind(repo_root, fixture_overlay, signum):
+    """SIGTERM or SIGINT to snakemake alone (not its process group) during a long training:
+    snakemake stops its jobs and exits, and nothing of the run is left."""
+    workdir, overlay = fixture_overlay
+    cell = "ae_d0_stp0.2_a0"
+    overlay["cell_overrides"] = {f"mnist/{cell}": {"epochs": 500}}
+    run = start_snakemake(repo_root, workdir, overlay, f"results/mnist/ae/{cell}/model.pt")
+    wait_for_text(workdir / "logs" / "mnist" / "ae" / cell / "train_autoencoder.log", "epoch 2/500", run)
+    os.kill(run.pid, signum)
+    ends_without_orphans(run)
+    assert "stopping the 1 running job(s)" in run.stdout.read()
+
+
+@pytest.mark.workflow
+def test_a_stopped_download_and_a_killed_snakemake_leave_nothing_behind(repo_root, fixture_overlay, http_mirror):
+    """A download from a server that sends a byte a second: SIGTERM to snakemake stops it. Then
+    SIGKILL to snakemake (no handler runs): the job notices its snakemake is gone and ends."""
+    workdir, overlay = fixture_overlay
+    url, server = http_mirror(Path(overlay["mirror"]))
+    server.slow_prefix = "/mnist/"  # the data files; the checksum lists come at once
+    overlay["mirror"] = url
+    run = start_snakemake(repo_root, workdir, overlay, "results/mnist/data/test.pt")
+    deadline = time.monotonic() + 300
+    while not any(r.startswith("/mnist/") for r in server.requests) and time.monotonic() < deadline:
+        assert run.poll() is None, run.stdout.read()
+        time.sleep(0.5)
+    time.sleep(1)
+    os.kill(run.pid, signal.SIGTERM)
+    ends_without_orphans(run)
+
+    cell = "ae_d0_stp0.2_a0"
+    overlay["mirror"] = str(workdir.parent / "mirror")
+    overlay["cell_overrides"] = {f"mnist/{cell}": {"epochs": 500}}
+    snakemake(repo_root, workdir, overlay, "--unlock")
+    run = start_snakemake(repo_root, workdir, overlay, f"results/mnist/ae/{cell}/model.pt")
+    training_log = workdir / "logs" / "mnist" / "ae" / cell / "train_autoencoder.log"
+    wait_for_text(training_log, "epoch 2/500", run)
+    os.kill(run.pid, signal.SIGKILL)
+    ends_without_orphans(run, timeout=30)
+    assert "the snakemake that started this job" in training_log.read_text()
+
+
 @pytest.mark.workflow
 def test_two_runs_from_scratch_give_identical_results(repo_root, tmp_path):
     runs = []
@@ -255,6 +328,24 @@ def test_a_yaml_alias_bomb_is_refused_before_any_work(repo_root, tmp_path):
     assert "values once its YAML aliases (&anchor / *alias) are expanded" in result.stdout + result.stderr
 
 
+def test_a_config_file_with_a_key_twice_or_far_too_large_is_refused(repo_root, tmp_path):
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("datasets: [mnist]\ntraining_seeds: 1\ndatasets: [btsc]\n")
+    result = run_snakemake_cli(repo_root, tmp_path, "-n", "--configfile", str(twice))
+    assert result.returncode != 0
+    assert (
+        "gives a key twice in one block, where YAML would keep the last value without a word: 'datasets' on "
+        "lines 1 and 3" in result.stdout + result.stderr
+    )
+    large = tmp_path / "large.yaml"  # 1.1 MiB, cheap for Snakemake to parse: one list of numbers
+    large.write_text("extra: [" + ", ".join(["0"] * 400_000) + "]\n")
+    result = run_snakemake_cli(repo_root, tmp_path, "-n", "--configfile", str(large))
+    assert result.returncode != 0
+    assert f"config file {large} is 1.1 MiB; a config of this workflow is tens of KB and at most 1 MiB is read" in (
+        result.stdout + result.stderr
+    )
+
+
 def test_a_second_configfile_option_is_refused(repo_root, tmp_path):
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     first.write_text("training_seeds: 1\n")
@@ -273,6 +364,8 @@ def test_a_second_configfile_option_is_refused(repo_root, tmp_path):
         ("results/mnist/ae/vae_d1_stp0.2_a0/adv/cweot_eps0.1_s7.pt", "latent scale 7 is not among the figures'"),
         ("results/mnist/classifier_r1.pt", "training seed _r1 is not trained: training_seeds is 1"),
         ("results/mnist/ae/none/eval/clean_eps0.1.csv", "the clean images are evaluated at eps 0 only, not 0.1"),
+        ("results/mnist/ae/none/adv/cw_eps0.10.pt", "eps 0.10 is spelled otherwise in this workflow's file names: 0.1"),
+        ("results/mnist/ae/none/adv/cw_eps1e-1.pt", "eps 1e-1 is spelled otherwise in this workflow's file names: 0.1"),
     ],
 )
 def test_a_target_outside_the_config_is_refused_with_the_allowed_values(repo_root, fixture_overlay, target, complaint):

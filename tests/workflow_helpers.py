@@ -61,6 +61,7 @@ def make_fixture_overlay(repo_root, tmp_path):
     fixtures.write_manifest(mirror)
     overlay = yaml.safe_load((repo_root / "tests" / "fixture_config.yaml").read_text())
     overlay["mirror"] = str(mirror)
+    overlay["mirror_checksums"] = "mirror"  # fixture files: the mirror's MD5SUMS stands for the published ones
     overlay["checksum_lock"] = str(tmp_path / "checksums.lock")
     overlay["data"]["btsc"] = {"expected": counts}
     workdir = tmp_path / "work"

@@ -24,11 +24,14 @@ from aedefense.plan.cells import (
 from aedefense.plan.config import (
     ConfigError,
     as_plain,
+    configfile_groups,
+    configfile_problems,
     repeated_configfile_option,
     resolve_path,
     validate_config,
 )
 from aedefense.jobs.io import unusable_folders
+from aedefense.jobs.watchdog import stop_jobs_on_signals
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
@@ -50,6 +53,14 @@ import re
 configfile_problem = repeated_configfile_option(sys.argv)
 if configfile_problem:
     raise WorkflowError(configfile_problem)
+configfile_faults = configfile_problems(
+    [
+        Path(workflow.basedir) / "config.yaml",
+        *[f for group in configfile_groups(sys.argv) for f in group],
+    ]
+)
+if configfile_faults:
+    raise WorkflowError("\n".join(configfile_faults))
 unusable = unusable_folders(".")
 if unusable:
     raise WorkflowError(
@@ -387,25 +398,6 @@ def btsc_expected(wildcards):
     if dataset_info(wildcards.dataset).layout != "btsc-zip":
         return {}
     return PLAIN_CONFIG["data"][wildcards.dataset]["expected"]
-
-
-def download_one(wildcards, output, log, expected):
-    """The download rule's body. It reads the source (mirror) from config itself rather
-    than through params: a verified file is the same file wherever it came from, so a
-    changed mirror must not make anything rebuild."""
-    from aedefense.data.download import download_one as fetch_verified
-
-    fetch_verified(
-        wildcards.dataset,
-        wildcards.filename,
-        output,
-        log,
-        config["mirror"],
-        resolve_path(config["checksum_lock"], workflow.basedir),
-        config["download"],
-        expected,
-        list(config["datasets"]),
-    )
 
 
 def health_inputs(wildcards):

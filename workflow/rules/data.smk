@@ -6,10 +6,12 @@ rule download:
         "resources/{dataset}/{filename}",
     log:
         "logs/{dataset}/download/{filename}.log",
+    conda:
+        ENVIRONMENT
     params:
         expected=btsc_expected,
-    run:
-        download_one(wildcards, output[0], log[0], params.expected)
+    script:
+        "../scripts/download.py"
 
 
 rule prepare:

@@ -15,11 +15,12 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SIZE = 32
 # The official images are photographs of a few hundred pixels a side: well under 2 MiB as PPM.
@@ -110,9 +111,39 @@ def inspect_zip(path: str | Path) -> ZipContents:
     return ZipContents(dict(images), ground_truth)
 
 
+@contextmanager
+def open_image(archive: zipfile.ZipFile, member: str, path: Path):
+    """A member's image, its header read and checked before any pixel is decoded: a header may
+    announce far more pixels than the member holds (a decompression bomb)."""
+    try:
+        image = Image.open(io.BytesIO(read_member(archive, member, path)))
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ValueError(
+            f"{path}: member {member!r} is not a readable image ({type(error).__name__}: {error}); "
+            "refusing this archive"
+        ) from None
+    with image:
+        if image.width * image.height * 3 > MAX_MEMBER_BYTES:
+            raise ValueError(
+                f"{path}: member {member!r} announces a {image.width}x{image.height} image, more than "
+                f"{MAX_MEMBER_BYTES} bytes of pixels; refusing this archive"
+            )
+        yield image
+
+
+def check_image_headers(path: Path, contents: ZipContents) -> None:
+    """Read every image's header (not its pixels): an archive with one that cannot be decoded
+    is refused when it is downloaded, not later in prepare."""
+    with zipfile.ZipFile(path) as archive:
+        for members in contents.images.values():
+            for member in members:
+                with open_image(archive, member, path):
+                    pass
+
+
 def verify_zip(path: str | Path, split: str, expected: dict, classes: int) -> ZipContents:
-    """The counts the official release is known by; `split` is 'train' or 'test', `classes`
-    the dataset's class count (one folder each)."""
+    """The counts the official release is known by, and every image's header; `split` is
+    'train' or 'test', `classes` the dataset's class count (one folder each)."""
     contents = inspect_zip(path)
     count = sum(len(v) for v in contents.images.values())
     want = expected[f"{split}_images"]
@@ -128,6 +159,7 @@ def verify_zip(path: str | Path, split: str, expected: dict, classes: int) -> Zi
         problems.append(f"no GT-<class>.csv in class folders {missing_gt[:5]}")
     if problems:
         raise ValueError(f"{path} is not the expected BTSC {split} split: " + "; ".join(problems))
+    check_image_headers(Path(path), contents)
     return contents
 
 
@@ -158,13 +190,7 @@ def read_split(path: str | Path, split: str, expected: dict, classes: int):
                 if int(row["ClassId"]) != label:
                     raise ValueError(f"{path}: {member} has ClassId {row['ClassId']} in folder {label:05d}")
                 listed.add(member)
-                with Image.open(io.BytesIO(read_member(archive, member, path))) as image:
-                    # a header may announce more pixels than the member holds: check before decoding
-                    if image.width * image.height * 3 > MAX_MEMBER_BYTES:
-                        raise ValueError(
-                            f"{path}: member {member!r} announces a {image.width}x{image.height} image, more than "
-                            f"{MAX_MEMBER_BYTES} bytes of pixels; refusing this archive"
-                        )
+                with open_image(archive, member, path) as image:
                     images.append(preprocess(image))
                 labels.append(label)
             unlisted = sorted(folder_images - listed)

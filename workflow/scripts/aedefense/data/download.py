@@ -2,9 +2,13 @@
 
 A mirror is a directory, or a file://, http:// or https:// prefix, laid out as
 <mirror>/<dataset>/<official file name>, with an optional MD5SUMS or SHA256SUMS manifest at
-its root (md5sum format, paths relative to the root). Expected checksums, first found wins:
-the mirror's manifest, the published MD5 of the official file, the lock file (sha256 recorded
-at the first download of a file with no published checksum).
+its root (md5sum format, paths relative to the root). Expected checksums: the published MD5 of
+the official file where there is one (MNIST, Fashion-MNIST), and the mirror's manifest where it
+lists the file; a manifest that contradicts the published MD5 is refused, unless the config
+says that the mirror's list replaces it (mirror_checksums: mirror, for a mirror of re-made
+files). A file with no published checksum needs the manifest or the lock file (its sha256,
+recorded at its first download). Each file has a deadline for the whole transfer, and a
+host that does not resolve or refuses the connection gets a hint, on every read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from aedefense.data.sources import official_file
@@ -91,15 +96,15 @@ def _read_source(location: str, timeout_s: float) -> bytes | None:
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return None
-        raise DownloadError(f"cannot read {location}: HTTP {error.code} {error.reason}") from None
-    except (OSError, http.client.HTTPException) as error:
-        raise DownloadError(f"cannot read {location}: {error}") from None
+        raise
 
 
-def mirror_checksum(mirror: Mirror, relpath: str, timeout_s: float) -> Checksum | None:
+def mirror_checksum(
+    mirror: Mirror, relpath: str, timeout_s: float, attempts: int = 1, backoff_s: float = 0.0, log=print
+) -> Checksum | None:
     for manifest, algorithm in MANIFESTS:
         location = mirror.locate(manifest)
-        text = _read_source(location, timeout_s)
+        text = _with_retries(partial(_read_source, location, timeout_s), location, attempts, backoff_s, log)
         if text is None:
             continue
         for line in text.decode("utf-8", "replace").splitlines():
@@ -167,44 +172,38 @@ def _does_not_resolve(error: BaseException) -> bool:
     )
 
 
-def _copy_once(location: str, tmp: Path, timeout_s: float) -> dict[str, str]:
-    """Copy `location` to `tmp`; return its md5 and sha256."""
-    digests = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
-    expected_size = None
-    if "://" in location:
-        source = urllib.request.urlopen(location, timeout=timeout_s)
-        length = source.headers.get("Content-Length")
-        expected_size = int(length) if length and length.isdigit() else None
+def _unreachable(location: str, error: BaseException) -> DownloadError | None:
+    """The error with its fix for a host that does not resolve or refuses the connection."""
+    host = urllib.parse.urlparse(location).hostname
+    reason = getattr(error, "reason", error)
+    if _does_not_resolve(error):
+        problem = f"the host name {host} does not resolve ({reason.strerror})"
+    elif isinstance(reason, ConnectionRefusedError):
+        problem = f"{host} refused the connection ({reason.strerror})"
     else:
-        source = open(location, "rb")
-    size = 0
-    with source, open(tmp, "wb") as sink:
-        while chunk := source.read(CHUNK):
-            size += len(chunk)
-            for digest in digests.values():
-                digest.update(chunk)
-            sink.write(chunk)
-    if expected_size is not None and size != expected_size:
-        raise TransientError(f"truncated transfer: got {size} of {expected_size} bytes announced by the server")
-    return {name: digest.hexdigest() for name, digest in digests.items()}
+        return None
+    return DownloadError(
+        f"{location}: {problem}: this machine has no network, no DNS or no route there (cluster compute nodes "
+        "often have none). Run the download where there is network (the download rule runs where snakemake runs, "
+        "so run the same command on a login node), or copy the files into a directory laid out as "
+        "<DIR>/<dataset>/<file> and give --config mirror=<DIR>"
+    )
 
 
-def _copy_with_retries(location, tmp, attempts, backoff_s, timeout_s, log) -> dict[str, str]:
+def _with_retries(action: Callable, location: str, attempts: int, backoff_s: float, log):
+    """action() again after a transient network error, up to `attempts` times, each error
+    named with its location (and with its fix where the host cannot be reached)."""
     for attempt in range(1, attempts + 1):
         try:
-            return _copy_once(location, tmp, timeout_s)
+            return action()
         except FileNotFoundError:
             raise DownloadError(f"{location} does not exist") from None
         except Exception as error:  # noqa: BLE001 - sorted into transient or not just below
-            if _does_not_resolve(error):
-                host = urllib.parse.urlparse(location).hostname
-                raise DownloadError(
-                    f"{location}: the host name {host} does not resolve ({error.reason.strerror}): this machine "
-                    "has no network or no DNS (cluster compute nodes often have neither). Run the download where "
-                    "there is network (the download rule runs where snakemake runs, so run the same command on a "
-                    "login node), or copy the files into a directory laid out as <DIR>/<dataset>/<file> and give "
-                    "--config mirror=<DIR>"
-                ) from None
+            if isinstance(error, DownloadError) and not isinstance(error, TransientError):
+                raise
+            unreachable = _unreachable(location, error)
+            if unreachable is not None:
+                raise unreachable from None
             if not _is_transient(error):
                 raise DownloadError(f"{location}: {type(error).__name__}: {error}") from None
             if attempt == attempts:
@@ -213,6 +212,56 @@ def _copy_with_retries(location, tmp, attempts, backoff_s, timeout_s, log) -> di
             log(f"  {location}: {error}; attempt {attempt}/{attempts}, retrying in {wait:.1f} s")
             time.sleep(wait)
     raise AssertionError("unreachable")
+
+
+class DeadlineExceeded(DownloadError):
+    """The whole transfer took longer than download.deadline_s."""
+
+
+def _copy_once(location: str, tmp: Path, timeout_s: float, deadline: float) -> dict[str, str]:
+    """Copy `location` to `tmp` before the time.monotonic() `deadline`; return its md5 and sha256."""
+    digests = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
+    expected_size = None
+    if "://" in location:
+        source = urllib.request.urlopen(location, timeout=timeout_s)
+        length = source.headers.get("Content-Length")
+        expected_size = int(length) if length and length.isdigit() else None
+        read = source.read1  # returns what has arrived: a slow server cannot hold a read past the deadline
+    else:
+        source = open(location, "rb")
+        read = source.read
+    size = 0
+    with source, open(tmp, "wb") as sink:
+        while chunk := read(CHUNK):
+            size += len(chunk)
+            for digest in digests.values():
+                digest.update(chunk)
+            sink.write(chunk)
+            if time.monotonic() > deadline:
+                announced = f" of {expected_size}" if expected_size is not None else ""
+                raise DeadlineExceeded(f"{location}: not complete by its deadline: {size}{announced} bytes")
+    if expected_size is not None and size != expected_size:
+        raise TransientError(f"truncated transfer: got {size} of {expected_size} bytes announced by the server")
+    return {name: digest.hexdigest() for name, digest in digests.items()}
+
+
+def expected_checksums(relpath: str, published, listed, trust_mirror: bool) -> list:
+    """The checksums a download must match: the published one where the dataset has one, and
+    the mirror's listed one; the mirror's alone where it is trusted to replace the published
+    one. A list that contradicts the published checksum is refused before anything is fetched:
+    any mirror could otherwise vouch for any well-formed file."""
+    if published is None or listed is None:
+        return [c for c in (published, listed) if c is not None]
+    if trust_mirror:
+        return [Checksum(listed.algorithm, listed.hexdigest, f"{listed.origin} (in place of the published MD5)")]
+    if listed.algorithm == published.algorithm and listed.hexdigest != published.hexdigest:
+        raise DownloadError(
+            f"{relpath}: {listed.origin} lists {listed.algorithm} {listed.hexdigest}, the published checksum is "
+            f"{published.hexdigest}: the mirror holds another file than the official release. Use a mirror of the "
+            "official files; or, if the mirror's files are meant (files re-made or re-split on purpose), say so "
+            "with --config mirror_checksums=mirror, and its list replaces the published checksums"
+        )
+    return [published, listed]
 
 
 def fetch(
@@ -226,60 +275,71 @@ def fetch(
     timeout_s: float = 60.0,
     verify: Callable[[Path], None] | None = None,
     log: Callable[[str], None] = print,
+    deadline_s: float = 3600.0,
+    trust_mirror: bool = False,
 ) -> Path:
     """Fetch dataset/name to `dest`, verified; nothing is left at `dest` on failure.
 
     `verify` is an extra check of the fetched file (e.g. a zip's structure), run before a
-    checksum is recorded in the lock file.
+    checksum is recorded in the lock file. deadline_s: for the whole file, every attempt and
+    source together. trust_mirror: the mirror's manifest replaces the published checksum.
     """
     entry = official_file(dataset, name)
     relpath = f"{dataset}/{name}"
     dest = Path(dest)
     lock = LockFile(lock_path)
+    deadline = time.monotonic() + deadline_s
+    published = Checksum("md5", entry.md5, "the published MD5") if entry.md5 else None
+    listed = None
     if mirror:
         parsed = parse_mirror(mirror)
         sources = [parsed.locate(relpath)]
-        expected = mirror_checksum(parsed, relpath, timeout_s)
+        listed = mirror_checksum(parsed, relpath, timeout_s, attempts, backoff_s, log)
     else:
         sources = entry.urls
-        expected = None
-    if expected is None and entry.md5:
-        expected = Checksum("md5", entry.md5, "the published MD5")
-    if expected is None:
-        expected = lock.get(relpath)
-    log(
-        f"{relpath}: expecting {expected.algorithm} {expected.hexdigest} from {expected.origin}"
-        if expected
-        else f"{relpath}: no checksum known yet; its sha256 will be recorded in {lock.path}"
-    )
+    expected = expected_checksums(relpath, published, listed, trust_mirror) or [lock.get(relpath)]
+    expected = [checksum for checksum in expected if checksum is not None]
+    for checksum in expected:
+        log(f"{relpath}: expecting {checksum.algorithm} {checksum.hexdigest} from {checksum.origin}")
+    if not expected:
+        log(f"{relpath}: no checksum known yet; its sha256 will be recorded in {lock.path}")
 
     failures = []
     for location in sources:
         log(f"{relpath}: fetching {location}")
         try:
             with atomic_path(dest) as tmp:  # renamed to dest only if the block succeeds
-                digests = _copy_with_retries(location, tmp, attempts, backoff_s, timeout_s, log)
-                actual = digests[expected.algorithm] if expected else None
-                if expected and actual != expected.hexdigest:
-                    raise DownloadError(
-                        f"{location}: checksum mismatch: expected {expected.algorithm} "
-                        f"{expected.hexdigest} (from {expected.origin}), got {actual}; the file "
-                        "is corrupt, truncated, or a different release"
-                    )
+                digests = _with_retries(
+                    partial(_copy_once, location, tmp, timeout_s, deadline), location, attempts, backoff_s, log
+                )
+                for checksum in expected:
+                    if digests[checksum.algorithm] != checksum.hexdigest:
+                        raise DownloadError(
+                            f"{location}: checksum mismatch: expected {checksum.algorithm} "
+                            f"{checksum.hexdigest} (from {checksum.origin}), got {digests[checksum.algorithm]}; "
+                            "the file is corrupt, truncated, or a different release"
+                        )
                 if verify is not None:
                     try:
                         verify(tmp)
                     except ValueError as error:
                         vouched = (
-                            f" (its checksum matches {expected.origin}, so that copy itself is broken: replace it)"
+                            f" (its checksum matches {' and '.join(c.origin for c in expected)}, so that copy itself "
+                            "is broken: replace it)"
                             if expected
                             else ""
                         )
                         problem = str(error).replace(f"{tmp}: ", "").replace(str(tmp), "the file")
                         raise DownloadError(f"{location}: {problem}{vouched}") from None
-                if expected is None:
+                if not expected:
                     lock.record(relpath, digests["sha256"])
                     log(f"{relpath}: recorded sha256 {digests['sha256']} in {lock.path}")
+        except DeadlineExceeded as error:
+            raise DownloadError(
+                f"{error}, after download.deadline_s = {deadline_s:g} s for the whole file. The source is too slow "
+                "or stalled: raise download.deadline_s in a --configfile, or copy the file by hand into a mirror "
+                "(--config mirror=<DIR>)"
+            ) from None
         except DownloadError as error:
             failures.append(str(error))
             log(f"{relpath}: failed: {error}")
@@ -317,9 +377,12 @@ def missing_from_mirror(mirror: str, datasets, resources: Path) -> list[str]:
     ]
 
 
-def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, btsc_expected, datasets=()):
+def download_one(
+    dataset, name, dest, log_path, mirror, lock_path, settings, btsc_expected, datasets=(), trust_mirror=False
+):
     """The download rule's body: fetch and verify one file, logging to the rule's log. A
-    failure from a directory mirror also names every other file of `datasets` it lacks."""
+    failure from a directory mirror also names every other file of `datasets` it lacks.
+    trust_mirror: the mirror's checksum list replaces the published checksums."""
     from aedefense.data.btsc import verify_zip
     from aedefense.data.idx import read_idx
     from aedefense.data.sources import BTSC_FILES
@@ -333,7 +396,7 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
         verify = read_idx  # a complete gzip holding a well-formed IDX array
     with open(log_path, "w", buffering=1) as log:
         try:
-            _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log)
+            _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log, trust_mirror)
         except DownloadError as error:
             missing = missing_from_mirror(mirror, datasets, Path(dest).parents[1]) if mirror else []
             if len(missing) > 1:
@@ -344,7 +407,7 @@ def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, bts
             raise
 
 
-def _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log):
+def _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log, trust_mirror):
     fetch(
         dataset,
         name,
@@ -354,6 +417,8 @@ def _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log)
         attempts=settings["attempts"],
         backoff_s=settings["backoff_s"],
         timeout_s=settings["timeout_s"],
+        deadline_s=settings["deadline_s"],
+        trust_mirror=trust_mirror,
         verify=verify,
         log=lambda line: print(line, file=log),
     )

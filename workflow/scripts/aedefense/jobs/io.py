@@ -149,18 +149,21 @@ def load_torch(path: str | Path, what: str):
 
 
 def unusable_folders(root: str | Path, names=("results", "logs", "resources", ".snakemake")) -> list[str]:
-    """The workflow's folders (and the folders directly inside them) that this user cannot read,
-    write or enter: a run would stop with a bare PermissionError deep inside Snakemake."""
+    """The workflow's folders, at every depth, that this user cannot read, write or enter: a run
+    would stop with a bare PermissionError deep inside Snakemake. A folder that cannot be
+    entered is listed, and what lies below it is not looked at."""
     found = []
     for name in names:
         top = Path(root) / name
         if not top.is_dir():
             continue
-        folders = [top]
-        if os.access(top, os.R_OK | os.X_OK):
-            folders += [p for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
-        found += [str(p) for p in folders if not os.access(p, os.R_OK | os.W_OK | os.X_OK)]
-    return found
+        for folder, subfolders, _ in os.walk(top, onerror=lambda error: found.append(error.filename)):
+            if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                found.append(folder)
+            # os.walk lists a folder it cannot read through onerror; one it can read but not
+            # enter shows up here, and its contents would fail
+            subfolders[:] = [d for d in subfolders if not os.path.islink(os.path.join(folder, d))]
+    return sorted(dict.fromkeys(str(Path(f)) for f in found))
 
 
 def save_json(obj, dest: str | Path) -> None:

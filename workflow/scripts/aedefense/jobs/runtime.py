@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from aedefense.jobs.watchdog import stop_with_parent
+
 PHASES = ("startup", "load", "compute", "save")
 
 
@@ -94,12 +96,18 @@ def job(snakemake):
     torch.set_num_threads(snakemake.threads)
     console = sys.stderr
     with open(snakemake.log[0], "w", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
+        watch = stop_with_parent(log=log)  # no orphan: the job ends with its snakemake
         try:
             yield timer
+        except KeyboardInterrupt:
+            print("stopped (SIGINT)", file=console)
+            sys.exit(130)
         except Exception as error:
             traceback.print_exc()
             print(f"{type(error).__name__}: {error}\n(log: {snakemake.log[0]})", file=console)
             sys.exit(1)
+        finally:
+            watch.stop.set()
     record = timer.record(snakemake.rule, dict(snakemake.wildcards.items()), snakemake.threads)
     from aedefense.jobs.io import atomic_path
 

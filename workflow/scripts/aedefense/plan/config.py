@@ -343,6 +343,24 @@ CONFIGFILE_OPTIONS = ("--configfile", "--configfiles")
 def repeated_configfile_option(argv: list[str]) -> str | None:
     """The complaint about a command line that gives --configfile more than once: Snakemake
     keeps the files of the last option only and drops the others without a word."""
+    groups = configfile_groups(argv)
+    if len(groups) < 2:
+        return None
+    given = [f for files in groups for f in files]
+    return (
+        f"--configfile is given {len(groups)} times; Snakemake would read only the last ({' '.join(groups[-1])}) "
+        f"and drop the others without a word. Give every file after one option, later files on top of earlier "
+        f"ones: --configfile {' '.join(given)}"
+    )
+
+
+# config.yaml is about 30 KB; a config file far larger is a mistake, and reading it would take
+# minutes before any message.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def configfile_groups(argv: list[str]) -> list[list[str]]:
+    """The files given to each --configfile option of a command line, in order."""
     groups = []
     for i, word in enumerate(argv):
         option, _, inline = word.partition("=")
@@ -354,14 +372,53 @@ def repeated_configfile_option(argv: list[str]) -> str | None:
                 break
             files.append(following)
         groups.append(files)
-    if len(groups) < 2:
-        return None
-    given = [f for files in groups for f in files]
-    return (
-        f"--configfile is given {len(groups)} times; Snakemake would read only the last ({' '.join(groups[-1])}) "
-        f"and drop the others without a word. Give every file after one option, later files on top of earlier "
-        f"ones: --configfile {' '.join(given)}"
-    )
+    return groups
+
+
+class _DuplicateKeys(yaml.SafeLoader):
+    """A YAML loader that notes every mapping key given twice (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+                if key in seen:
+                    self.duplicates.append(f"'{key}' on lines {seen[key] + 1} and {key_node.start_mark.line + 1}")
+                seen.setdefault(key, key_node.start_mark.line)
+        return super().construct_mapping(node, deep)
+
+
+def configfile_problems(paths) -> list[str]:
+    """What is wrong with the config files themselves: one over MAX_CONFIG_BYTES (checked by its
+    size, before it is read) or a key given twice in one mapping (YAML would keep the last
+    value without a word). A file that does not exist is Snakemake's to report."""
+    problems = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            problems.append(
+                f"config file {path} is {size / 2**20:.1f} MiB; a config of this workflow is tens of KB and at most "
+                f"{MAX_CONFIG_BYTES >> 20} MiB is read: give the file that was meant, or cut it down"
+            )
+            continue
+        loader = _DuplicateKeys(path.read_text(encoding="utf-8", errors="replace"))
+        loader.duplicates = []
+        try:
+            loader.get_single_data()
+        except yaml.YAMLError:
+            continue  # Snakemake has read it already; a file it cannot parse never gets here
+        finally:
+            loader.dispose()
+        if loader.duplicates:
+            problems.append(
+                f"config file {path} gives a key twice in one block, where YAML would keep the last value without a "
+                f"word: {', '.join(loader.duplicates)}. Keep one of each"
+            )
+    return problems
 
 
 def resolve_path(path: str, base: str | Path) -> Path:

@@ -4,7 +4,7 @@ each of those jobs' settings."""
 
 from __future__ import annotations
 
-from aedefense.plan.cells import Cell, cell_from_name, is_cell_name, replicate_name, split_replicate
+from aedefense.plan.cells import Cell, cell_from_name, format_number, is_cell_name, replicate_name, split_replicate
 from aedefense.plan.names import CLEAN, UNDEFENDED
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
@@ -295,6 +295,12 @@ def target_problems(
                 )
             except ValueError as error:
                 problems.append(str(error))
+    for key, text in (("eps", eps), ("latent scale", scale)):
+        if isinstance(text, str) and text != format_number(float(text)):
+            problems.append(
+                f"{key} {text} is spelled otherwise in this workflow's file names: {format_number(float(text))} "
+                "(each number has one spelling, the shortest that reads back as the same number)"
+            )
     if eps is not None:
         if dataset not in config["data"]:
             grid = []
