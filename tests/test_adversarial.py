@@ -51,5 +51,5 @@ def test_a_file_that_cannot_be_marked_gets_the_command_that_rebuilds_it(tmp_path
     with pytest.raises(ValueError) as error:
         load_adversarial_set(path)
     assert "It could not be marked for rebuilding (Operation not permitted)" in str(error.value)
-    assert str(error.value).endswith(f"the same snakemake command plus --forcerun {path}")
+    assert f"the same snakemake command and --forcerun {path} at its end (after the targets" in str(error.value)
     assert "Delete it" not in str(error.value)

@@ -85,12 +85,70 @@ def test_the_examples_keep_their_contract(trained):  # noqa: F811
         (lambda x: x, {"stochastic": True}, "declared stochastic: true, but two seeds give the same output"),
         (lambda x: x.detach(), {}, "declared differentiable, but gradients do not reach the input"),
         (lambda x: torch.tensor(x.numpy()), {}, "declared differentiable, but gradients do not reach the input"),
+        (lambda x: x.double(), {}, "its output is float64 for a float32 input: return float32"),
+        (lambda x: x.half(), {}, "its output is float16 for a float32 input: return float32"),
     ],
 )
 def test_a_defence_that_breaks_its_contract_is_refused_with_the_reason(trained, function, declared, message):  # noqa: F811
     _, x, _ = trained
     contract = contract_of(function, x, **declared)
     assert len(contract.problems) == 1 and message in contract.problems[0]
+
+
+def test_a_slow_defence_meets_its_time_limit(trained):  # noqa: F811
+    import time
+
+    _, x, _ = trained
+    slow = defences.time_limited(lambda x: (time.sleep(30), x)[1], 0.5)
+    started = time.monotonic()
+    (problem,) = contract_of(slow, x).problems
+    assert "raised DefenceTimeout: one call took longer than 0.5 s (the limit: defence_time_limit_s)" in problem
+    assert time.monotonic() - started < 20  # a guard against a hang: the call sleeps 30 s
+
+
+def test_factory_arguments_are_checked_before_any_job():
+    """An unknown settings keyword, a missing one, and a model that takes the classifier
+    without `classifier: true`, each named at parse time with what the factory takes."""
+    unknown = entry("examples/defences/bitdepth.py:bit_depth", settings={"bits": 2, "strength": 1})
+    assert defences.entry_problems("mine", unknown, ROOT) == [
+        "defences.mine.callable: examples/defences/bitdepth.py:bit_depth takes no argument 'strength' (given as "
+        "settings.strength); it takes: bits"
+    ]
+    ensemble = entry("examples/defences/shift_ensemble.py:shift_ensemble", returns="model", settings={"shift": 1})
+    (problem,) = defences.entry_problems("ens", ensemble, ROOT)
+    assert "takes the dataset's classifier: set classifier: true in the entry" in problem
+    assert defences.entry_problems("ens", ensemble | {"classifier": True}, ROOT) == []
+
+
+def test_a_defence_package_imports_its_own_modules_and_lists_its_files():
+    package = entry("examples/defences/median_package/purifier.py:median_purifier", settings={"size": 3})
+    purify = defences.build(package, ROOT, torch.device("cpu"))
+    x = torch.zeros(1, 1, 5, 5)
+    x[0, 0, 2, 2] = 1.0  # a lone bright pixel: the median filter removes it
+    assert float(purify(x).max()) == 0.0
+    names = [p.name for p in defences.defence_files(package, ROOT)]
+    assert names == ["__init__.py", "filters.py", "purifier.py"]
+    extra = entry("examples/defences/bitdepth.py:bit_depth", files=["examples/defences/no_such_*.py"])
+    assert (
+        "files: 'examples/defences/no_such_*.py' matches no file under" in defences.entry_problems("b", extra, ROOT)[0]
+    )
+
+
+def test_a_lone_file_imports_a_helper_beside_it(tmp_path):
+    (tmp_path / "helpers_for_test.py").write_text("def halve(x):\n    return x / 2\n")
+    (tmp_path / "halving.py").write_text("from helpers_for_test import halve\n\ndef make():\n    return halve\n")
+    function = defences.build(entry(f"{tmp_path}/halving.py:make"), ROOT)
+    assert float(function(torch.ones(1))) == 0.5
+
+
+def test_a_whole_model_that_wraps_the_classifier_is_given_it(trained):  # noqa: F811
+    model, x, _ = trained
+    ensemble = entry(
+        "examples/defences/shift_ensemble.py:shift_ensemble", returns="model", classifier=True, settings={"shift": 0}
+    )
+    wrapped = defences.build(ensemble, ROOT, classifier=model)
+    assert torch.equal(wrapped(x), model(x))  # shift 0: the classifier itself
+    assert contract_of(wrapped, x, returns="model").problems == []
 
 
 def test_a_whole_model_returns_logits_of_the_classes(trained):  # noqa: F811
@@ -155,6 +213,25 @@ def test_the_config_refuses_a_defence_that_cannot_load_before_any_job(base_confi
     assert "defences: the key 'bit_depth' is not allowed; expected a name of lower-case letters" in message
     assert "defences.bitdepth.callable: 'bitdepth.py' does not match" in message
     assert "defences.bitdepth.stochastic: 'maybe' is not allowed; allowed: true, false, 'auto'" in message
+
+
+def test_a_defence_outside_the_runs_datasets_or_a_purifier_given_the_classifier_is_refused(base_config, repo_root):
+    from aedefense.plan.config import ConfigError, validate_config
+
+    schema = repo_root / "workflow" / "schemas" / "config.schema.yaml"
+    base_config["datasets"] = ["mnist"]
+    base_config["defences"] = {
+        "elsewhere": entry("examples/defences/bitdepth.py:bit_depth", datasets=["fashion-mnist"]),
+        "given": entry("examples/defences/bitdepth.py:bit_depth", classifier=True),
+    }
+    with pytest.raises(ConfigError) as error:
+        validate_config(base_config, schema)
+    message = str(error.value)
+    assert (
+        "defences.elsewhere.datasets: fashion-mnist, none of which this run covers (datasets: mnist), so the "
+        "defence would be left out without a word" in message
+    )
+    assert "defences.given.classifier: a purifier always stands in front of the dataset's classifier" in message
 
 
 def test_user_defences_get_their_attacks_from_the_declaration_and_health_rows(repo_root, fixture_overlay, tmp_path):
@@ -230,3 +307,60 @@ def test_user_defences_get_their_attacks_from_the_declaration_and_health_rows(re
     assert "defence brighten on mnist" in result.stderr and "breaks its contract" in result.stderr
     assert "a purifier returns images in [0, 1] (clamp its output)" in result.stderr
     assert not (workdir / "results/mnist/ae/brighten/adv").exists()  # no attack ran
+
+
+@pytest.mark.workflow
+def test_a_whole_model_and_a_package_reach_the_figure_with_their_health_rows(repo_root, fixture_overlay, tmp_path):
+    """Written as a user would, outside the examples' folder: a whole model with weights of
+    its own, a model that wraps the workflow's trained classifier (given as an input, not a
+    path that must exist when the run is planned), and a purifier in a package of two files.
+    All three reach results/figures/defences.pdf and health_defences.csv; editing the
+    package's helper reruns that defence's jobs and nothing else."""
+    import shutil
+
+    from workflow_helpers import scheduled, snakemake
+
+    workdir, overlay = fixture_overlay
+    overlay["sanity"] = {"longer_attack": None}
+    mine = tmp_path / "mine"
+    shutil.copytree(repo_root / "examples" / "defences" / "median_package", mine / "median_package")
+    (mine / "own_model.py").write_text(
+        "import torch\n\n\ndef own_model():\n    torch.manual_seed(0)\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))\n"
+    )
+    common = {"datasets": ["mnist"], "stochastic": False, "differentiable": True}
+    overlay["defences"] = {
+        "own": common | {"callable": f"{mine}/own_model.py:own_model", "returns": "model"},
+        "ensemble": common
+        | {
+            "callable": "examples/defences/shift_ensemble.py:shift_ensemble",
+            "returns": "model",
+            "classifier": True,
+            "settings": {"shift": 1},
+        },
+        "median": common
+        | {
+            "callable": f"{mine}/median_package/purifier.py:median_purifier",
+            "returns": "purifier",
+            "settings": {"size": 3},
+        },
+    }
+    overlay["defence_comparison"] = {"attack": "suite", "cells": []}
+    snakemake(repo_root, workdir, overlay, "results/figures/defences.pdf")
+    assert (workdir / "results/figures/defences.png").stat().st_size > 10000
+    health = pd.read_csv(workdir / "results/tables/health_defences.csv")
+    assert set(health["cell"]) == {"own", "ensemble", "median", "none"}
+    assert health.groupby("cell")["check"].count().min() >= 5  # every check, per defence
+    table = pd.read_csv(workdir / "results/tables/accuracy_defences.csv")
+    assert set(table["cell"]) == {"own", "ensemble", "median", "none"}
+    ensemble_set = torch.load(workdir / "results/mnist/ae/ensemble/adv/suite_eps0.1_s0.pt", weights_only=True)
+    classifier_sha = hashlib.sha256((workdir / "results/mnist/classifier.pt").read_bytes()).hexdigest()
+    assert ensemble_set["identity"]["classifier_sha256"] == classifier_sha  # it wraps the workflow's classifier
+    own_set = torch.load(workdir / "results/mnist/ae/own/adv/suite_eps0.1_s0.pt", weights_only=True)
+    assert own_set["identity"]["classifier_sha256"] is None  # a model of its own
+
+    (mine / "median_package" / "filters.py").write_text((mine / "median_package" / "filters.py").read_text() + "\n")
+    plan = snakemake(repo_root, workdir, overlay, "-n", "results/tables/health_defences.csv")
+    outputs = re.findall(r"^    output: (\S+)", plan.stdout, flags=re.MULTILINE)
+    assert "contract" in scheduled(plan)
+    assert all(p.startswith("results/mnist/ae/median/") or p.startswith("results/tables/") for p in outputs), outputs

@@ -180,3 +180,44 @@ def test_the_contractive_study_sets_the_two_runs_side_by_side_and_refuses_a_mixe
         study.main(
             ["--exact", str(longer), "--projection", str(projection), "--cells", "ae_d0_stp0.1_a1", "--out", str(out)]
         )
+
+
+def test_the_seed_spread_study_pools_the_variance_of_each_kind_of_model(tmp_path, capsys):
+    import math
+
+    import pandas as pd
+
+    study = load_study("seed_spread")
+    rows = []
+    # two cells at two eps, three seeds each: the seed std is known by construction
+    for cell, family, scale, accuracies in [
+        ("none", "none", 0.0, {0.1: [0.50, 0.52, 0.54], 0.3: [0.10, 0.10, 0.10]}),
+        ("vae_d1_stp0.4_a0", "vae", 1.0, {0.1: [0.70, 0.80, 0.90], 0.3: [0.30, 0.32, 0.34]}),
+    ]:
+        for eps, values in accuracies.items():
+            for replicate, accuracy in enumerate(values):
+                rows.append(
+                    {
+                        "dataset": "mnist",
+                        "cell": cell,
+                        "family": family,
+                        "attack": "cw",
+                        "scale": scale,
+                        "eps": eps,
+                        "replicate": replicate,
+                        "n_images": 1000,
+                        "accuracy_mean": accuracy,
+                    }
+                )
+    table = tmp_path / "accuracy.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    out = tmp_path / "spread.csv"
+    assert study.main([str(table), "--out", str(out)]) == 0
+    spread = pd.read_csv(out).set_index(["cell", "eps"])
+    assert spread.loc[("vae_d1_stp0.4_a0", 0.1), "accuracy_seed_std"] == pytest.approx(0.1)
+    assert spread.loc[("none", 0.3), "accuracy_seed_std"] == pytest.approx(0.0)
+    assert spread.loc[("none", 0.1), "image_se"] == pytest.approx(math.sqrt(0.52 * 0.48 / 1000))
+    pooled = study.pooled(pd.read_csv(out)).set_index("kind")
+    assert pooled.loc["sampling autoencoder", "pooled_seed_std"] == pytest.approx(math.sqrt((0.1**2 + 0.02**2) / 2))
+    assert pooled.loc["undefended", "pooled_seed_std"] == pytest.approx(math.sqrt(0.02**2 / 2))
+    assert "sampling autoencoder" in capsys.readouterr().out

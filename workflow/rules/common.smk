@@ -111,6 +111,7 @@ localrules:
     latent_figure,
     defences_figure,
     health_table,
+    defences_health_table,
 
 
 def raw_files(wildcards):
@@ -170,7 +171,7 @@ def defence_inputs(wildcards, classifier_always=False):
     if base in config["defences"]:
         inputs.update(USER_DEFENCE_FILES[base])
         inputs["contract"] = f"results/{wildcards.dataset}/ae/{base}/contract.json"
-        if config["defences"][base]["returns"] == "model" and not classifier_always:
+        if not grid.uses_classifier(config["defences"][base]) and not classifier_always:
             del inputs["classifier"]
         return inputs
     if base != UNDEFENDED:
@@ -211,6 +212,9 @@ def user_defence_files(name):
                 files[input_name] = str(source)
     if entry.get("checkpoint"):
         files["defence_checkpoint"] = str(defences.checkpoint_path(entry, root))
+    package = [str(f) for f in defences.defence_files(entry, root)]
+    if package:  # the rest of its code: its package's files and the declared ones
+        files["defence_files"] = [f for f in package if f not in files.values()]
     return files
 
 
@@ -220,8 +224,10 @@ USER_DEFENCE_FILES = {name: user_defence_files(name) for name in config["defence
 
 def contract_inputs(wildcards):
     refuse_outside_config(wildcards, name=wildcards.ae)
-    test = f"results/{wildcards.dataset}/data/test.pt"
-    return {"test": test, **USER_DEFENCE_FILES[wildcards.ae]}
+    inputs = {"test": f"results/{wildcards.dataset}/data/test.pt"}
+    if config["defences"][wildcards.ae].get("classifier"):  # a model that wraps it
+        inputs["classifier"] = f"results/{wildcards.dataset}/classifier.pt"
+    return {**inputs, **USER_DEFENCE_FILES[wildcards.ae]}
 
 
 def contract_params(wildcards):

@@ -61,7 +61,7 @@ rule latent_figure:
 rule defences_figure:
     input:
         table="results/tables/accuracy_defences.csv",
-        health=defence_health_files,
+        health="results/tables/health_defences.csv",
     output:
         pdf=report(
             "results/figures/defences.pdf",

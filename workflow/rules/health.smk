@@ -56,6 +56,22 @@ rule health_table:
         "../scripts/health_table.py"
 
 
+# The health rows of the defence comparison (every user defence and the cells shown beside
+# them), without the paper grid's: what results/figures/defences.pdf labels its curves with.
+use rule health_table as defences_health_table with:
+    input:
+        defence_health_files,
+    output:
+        report(
+            "results/tables/health_defences.csv",
+            caption="../report/health_table.rst",
+            category="defences",
+            labels={"item": "health"},
+        ),
+    log:
+        "logs/tables/health_defences.log",
+
+
 rule contract:
     input:
         unpack(contract_inputs),

@@ -1,7 +1,5 @@
 """Rule defences_figure: every defence of the comparison under its attack, from the
-comparison's table and each defence's health rows."""
-
-import pandas as pd
+comparison's table and its health table (results/tables/health_defences.csv)."""
 
 from aedefense.jobs.runtime import job
 from aedefense.report.figures import defences_figure
@@ -9,7 +7,7 @@ from aedefense.report.results import read_table
 
 with job(snakemake):
     params = snakemake.params
-    health = pd.concat([read_table(path, keep_default_na=False) for path in snakemake.input.health])
+    health = read_table(snakemake.input.health, keep_default_na=False)
     health["scale"] = health["scale"].astype(float)
     defences_figure(
         read_table(snakemake.input.table),

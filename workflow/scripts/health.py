@@ -12,6 +12,7 @@ from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import check_against_clean, load_adversarial_set, set_identity
 from aedefense.jobs.checkpoints import load_defence
 from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices
+from aedefense.jobs.provenance import sha256_of
 from aedefense.jobs.runtime import job
 from aedefense.plan.cells import replicate_name, split_replicate
 from aedefense.plan.names import UNDEFENDED
@@ -45,8 +46,10 @@ with job(snakemake) as timer:
             if key.startswith("transfer_"):
                 eps = float(key.removeprefix("transfer_"))
                 record = load_adversarial_set(path)
-                # the undefended classifier's sets: its sha256 and the test data's
-                sources = {k: defence.sources[k] for k in ("classifier_sha256", "test_sha256")}
+                # the undefended classifier's sets: its sha256 (the input's: a whole model's own
+                # sources hold none) and the test data's
+                sources = {"classifier_sha256": sha256_of(snakemake.input.classifier)}
+                sources["test_sha256"] = defence.sources["test_sha256"]
                 expected = set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources)
                 check_against_clean(record, path, expected, indices, clean, labels)
                 transferred[eps] = record["adversarial"]

@@ -56,13 +56,32 @@ def parse_reference(text: str, root: str | Path) -> Reference:
     return Reference(text, name, module=where)
 
 
+def package_root(path: Path) -> Path | None:
+    """The top folder of the package a file lies in (folders with __init__.py), or None."""
+    top = None
+    folder = Path(path).resolve().parent
+    while (folder / "__init__.py").is_file():
+        top, folder = folder, folder.parent
+    return top
+
+
 def _module_of(reference: Reference):
     if reference.module is not None:
         return importlib.import_module(reference.module)
     path = reference.path
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    # one module per file, named after its path, so two defences in two files never clash
+    top = package_root(path)
+    if top is not None:  # a file of a package: imported as package.module, so its imports work
+        if str(top.parent) not in sys.path:
+            sys.path.append(str(top.parent))
+        dotted = path.resolve().relative_to(top.parent).with_suffix("").parts
+        return importlib.import_module(".".join(p for p in dotted if p != "__init__"))
+    # a lone file: its folder on the import path (after everything installed), so that a
+    # helper beside it imports; one module per file, named after its path, so two defences
+    # in two files never clash
+    if str(path.resolve().parent) not in sys.path:
+        sys.path.append(str(path.resolve().parent))
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     module_name = f"aedefense_user_{path.stem}_{digest}"
     if module_name in sys.modules:
@@ -76,6 +95,23 @@ def _module_of(reference: Reference):
         del sys.modules[module_name]
         raise
     return module
+
+
+def defence_files(entry: dict, root: str | Path) -> list[Path]:
+    """Every file a defence's code is in beyond its callable's own: each .py file of the
+    package the callable's file belongs to, and the entry's `files` (globs relative to the
+    workflow's directory). Its jobs take them as inputs, so editing any reruns them."""
+    files = []
+    for key in ("callable", "bpda"):
+        reference = parse_reference(entry[key], root) if entry.get(key) else None
+        if reference is not None and reference.path is not None and package_root(reference.path):
+            files += sorted(package_root(reference.path).rglob("*.py"))
+    for pattern in entry.get("files") or []:
+        found = sorted(p for p in Path(root).glob(pattern) if p.is_file())
+        if not found:
+            raise FileNotFoundError(f"files: {pattern!r} matches no file under {root}")
+        files += found
+    return list(dict.fromkeys(p.resolve() for p in files))
 
 
 def load_callable(reference: Reference) -> Callable:
@@ -113,6 +149,12 @@ def entry_problems(name: str, entry: dict, root: str | Path) -> list[str]:
             load_callable(parse_reference(entry[key], root))
         except Exception as error:  # the user's module may raise anything while importing
             problems.append(f"{where}.{key}: {entry[key]!r} cannot be loaded: {type(error).__name__}: {error}")
+        else:
+            problems += _argument_problems(f"{where}.{key}", entry, root, key)
+    try:
+        defence_files(entry, root)
+    except FileNotFoundError as error:
+        problems.append(f"{where}.{error}")
     checkpoint = entry.get("checkpoint")
     if checkpoint is not None and not checkpoint_path(entry, root).is_file():
         problems.append(f"{where}.checkpoint: no such file: {checkpoint_path(entry, root)}")
@@ -124,6 +166,43 @@ def entry_problems(name: str, entry: dict, root: str | Path) -> list[str]:
     return problems
 
 
+def _argument_problems(where: str, entry: dict, root, key: str) -> list[str]:
+    """A factory that could not be called with the entry's arguments: an unknown keyword
+    (settings.strength for a factory without it) or a required one not given."""
+    import inspect
+
+    factory = load_callable(parse_reference(entry[key], root))
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to read
+        return []
+    given = set(factory_arguments(entry, root, key, classifier=object()))
+    kinds = {p.kind for p in parameters.values()}
+    problems = []
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        accepted = [n for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for name in sorted(given - set(accepted)):
+            source = "settings." + name if name in (entry.get("settings") or {}) else name
+            problems.append(
+                f"{where}: {entry[key]} takes no argument {name!r} (given as {source}); it takes: "
+                f"{', '.join(accepted) or 'no keyword arguments'}"
+            )
+    missing = [
+        n
+        for n, p in parameters.items()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in given
+    ]
+    if "classifier" in missing:
+        missing.remove("classifier")
+        problems.append(
+            f"{where}: {entry[key]} takes the dataset's classifier: set classifier: true in the entry, and each job "
+            "calls it with the trained classifier of the workflow"
+        )
+    if missing:
+        problems.append(f"{where}: {entry[key]} needs {', '.join(missing)}: give it under settings")
+    return problems
+
+
 def checkpoint_path(entry: dict, root: str | Path) -> Path | None:
     checkpoint = entry.get("checkpoint")
     if checkpoint is None:
@@ -132,14 +211,23 @@ def checkpoint_path(entry: dict, root: str | Path) -> Path | None:
     return path if path.is_absolute() else Path(root) / path
 
 
-def build(entry: dict, root: str | Path, device=None, key: str = "callable"):
-    """The defence function an entry's factory returns (`key` bpda: its approximation), in
-    evaluation mode, on `device` where given (a module; a function follows its input)."""
-    factory = load_callable(parse_reference(entry[key], root))
+def factory_arguments(entry: dict, root: str | Path, key: str = "callable", classifier=None) -> dict:
+    """The keyword arguments a factory is called with: the entry's `settings`, `checkpoint`
+    (its path) where the entry names one, and `classifier` (the dataset's trained classifier,
+    a torch module in eval mode) for a model that wraps it (`classifier: true`)."""
     kwargs = dict(entry.get("settings") or {})
     if entry.get("checkpoint") is not None:
         kwargs["checkpoint"] = str(checkpoint_path(entry, root))
-    function = factory(**kwargs)
+    if key == "callable" and entry.get("classifier"):
+        kwargs["classifier"] = classifier
+    return kwargs
+
+
+def build(entry: dict, root: str | Path, device=None, key: str = "callable", classifier=None):
+    """The defence function an entry's factory returns (`key` bpda: its approximation), in
+    evaluation mode, on `device` where given (a module; a function follows its input)."""
+    factory = load_callable(parse_reference(entry[key], root))
+    function = factory(**factory_arguments(entry, root, key, classifier))
     if not callable(function):
         raise TypeError(f"{entry[key]} returned a {type(function).__name__}, not a module or function")
     if isinstance(function, torch.nn.Module):
@@ -205,6 +293,12 @@ def check_contract(
     if tuple(first.shape) != expected:
         what = "the input's shape" if returns == PURIFIER else "(images, classes)"
         contract.problems.append(f"its output has shape {tuple(first.shape)}; expected {expected}, {what}")
+    if first.dtype != x.dtype:
+        contract.problems.append(
+            f"its output is {str(first.dtype).removeprefix('torch.')} for a {str(x.dtype).removeprefix('torch.')} "
+            f"input: return {str(x.dtype).removeprefix('torch.')} (e.g. .to(x.dtype)); the classifier and the "
+            "attacks compute in the input's precision"
+        )
     if first.device != x.device:
         contract.problems.append(
             f"its output is on {first.device} for an input on {x.device}: create its tensors on x.device "
@@ -220,13 +314,18 @@ def check_contract(
         )
     if contract.problems:
         return contract
-    if not torch.equal(first, run(0)):
+    try:
+        again, other = run(0), run(1)
+    except Exception as error:
+        contract.problems.append(f"a second call raised {type(error).__name__}: {error}")
+        return contract
+    if not torch.equal(first, again):
         contract.problems.append(
             "two calls under the same seed differ: it draws from a random generator other than torch's "
             "(draw with torch, e.g. torch.randn_like, so that a seed fixes its draws)"
         )
         return contract
-    found = not torch.equal(first, run(1))
+    found = not torch.equal(first, other)
     contract.stochastic = found
     if stochastic != AUTO and bool(stochastic) != found:
         contract.problems.append(
@@ -238,6 +337,34 @@ def check_contract(
     if differentiable:
         _check_gradients(function, x, contract)
     return contract
+
+
+class DefenceTimeout(TimeoutError):
+    """One call of a user defence took longer than its time limit."""
+
+
+def time_limited(function: Callable, seconds: float) -> Callable:
+    """`function`, each call stopped with DefenceTimeout after `seconds` (SIGALRM: call it
+    from the main thread; elsewhere, or where there is no SIGALRM, it runs unlimited)."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return function
+
+    def alarm(signum, frame):
+        raise DefenceTimeout(f"one call took longer than {seconds:g} s (the limit: defence_time_limit_s)")
+
+    def limited(x):
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return function(x)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return limited
 
 
 def _check_gradients(function, x, contract: Contract) -> None:
@@ -340,14 +467,15 @@ class UserDefence:
         return Stacked(classifier, function)
 
 
-def load_user_defence(name: str, entry: dict, inputs) -> UserDefence:
+def load_user_defence(name: str, entry: dict, inputs, classifier=None) -> UserDefence:
     """A configured defence as a job uses it, with what its contract check (the job's input
-    `contract`) found; its files are the job's inputs too (provenance)."""
+    `contract`) found; its files are the job's inputs too (provenance). classifier: the
+    dataset's, for a model that wraps it."""
     with open(inputs["contract"]) as handle:
         found = json.load(handle)
     if found.get("problems"):
         raise ValueError(f"the contract check of defence {name} failed ({inputs['contract']}): {found['problems']}")
-    function = build(entry, WORKFLOW_ROOT)
+    function = build(entry, WORKFLOW_ROOT, classifier=classifier)
     approximation = build(entry, WORKFLOW_ROOT, key="bpda") if entry.get("bpda") else None
     return UserDefence(name, entry, function, approximation, bool(found["stochastic"]), entry["differentiable"])
 

@@ -188,8 +188,11 @@ def load_defence(inputs, dataset: str, cell: str, user: dict | None = None, mode
     sources = {"classifier_sha256": sha256_of(inputs["classifier"]) if classifier is not None else None}
     if user is not None:
         from aedefense.core.defences import load_user_defence
+        from aedefense.plan.grid import uses_classifier
 
-        defence = load_user_defence(base, user, inputs)
+        if not uses_classifier(user):  # a whole model of its own: a classifier given (health) is not part of it
+            classifier, classifier_settings, sources["classifier_sha256"] = None, None, None
+        defence = load_user_defence(base, user, inputs, classifier)
         sources.update(defence_sources(inputs), test_sha256=test_sha256)
         return Defence(classifier, classifier_settings, None, None, sources, defence)
     autoencoder, autoencoder_settings = None, None

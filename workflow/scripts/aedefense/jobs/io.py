@@ -99,7 +99,8 @@ def set_aside(path: str | Path, what: str, problem: str) -> DamagedInput:
         # what was made from it is up to date. --forcerun rebuilds it whatever its state.
         return DamagedInput(
             f"{what} {path} {problem}. It could not be marked for rebuilding ({error.strerror}); rebuild it and "
-            f"what depends on it with the same snakemake command plus --forcerun {path}"
+            f"what depends on it with the same snakemake command and --forcerun {path} at its end (after the "
+            "targets: --forcerun takes every word after it)"
         )
     return DamagedInput(
         f"{what} {path} {problem}. It is marked for rebuilding (its time stamp set to 1970); run the same "

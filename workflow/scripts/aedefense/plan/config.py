@@ -246,6 +246,18 @@ def rule_errors(config: dict) -> list[str]:
             cell_from_name(name)
         except ValueError as error:
             messages.append(f"reference_attack.cells: {error}")
+    for name, entry in config["defences"].items():
+        if not set(entry["datasets"]) & set(config["datasets"]):
+            messages.append(
+                f"defences.{name}.datasets: {', '.join(entry['datasets'])}, none of which this run covers "
+                f"(datasets: {', '.join(config['datasets'])}), so the defence would be left out without a word: "
+                "add one of the run's datasets to it, or its dataset to datasets"
+            )
+        if entry.get("classifier") and entry["returns"] == "purifier":
+            messages.append(
+                f"defences.{name}.classifier: a purifier always stands in front of the dataset's classifier; "
+                "classifier: true is for a whole model (returns: model) that wraps it"
+            )
     return messages
 
 

@@ -327,9 +327,16 @@ def user_defences(config: dict, dataset: str) -> list[str]:
     return [name for name, entry in config["defences"].items() if dataset in entry["datasets"]]
 
 
+def uses_classifier(entry: dict) -> bool:
+    """Whether a user defence runs the dataset's classifier: every purifier stands in front of
+    it; a whole model does where it wraps it (`classifier: true`)."""
+    return entry["returns"] == "purifier" or bool(entry.get("classifier"))
+
+
 def user_defence_seeds(config: dict, name: str) -> int:
-    """A purifier stands in front of each training seed's classifier; a whole model is one."""
-    return config["training_seeds"] if config["defences"][name]["returns"] == "purifier" else 1
+    """A defence that runs the classifier is evaluated with each training seed's; a whole model
+    of its own is one."""
+    return config["training_seeds"] if uses_classifier(config["defences"][name]) else 1
 
 
 def user_defence_problems(config: dict, dataset: str, name: str, replicate: int, scale) -> list[str]:
@@ -337,7 +344,7 @@ def user_defence_problems(config: dict, dataset: str, name: str, replicate: int,
     if dataset not in entry["datasets"]:
         problems.append(f"defence {name} is not evaluated on {dataset}: its datasets are {_listed(entry['datasets'])}")
     if replicate >= user_defence_seeds(config, name):
-        problems.append(f"defence {name} is a whole model: it has no training seed _r{replicate}")
+        problems.append(f"defence {name} is a whole model of its own: it has no training seed _r{replicate}")
     if scale is not None and float(scale) != 0:
         problems.append(f"defence {name} has no latent scale: its files have scale 0 only, not {scale}")
     return problems
