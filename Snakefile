@@ -20,8 +20,15 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/health.smk"
 
 
+refuse_unknown_targets()  # a typo in a target is named with the closest ones
+
+
 onstart:
     stop_jobs_on_signals()  # SIGTERM / SIGINT stop the running jobs too (jobs/watchdog.py)
+
+
+onsuccess:
+    print_run_summary(RUN_STARTED)  # the figures, tables and accuracy grids it built
 
 
 rule all:

@@ -376,6 +376,21 @@ def test_a_target_outside_the_config_is_refused_with_the_allowed_values(repo_roo
     assert complaint in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    "target,closest",
+    [
+        ("results/figures/fig3.pfd", "results/figures/fig3.pdf"),
+        ("results/mnsit/ae/none/adv/cw_eps0.1.pt", "results/mnist/ae/none/adv/cw_eps0.1.pt"),
+    ],
+)
+def test_a_target_with_a_typo_is_named_with_the_closest_targets(repo_root, fixture_overlay, target, closest):
+    workdir, overlay = fixture_overlay
+    result = snakemake(repo_root, workdir, overlay, "-n", target, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"no rule makes {target}: the closest this config builds: {closest}" in output
+    assert "MissingRuleException" not in output and "Traceback" not in output
+
+
 def run_snakemake_cli(repo_root, workdir, *args, timeout=300):
     """snakemake with exactly the options given (no config overlay)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir), "-c1", *args]

@@ -4,7 +4,10 @@
 
 import os
 import sys
+import time
 from pathlib import Path
+
+RUN_STARTED = time.time()  # what the run writes from now on is summed up at its end
 
 # The library lives beside the job scripts: Snakemake puts a script's own directory on
 # sys.path, so jobs import it in any environment (conda, container, cluster node) with no
@@ -32,6 +35,7 @@ from aedefense.plan.config import (
 )
 from aedefense.jobs.io import unusable_folders
 from aedefense.jobs.watchdog import stop_jobs_on_signals
+from aedefense.report.summary import print_run_summary
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
@@ -463,3 +467,67 @@ def health_files():
         f"results/{d}/ae/{cell}/health/s{format_number(scale)}.csv"
         for d, cell, scale in grid.health_points(PLAIN_CONFIG)
     ]
+
+
+def known_targets():
+    """The files this config can build that a user names as targets: the figures, the tables,
+    and every model, adversarial set and evaluation of the grid."""
+    figures = [
+        *grid.ACCURACY_FIGURES,
+        "fig5",
+        *config["comparison_figures"],
+        grid.DEFENCES_FIGURE,
+    ]
+    names = [f"results/figures/{name}.pdf" for name in figures]
+    names += [
+        f"results/tables/accuracy_{name}.csv" for name in figures if name != "fig5"
+    ]
+    names += [
+        f"results/tables/{name}.csv"
+        for name in ("accuracy", "latent", "health", "sanity")
+    ]
+    names += [
+        "results/tables/health_defences.csv",
+        "results/tables/accuracy_summary.csv",
+    ]
+    for dataset in config["datasets"]:
+        names += [f"results/{dataset}/classifier.pt", f"results/{dataset}/data/test.pt"]
+        names += [
+            f"results/{dataset}/ae/{cell}/model.pt" for cell in sorted(PLANNED_CELLS)
+        ]
+    rows = table_rows()
+    names += files_of_rows(rows)
+    names += [
+        f.replace("/eval/", "/adv/").replace(".csv", ".pt")
+        for f in files_of_rows(rows)
+        if not re.search(
+            f"/({CLEAN}|{WORST})_eps", f
+        )  # evaluations only: no set of their own
+    ]
+    return list(dict.fromkeys(names))
+
+
+def refuse_unknown_targets():
+    """A target no rule makes (a typo: fig3.pfd, results/mnsit/...) is named with the closest
+    targets this config has, before Snakemake's MissingRuleException."""
+    import difflib
+
+    from snakemake.cli import get_argument_parser
+
+    try:  # the targets of the command line, read as Snakemake reads them
+        targets = get_argument_parser().parse_known_args(sys.argv[1:])[0].targets or []
+    except SystemExit:  # Snakemake itself reports a command line it cannot read
+        return
+    rule_names = {rule.name for rule in workflow.rules}
+    for target in targets:
+        if target in rule_names or Path(target).exists():
+            continue
+        if any(rule.is_producer(target) for rule in workflow.rules):
+            continue
+        close = difflib.get_close_matches(target, known_targets(), n=3, cutoff=0.6)
+        hint = (
+            f"the closest this config builds: {', '.join(close)}"
+            if close
+            else "docs/usage.md lists the targets"
+        )
+        raise WorkflowError(f"no rule makes {target}: {hint}")
