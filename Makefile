@@ -1,5 +1,6 @@
 # The two set-up-and-run commands of README.md. Both create the environment on first use.
-#   make paper   the main job: every figure of the paper (CORES=8 and ARGS="..." to change)
+#   make paper   the main job: every figure of the paper (CORES=N and ARGS="..." to change; CORES is
+#                the machine's cores unless given)
 #   make test    the test suite (what CI runs, there with the SLURM test opted in)
 #   make test-slurm  the test suite with the real-SLURM test opted in: as root, installs SLURM,
 #                munge and MariaDB with apt-get if missing, starts a private cluster, stops it
@@ -11,7 +12,8 @@
 #                from its rates (PROFILE_ARGS="--directory DIR --parallel N" etc.)
 
 VENV ?= .venv
-CORES ?= 8
+# the machine's cores, unless told (make paper CORES=N)
+CORES ?= $(shell python3 -c "import os; print(len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count())")
 ARGS ?=
 PAUSE ?= 10
 STAMP := $(VENV)/.installed
@@ -26,7 +28,8 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet -e ".[test]"
+	@echo "Installing the workflow and its dependencies into $(VENV) (PyTorch alone is several GB; pip says each step)"
+	$(VENV)/bin/pip install --progress-bar on -e ".[test]"
 	touch $@
 
 # what the run will build and an estimate of its time on this machine, then the run

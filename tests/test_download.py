@@ -382,3 +382,17 @@ def test_a_btsc_image_whose_header_is_a_decompression_bomb_is_refused_at_downloa
     message = str(error.value)
     assert f"member '{BOMB_MEMBER}' is not a readable image (DecompressionBombError" in message
     assert not (tmp_path / "a" / "BelgiumTSC_Training.zip").exists() and not (tmp_path / "lock").exists()
+
+
+def test_what_a_run_cannot_download_is_said_before_it_starts(idx_mirror, tmp_path, monkeypatch):
+    from aedefense.data import download
+
+    mirror, _ = idx_mirror
+    (mirror / "mnist" / NAME).unlink()
+    files = [("mnist", NAME), ("mnist", "train-images-idx3-ubyte.gz")]
+    assert download.unreachable_downloads(files, str(mirror)) == [f"mnist/{NAME}: not in the mirror {mirror}"]
+    monkeypatch.setattr(download, "_resolves", lambda host, timeout_s: False)
+    problems = download.unreachable_downloads(files, None)
+    assert any("the host ossci-datasets.s3.amazonaws.com does not resolve from here" in p for p in problems)
+    monkeypatch.setattr(download, "_resolves", lambda host, timeout_s: host == "yann.lecun.com")
+    assert download.unreachable_downloads(files, None) == []  # one host of each file is enough

@@ -22,6 +22,7 @@ from pathlib import Path
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
 from aedefense.cost.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
+from aedefense.data.download import unreachable_downloads
 from aedefense.plan.datasets import dataset_info
 from aedefense.plan.grid import RULE_THREADS
 
@@ -174,6 +175,15 @@ def main(arguments: list[str]) -> None:
     if not jobs or set(counts) <= {"download"}:
         print("Nothing to build: every output is up to date.")
         return
+    downloads = sorted({(w["dataset"], w["filename"]) for rule, w in jobs if rule == "download"})
+    unreachable = unreachable_downloads(downloads, config.get("mirror"))
+    if unreachable:
+        sys.exit(
+            "This run downloads files it cannot get from here:\n  "
+            + "\n  ".join(unreachable)
+            + "\nGive a mirror that holds them (--config mirror=DIR, laid out as DIR/<dataset>/<file>; "
+            "docs/data.md), run where there is network, or leave those datasets out (--config 'datasets=[...]')."
+        )
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     rates, device = measure(config, config["device"])

@@ -377,6 +377,50 @@ def missing_from_mirror(mirror: str, datasets, resources: Path) -> list[str]:
     ]
 
 
+def unreachable_downloads(files: list[tuple[str, str]], mirror: str | None, timeout_s: float = 5.0) -> list[str]:
+    """What a run's downloads (dataset, file name) cannot get from here, said before anything
+    runs: files a directory mirror lacks, or hosts (the mirror's or the official ones) whose
+    names do not resolve. Only names are looked up; nothing is fetched."""
+    if mirror:
+        try:
+            parsed = parse_mirror(mirror)
+        except DownloadError as error:
+            return [str(error)]
+        if parsed.directory is not None:
+            return [
+                f"{dataset}/{name}: not in the mirror {parsed.directory}"
+                for dataset, name in files
+                if not (parsed.directory / dataset / name).is_file()
+            ]
+        hosts = {urllib.parse.urlparse(parsed.url).hostname: [f"{d}/{n}" for d, n in files]}
+    else:
+        hosts = {}
+        for dataset, name in files:
+            for url in official_file(dataset, name).urls:
+                hosts.setdefault(urllib.parse.urlparse(url).hostname, []).append(f"{dataset}/{name}")
+    problems = []
+    failing = [host for host in hosts if not _resolves(host, timeout_s)]
+    if hosts and len(failing) == len(hosts):  # a file is had from any one of its hosts
+        for host in failing:
+            problems.append(f"{', '.join(sorted(set(hosts[host])))}: the host {host} does not resolve from here")
+    return problems
+
+
+def _resolves(host: str, timeout_s: float) -> bool:
+    """Whether `host` resolves within timeout_s (looked up in a thread: getaddrinfo has no
+    timeout of its own)."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        pool.submit(socket.getaddrinfo, host, 443).result(timeout=timeout_s)
+        return True
+    except (OSError, concurrent.futures.TimeoutError):
+        return False
+    finally:
+        pool.shutdown(wait=False)
+
+
 def download_one(
     dataset, name, dest, log_path, mirror, lock_path, settings, btsc_expected, datasets=(), trust_mirror=False
 ):
