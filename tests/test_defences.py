@@ -364,3 +364,12 @@ def test_a_whole_model_and_a_package_reach_the_figure_with_their_health_rows(rep
     outputs = re.findall(r"^    output: (\S+)", plan.stdout, flags=re.MULTILINE)
     assert "contract" in scheduled(plan)
     assert all(p.startswith("results/mnist/ae/median/") or p.startswith("results/tables/") for p in outputs), outputs
+
+    # a factory that raises is named with its defence, in its contract job, before any attack
+    overlay["defences"]["even"] = overlay["defences"]["median"] | {"settings": {"size": 2}}
+    failed = snakemake(repo_root, workdir, overlay, "results/mnist/ae/even/contract.json", check=False)
+    assert failed.returncode != 0
+    assert (
+        f"defence even on mnist ({mine}/median_package/purifier.py:median_purifier): its factory raised "
+        "ValueError: size must be an odd number of pixels, not 2" in failed.stderr
+    )

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import fixtures
@@ -97,6 +98,19 @@ def session_processes(session: int) -> list[str]:
     return found
 
 
+@contextmanager
+def running(repo_root, workdir, overlay, *targets):
+    """start_snakemake, and whatever of its session is left when the block ends (a failed
+    test) killed: a test stops only the processes it started, and all of them."""
+    run = start_snakemake(repo_root, workdir, overlay, *targets)
+    try:
+        yield run
+    finally:
+        if session_processes(run.pid):
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=60)
+
+
 def ends_without_orphans(run, timeout=120):
     """The run's snakemake exits, and no process of its session is left after it."""
     try:
@@ -121,11 +135,11 @@ def test_a_stopped_snakemake_leaves_no_job_behind(repo_root, fixture_overlay, si
     workdir, overlay = fixture_overlay
     cell = "ae_d0_stp0.2_a0"
     overlay["cell_overrides"] = {f"mnist/{cell}": {"epochs": 500}}
-    run = start_snakemake(repo_root, workdir, overlay, f"results/mnist/ae/{cell}/model.pt")
-    wait_for_text(workdir / "logs" / "mnist" / "ae" / cell / "train_autoencoder.log", "epoch 2/500", run)
-    os.kill(run.pid, signum)
-    ends_without_orphans(run)
-    assert "stopping the 1 running job(s)" in run.stdout.read()
+    with running(repo_root, workdir, overlay, f"results/mnist/ae/{cell}/model.pt") as run:
+        wait_for_text(workdir / "logs" / "mnist" / "ae" / cell / "train_autoencoder.log", "epoch 2/500", run)
+        os.kill(run.pid, signum)
+        ends_without_orphans(run)
+        assert "stopping the 1 running job(s)" in run.stdout.read()
 
 
 @pytest.mark.workflow
@@ -136,24 +150,24 @@ def test_a_stopped_download_and_a_killed_snakemake_leave_nothing_behind(repo_roo
     url, server = http_mirror(Path(overlay["mirror"]))
     server.slow_prefix = "/mnist/"  # the data files; the checksum lists come at once
     overlay["mirror"] = url
-    run = start_snakemake(repo_root, workdir, overlay, "results/mnist/data/test.pt")
-    deadline = time.monotonic() + 300
-    while not any(r.startswith("/mnist/") for r in server.requests) and time.monotonic() < deadline:
-        assert run.poll() is None, run.stdout.read()
-        time.sleep(0.5)
-    time.sleep(1)
-    os.kill(run.pid, signal.SIGTERM)
-    ends_without_orphans(run)
+    with running(repo_root, workdir, overlay, "results/mnist/data/test.pt") as run:
+        deadline = time.monotonic() + 300
+        while not any(r.startswith("/mnist/") for r in server.requests) and time.monotonic() < deadline:
+            assert run.poll() is None, run.stdout.read()
+            time.sleep(0.5)
+        time.sleep(1)
+        os.kill(run.pid, signal.SIGTERM)
+        ends_without_orphans(run)
 
     cell = "ae_d0_stp0.2_a0"
     overlay["mirror"] = str(workdir.parent / "mirror")
     overlay["cell_overrides"] = {f"mnist/{cell}": {"epochs": 500}}
     snakemake(repo_root, workdir, overlay, "--unlock")
-    run = start_snakemake(repo_root, workdir, overlay, f"results/mnist/ae/{cell}/model.pt")
     training_log = workdir / "logs" / "mnist" / "ae" / cell / "train_autoencoder.log"
-    wait_for_text(training_log, "epoch 2/500", run)
-    os.kill(run.pid, signal.SIGKILL)
-    ends_without_orphans(run, timeout=30)
+    with running(repo_root, workdir, overlay, f"results/mnist/ae/{cell}/model.pt") as run:
+        wait_for_text(training_log, "epoch 2/500", run)
+        os.kill(run.pid, signal.SIGKILL)
+        ends_without_orphans(run, timeout=30)
     assert "the snakemake that started this job" in training_log.read_text()
 
 

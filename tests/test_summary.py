@@ -34,3 +34,20 @@ def test_the_summary_lists_what_the_run_wrote_and_the_accuracy_grid(tmp_path):
     (line,) = [line for line in grid.splitlines() if "none" in line]
     assert line.split()[-3:] == ["98.0", "51.0", "11.0"]  # clean, eps 0.1, eps 0.3
     assert run_summary(time.time() + 60, tmp_path) == ""  # nothing written since
+
+
+def test_a_long_job_logs_where_it_is_and_about_how_long_is_left():
+    from aedefense.jobs.runtime import Progress, about
+
+    assert [about(40), about(720), about(9000), about(float("nan"))] == [
+        "about 40 s",
+        "about 12 min",
+        "about 2.5 h",
+        "unknown time",
+    ]
+    lines = []
+    progress = Progress("attacked images", log=lines.append)
+    progress.started -= 30  # 30 s ago
+    progress(250, 1000)
+    assert lines[0].startswith("attacked images 250/1000, 30 s so far, about")
+    assert lines[0].endswith("min left") and "about 90 s" not in lines[0]  # 90 s left, said in minutes

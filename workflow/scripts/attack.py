@@ -12,7 +12,7 @@ from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import save_adversarial_set, set_identity
 from aedefense.jobs.checkpoints import load_defence
 from aedefense.jobs.evaluation import attacked_indices
-from aedefense.jobs.runtime import job
+from aedefense.jobs.runtime import Progress, job
 from aedefense.jobs.setup import seed_everything
 from aedefense.plan.params import final_settings
 
@@ -39,7 +39,7 @@ with job(snakemake) as timer:
     print(f"attacking {dataset}/{cell} on {device}: {settings}")
     with timer.phase("compute"):
         seed_everything(seed, device)
-        result = attack_in_batches(model, x, y, settings, seed)
+        result = attack_in_batches(model, x, y, settings, seed, progress=Progress("attacked images"))
         success, l2, linf = float(result.success.float().mean()), float(result.l2.mean()), float(result.linf.max())
     with timer.phase("save"):
         identity = set_identity(

@@ -406,11 +406,12 @@ def run_attack(
 
 
 def attack_in_batches(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: dict, seed: int
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: dict, seed: int, progress=None
 ) -> AttackResult:
     """The whole attacked set at settings['eps'], `settings['batch_size']` images at a time
     (a suite: all at once, each of its attacks in batches of its own), seeded. `settings` are
     those of attacks.<name> in config.yaml with the eps; the package docstring has an example.
+    progress: called with (images done, images) after each batch of a plain attack.
 
     >>> import torch
     >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
@@ -422,15 +423,17 @@ def attack_in_batches(
     (True, torch.Size([6]))
     """
     generator = torch.Generator(device=images.device).manual_seed(seed)
-    return run_in_batches(model, images, labels, settings, generator)
+    return run_in_batches(model, images, labels, settings, generator, progress)
 
 
-def run_in_batches(model, images, labels, settings: dict, generator) -> AttackResult:
+def run_in_batches(model, images, labels, settings: dict, generator, progress=None) -> AttackResult:
     size = settings.get("batch_size", len(images))
     parts = []
     for start in range(0, len(images), size):
         stop = start + size
         parts.append(run_attack(model, images[start:stop], labels[start:stop], settings, generator))
+        if progress is not None:
+            progress(min(stop, len(images)), len(images))
     fields = {
         name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])
         for name in AttackResult.__dataclass_fields__

@@ -113,3 +113,27 @@ def job(snakemake):
 
     with atomic_path(timing_path(snakemake.log[0])) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")
+
+
+class Progress:
+    """'<what> 3/10, 40 s so far, about 1 min left' lines for a job's log: a long job says
+    where it is and when it will end (the rate of what is done so far, extrapolated)."""
+
+    def __init__(self, what: str, log=print):
+        self.what, self.log, self.started = what, log, time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.started
+        left = elapsed / done * (total - done) if done else float("nan")
+        self.log(f"{self.what} {done}/{total}, {elapsed:.0f} s so far, {about(left)} left")
+
+
+def about(seconds: float) -> str:
+    """A duration for a person: 'about 40 s', 'about 12 min', 'about 2.5 h'."""
+    if seconds != seconds:  # NaN: nothing done yet
+        return "unknown time"
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    if seconds < 5400:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"

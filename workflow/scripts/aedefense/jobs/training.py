@@ -20,6 +20,7 @@ from aedefense.core import losses
 from aedefense.core.models import Autoencoder, Classifier, build_autoencoder
 from aedefense.data.prepared import to_unit
 from aedefense.jobs.io import DamagedInput, load_torch, save_torch
+from aedefense.jobs.runtime import about
 from aedefense.jobs.setup import seed_everything
 from aedefense.plan.cells import Cell
 
@@ -172,7 +173,8 @@ def train_classifier(
         checkpoint.save(epoch, 0, history, model, optimiser, {"shuffle": shuffle})
         log(
             f"epoch {epoch}/{settings['epochs']}: loss {row['train_loss']:.4f}, "
-            f"test accuracy {test_accuracy:.4f}, {row['seconds']:.1f} s"
+            f"test accuracy {test_accuracy:.4f}, {row['seconds']:.1f} s, "
+            f"{about((settings['epochs'] - epoch) * row['seconds'])} left"
         )
     metrics = {"test_accuracy": history[-1]["test_accuracy"], "history": history}
     checkpoint.remove()
@@ -304,7 +306,7 @@ def train_autoencoder(
         log(
             f"epoch {epoch}/{settings['epochs']}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
-            + f", {row['seconds']:.1f} s"
+            + f", {row['seconds']:.1f} s, {about((settings['epochs'] - epoch) * row['seconds'])} left"
         )
         if after_epoch is not None:
             after_epoch(epoch, model)
