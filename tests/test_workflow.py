@@ -144,7 +144,7 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     adaptive = accuracy[accuracy["attack"] == "cweot"]
     assert (adaptive["attack_scale"] == adaptive["scale"]).all() and (adaptive["attack_eot_draws"] == 2).all()
     assert accuracy.loc[accuracy["attack"] == "cw", "attack_scale"].isna().all()
-    assert sorted(p.name for p in results.glob("ae/vae_d1_stp0.2_a0/adv/cweot_*")) == [
+    assert sorted(p.name for p in results.glob("ae/vae_d1_stp0.2_a0/adv/cweot_*.pt")) == [
         "cweot_eps0.1_s1.pt",
         "cweot_eps0.1_s2.pt",
         "cweot_eps0.3_s1.pt",
