@@ -498,17 +498,15 @@ def known_targets():
     rows = table_rows()
     names += files_of_rows(rows)
     names += [
-        f.replace("/eval/", "/adv/").replace(".csv", ".pt")
-        for f in files_of_rows(rows)
-        if not re.search(
-            f"/({CLEAN}|{WORST})_eps", f
-        )  # evaluations only: no set of their own
+        adversarial_set(d, cell, attack, format_number(eps), format_number(scale))
+        for d, cell, attack, eps, scale in rows
+        if attack not in (CLEAN, WORST)  # evaluations only: no set of their own
     ]
     return list(dict.fromkeys(names))
 
 
 def refuse_unknown_targets():
-    """A target no rule makes (a typo: fig3.pfd, results/mnsit/...) is named with the closest
+    """A target that nothing makes (a typo: fig3.pfd, results/mnsit/...) is named with the closest
     targets this config has, before Snakemake's MissingRuleException."""
     import difflib
 
@@ -518,11 +516,11 @@ def refuse_unknown_targets():
         targets = get_argument_parser().parse_known_args(sys.argv[1:])[0].targets or []
     except SystemExit:  # Snakemake itself reports a command line it cannot read
         return
-    rule_names = {rule.name for rule in workflow.rules}
+    rule_names = {each.name for each in workflow.rules}
     for target in targets:
         if target in rule_names or Path(target).exists():
             continue
-        if any(rule.is_producer(target) for rule in workflow.rules):
+        if any(each.is_producer(target) for each in workflow.rules):
             continue
         close = difflib.get_close_matches(target, known_targets(), n=3, cutoff=0.6)
         hint = (
@@ -530,4 +528,4 @@ def refuse_unknown_targets():
             if close
             else "docs/usage.md lists the targets"
         )
-        raise WorkflowError(f"no rule makes {target}: {hint}")
+        raise WorkflowError(f"nothing in this workflow makes {target}; {hint}")
