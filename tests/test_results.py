@@ -84,3 +84,13 @@ def test_a_rows_draw_error_is_the_standard_error_of_its_draws():
     assert row["accuracy_mean"] == pytest.approx(0.6)
     assert row["accuracy_draw_se"] == pytest.approx(0.0816497 / 2)  # sample std over sqrt(4)
     assert row["draw_seeds"] == "per_point" and row["draws"] == 4
+
+
+def test_the_wilson_interval_holds_p_at_the_ends():
+    """At p = 0 (every image fooled) rounding put the lower bound a hair above p, and a figure
+    of three training seeds failed on a negative error bar."""
+    from aedefense.report.results import wilson_interval
+
+    for p, n in ((0.0, 3000), (1.0, 3000), (0.0, 1), (0.5, 100)):
+        low, high = wilson_interval(p, n)
+        assert 0.0 <= low <= p <= high <= 1.0

@@ -58,7 +58,8 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the bounds hold p also where rounding says otherwise (at p = 0, centre - half is ~1e-19)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def accuracy_row(
