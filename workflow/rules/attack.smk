@@ -88,6 +88,6 @@ rule latent:
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
     params:
-        models=model_params,
+        models=latent_params,
     script:
         "../scripts/latent.py"

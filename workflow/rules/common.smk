@@ -188,16 +188,25 @@ def defence_inputs(wildcards, classifier_always=False):
 
 def model_params(wildcards):
     """The training settings of the models a job reads: the job refuses a checkpoint trained
-    with other settings (copied from another run or cell)."""
+    with other settings (copied from another run or cell). Only the models it reads: a whole
+    model of its own has no classifier, so the classifier's settings do not rerun its jobs.
+    """
     base, replicate = split_replicate(wildcards.ae)
-    models = {
-        "classifier": classifier_settings(PLAIN_CONFIG, wildcards.dataset, replicate)
-    }
+    models = {}
+    if base not in config["defences"] or grid.uses_classifier(config["defences"][base]):
+        models["classifier"] = classifier_settings(
+            PLAIN_CONFIG, wildcards.dataset, replicate
+        )
     if base != UNDEFENDED and base not in config["defences"]:
         models["autoencoder"] = autoencoder_settings(
             PLAIN_CONFIG, wildcards.dataset, wildcards.ae
         )
     return models
+
+
+def latent_params(wildcards):
+    """The latent analysis reads the autoencoder alone."""
+    return {"autoencoder": model_params(wildcards)["autoencoder"]}
 
 
 def user_defence_files(name):
