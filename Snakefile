@@ -36,3 +36,4 @@ rule all:
         expand("results/figures/fig{n}.pdf", n=range(1, 6)),
         expand("results/figures/{name}.pdf", name=default_comparisons()),
         "results/tables/accuracy.csv",
+        "results/tables/claims.csv",

@@ -119,6 +119,19 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     diameters = pd.read_csv(workdir / "results" / "figures" / "fig5_diameters.csv")
     assert len(diameters) == 6 and (diameters["clean_code_diameter"] > 0).all()
 
+    # The claims the fixture grid can judge (it has stp 0 and 0.2 only, and no stp 0.4 cell),
+    # each comparison's numbers those of the figure tables
+    claims = pd.read_csv(workdir / "results" / "tables" / "claims.csv")
+    verdicts = claims[claims["level"] == "claim"].set_index("claim")["verdict"]
+    assert set(verdicts.index) == {"denoising", "stp", "latent-diameter", "latent-displacement", "pgd-below-cw"}
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "opposite", "cannot tell", "in part"}
+    dae = claims[(claims["comparison"] == "DAE against AE at stp 0.2") & (claims["level"] == "comparison")].iloc[0]
+    fig1 = pd.read_csv(workdir / "results" / "tables" / "accuracy_fig1.csv")
+    cw = fig1[fig1["attack"] == "cw"].set_index(["cell", "eps"])["accuracy_mean"]
+    expected = (cw["ae_d1_stp0.2_a0"] - cw["ae_d0_stp0.2_a0"]).mean()
+    assert dae["effect"] == pytest.approx(expected) and dae["eps"] == "0.1-0.3" and dae["n_images"] == 40
+    assert dae["interval_low"] < dae["effect"] < dae["interval_high"]
+
     accuracy = pd.read_csv(workdir / "results" / "tables" / "accuracy.csv")
     # (cell, scale) pairs: none, 3 AEs, 1 CAE, 3 VAEs at scale 1, the DVAE at scale 2; each
     # with clean + cw at 2 eps; pgd at 2 eps for none and the reference cell; the adaptive

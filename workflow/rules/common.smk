@@ -412,6 +412,27 @@ def latent_files():
     ]
 
 
+CLAIMS_FILE = str(Path(workflow.basedir) / "workflow" / "claims.yaml")
+
+
+def claims_figures():
+    """The figures whose tables the claims compare, of those the config draws."""
+    import yaml
+
+    with open(CLAIMS_FILE) as handle:
+        claims = yaml.safe_load(handle)["claims"]
+    named = {each["figure"] for claim in claims.values() for each in claim["comparisons"]}
+    return sorted(named & set(config["figures"]))
+
+
+def claims_accuracy_tables():
+    return [f"results/tables/accuracy_{f}.csv" for f in claims_figures() if f in grid.ACCURACY_FIGURES]
+
+
+def claims_latent_tables():
+    return ["results/tables/latent.csv"] if "fig5" in claims_figures() else []
+
+
 def btsc_expected(wildcards):
     """What the BTSC zips must hold; nothing for datasets with published checksums."""
     if dataset_info(wildcards.dataset).layout != "btsc-zip":

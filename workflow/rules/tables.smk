@@ -77,3 +77,27 @@ rule figure_table:
         sanity=sanity_params,
     script:
         "../scripts/figure_table.py"
+
+
+# The paper's claims and our own findings (workflow/claims.yaml), judged on the figures'
+# tables: per claim, dataset and comparison the paired effect, the training-seed spread and a
+# verdict (docs/claims.md).
+rule claims:
+    input:
+        claims=CLAIMS_FILE,
+        accuracy=claims_accuracy_tables(),
+        latent=claims_latent_tables(),
+    output:
+        table=report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+    log:
+        "logs/tables/claims.log",
+    conda:
+        ENVIRONMENT
+    params:
+        datasets=list(config["datasets"]),
+    script:
+        "../scripts/claims.py"
