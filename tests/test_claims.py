@@ -254,7 +254,7 @@ def test_judge_tables_writes_a_checked_table_and_the_readme_lines(tmp_path):
     claim = written[written["level"] == "claim"].iloc[0]
     assert claim["verdict"] == HOLDS
     lines = markdown_table({"MNIST": written}, load_claims(claims_path))
-    assert "| **denoising**: x | paper | mnist: holds (+6.0 pts; 1 comparison, n=2000, seeds 3) |" in lines
+    assert "| denoising: x | paper | mnist: **holds**: 1 of 1 comparison hold; effects +6.0 pts |" in lines
     with pytest.raises(ClaimsError, match="hold none of the compared curves"):
         other = tmp_path / "other.csv"
         write_table(table.assign(cell="none"), other)

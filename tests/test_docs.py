@@ -48,3 +48,47 @@ def test_every_link_resolves_to_a_file_or_heading():
 def test_the_slug_is_githubs():
     assert slug("The whole grid, and quicker routes") == "the-whole-grid-and-quicker-routes"
     assert slug("Classifier `[code]`") == "classifier-code"
+
+
+def test_the_claims_tables_in_the_docs_are_the_committed_claims_csv():
+    """README's claims table and docs/reproduction.md's verdicts: generated, never edited."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "docs" / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    for path, text in generate.generated().items():
+        assert path.read_text() == text, f"{path.name} differs from its claims tables: run make docs"
+
+
+def test_every_number_of_the_readme_claims_table_is_in_its_claims_csv():
+    """Each effect range of the README's table is the smallest and largest effect of that
+    claim's comparisons in the claims.csv of its column, and each verdict that row's."""
+    import pandas as pd
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- generated: claims,")[1].split("<!-- end of generated: claims -->")[0]
+    rows = [line.split(" | ") for line in block.strip().splitlines()[3:]]
+    columns = {
+        2: pd.read_csv(ROOT / "docs/reproduction/quick/claims.csv"),
+        3: pd.read_csv(ROOT / "docs/reproduction/paper-mnist/claims.csv"),
+    }
+    checked = 0
+    for row in rows:
+        claim = row[0].lstrip("| ").split(":")[0]
+        for index, table in columns.items():
+            for part in row[index].rstrip(" |").split("<br>"):
+                match = re.match(
+                    r"([a-z-]+): \*\*([a-z ]+)\*\*: (\d+) of (\d+) .*effects ([-+0-9.]+)(?: to ([-+0-9.]+))?", part
+                )
+                assert match, part
+                dataset, verdict, held, total, low, high = match.groups()
+                source = table[(table["claim"] == claim) & (table["dataset"] == dataset)]
+                line = source[source["level"] == "claim"].iloc[0]
+                compared = source[source["level"] == "comparison"]
+                assert verdict == line["verdict"] and int(total) == len(compared)
+                assert int(held) == (compared["verdict"] == "holds").sum()
+                assert float(low) == round(100 * compared["effect"].min(), 1)
+                assert float(high or low) == round(100 * compared["effect"].max(), 1)
+                checked += 1
+    assert checked >= 14
