@@ -259,3 +259,20 @@ def test_judge_tables_writes_a_checked_table_and_the_readme_lines(tmp_path):
         other = tmp_path / "other.csv"
         write_table(table.assign(cell="none"), other)
         judge_tables(claims_path, [other], [], ["mnist"])
+
+
+def test_a_curve_in_several_figure_tables_is_read_from_the_comparisons_figure(tmp_path):
+    """Runs made figure by figure each retrain a shared cell: the comparison of Fig. 4 takes
+    Fig. 4's AE, not Fig. 1's."""
+    base = {eps: base_images(500, 0.5, seed=i) for i, eps in enumerate(EPS)}
+    fig1 = table_of([curve_rows(AE, {e: flipped(b, 100) for e, b in base.items()})])
+    fig4 = table_of([curve_rows(AE, base), curve_rows(DAE, {e: flipped(b, 50) for e, b in base.items()})])
+    paths = []
+    for name, table in (("fig1", fig1), ("fig4", fig4)):
+        paths.append(tmp_path / f"accuracy_{name}.csv")
+        write_table(table, paths[-1])
+    claims_path = tmp_path / "claims.yaml"
+    claims_path.write_text(yaml.safe_dump(claims_with("higher", figure="fig4")))
+    judged = judge_tables(claims_path, paths, [], ["mnist"])
+    row = judged[judged["level"] == "comparison"].iloc[0]
+    assert row["effect"] == pytest.approx(0.1)  # against Fig. 1's AE it would be -0.1

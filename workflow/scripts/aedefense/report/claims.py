@@ -20,6 +20,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ HOLDS, NOT_HOLDS, OPPOSITE, CANNOT_TELL, IN_PART = "holds", "does not hold", "op
 EXPECTATIONS = ("higher", "lower", "not_lower", "level")
 EPS_CHOICES = ("attacked", "large", "latent")
 ACCURACY = "accuracy"
+FIGURE_COLUMN = "table_figure"  # which figure's table a row was read from (accuracy_<figure>.csv)
 LATENT_QUANTITIES = ("clean_code_diameter", "relative_displacement", "cosine", "norm_ratio")
 DECISION_KEYS = ("z", "margin", "relative_margin", "seed_replicates", "assumed_seed_std", "assumed_relative_seed_std")
 COMPARISON_KEYS = {
@@ -251,14 +253,21 @@ class Judge:
         self.claims = claims
         self.decision = claims.decision
         self.accuracy = accuracy.assign(replicate=accuracy.get("replicate", 0)).fillna({"replicate": 0})
+        if FIGURE_COLUMN not in self.accuracy:
+            self.accuracy[FIGURE_COLUMN] = ""
+        self.all_rows = self.accuracy
         self.accuracy = self.accuracy.drop_duplicates(["dataset", "cell", "replicate", "attack", "scale", "eps"])
         self.latent = latent
         spread = seed_spread(self.accuracy)
         self.spread = spread.set_index(["dataset", "cell", "attack", "scale", "eps"]) if len(spread) else None
         self.pooled = {} if spread.empty else dict(zip(*pooled(spread)[["kind", "pooled_seed_std"]].T.values))
 
-    def _curve(self, dataset, cell, attack, scale) -> pd.DataFrame:
-        table = self.accuracy
+    def _curve(self, dataset, cell, attack, scale, figure="") -> pd.DataFrame:
+        """One curve's rows (clean, then each attacked eps, every seed): from the table of
+        `figure` where several tables hold it (runs made figure by figure may differ), else
+        from the first table that has it."""
+        own = self.all_rows[self.all_rows[FIGURE_COLUMN] == figure]
+        table = own if figure and (own["cell"] == cell).any() else self.accuracy
         mask = (table["dataset"] == dataset) & (table["cell"] == cell) & np.isclose(table["scale"], scale)
         attacked = table[mask & (table["attack"] == attack)]
         clean = table[mask & (table["attack"] == CLEAN) & (table["eps"] == 0)]
@@ -288,8 +297,10 @@ class Judge:
     # the classifier of their seed, so the difference usually moves less: the rule errs wide).
 
     def judge_accuracy(self, comparison: Comparison, dataset: str) -> list[dict]:
-        curve = self._curve(dataset, comparison.cell, comparison.attack, comparison.scale)
-        against = self._curve(dataset, comparison.against, comparison.against_attack, comparison.against_scale)
+        curve = self._curve(dataset, comparison.cell, comparison.attack, comparison.scale, comparison.figure)
+        against = self._curve(
+            dataset, comparison.against, comparison.against_attack, comparison.against_scale, comparison.figure
+        )
         if curve.empty or against.empty:
             return []
         eps_list = self._eps(comparison, dataset, curve, against)
@@ -618,6 +629,12 @@ def read_any_table(path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def figure_of_table(path) -> str:
+    """'fig4' for accuracy_fig4.csv; '' for a table of the whole run (accuracy.csv)."""
+    stem = Path(path).stem
+    return stem.split("_", 1)[1] if stem.startswith("accuracy_") else ""
+
+
 def judge_tables(claims_path, accuracy_paths, latent_paths, datasets, dest=None, allow_empty=False) -> pd.DataFrame:
     """claims.csv from a claims file and a run's figure tables (accuracy_<figure>.csv) and
     latent tables; written to dest (with the inputs' sha256 on every row) when given.
@@ -626,7 +643,9 @@ def judge_tables(claims_path, accuracy_paths, latent_paths, datasets, dest=None,
     from aedefense.report.results import write_table
 
     claims = load_claims(claims_path)
-    accuracy = pd.concat([read_any_table(p) for p in accuracy_paths], ignore_index=True)
+    accuracy = pd.concat(
+        [read_any_table(p).assign(**{FIGURE_COLUMN: figure_of_table(p)}) for p in accuracy_paths], ignore_index=True
+    )
     latent = pd.concat([read_any_table(p) for p in latent_paths], ignore_index=True) if latent_paths else None
     table = judge(claims, accuracy, latent, datasets)
     if table.empty and not allow_empty:
