@@ -16,4 +16,4 @@ with job(snakemake):
         print("No claim could be judged: the run's figures hold none of the curves workflow/claims.yaml compares.")
     judged = table[table["level"] == "claim"]
     for _, row in judged.iterrows():
-        print(f"{row['dataset']:14} {row['claim']:20} {row['verdict']:13} {row['comparison']}")
+        print(f"{row['dataset']:14} {row['claim']:25} {row['verdict']:13} {row['comparison']}")

@@ -5,7 +5,9 @@ masked or broken gradients. It starts from vertical stripes of +-eps, then, once
 flips the perturbation inside one random square of every image still classified correctly to
 a random +-eps per channel, and keeps the change where the margin Z_y - max_{j != y} Z_j
 falls. The square's side shrinks on the reference schedule (p_init halved after 10, 50, 200,
-500, 1,000, 2,000, 4,000, 6,000 and 8,000 of 10,000 queries, rescaled to the budget).
+500, 1,000, 2,000, 4,000, 6,000 and 8,000 of 10,000 queries, rescaled to the budget: the
+reference code's rescale_schedule, which AutoAttack's standard evaluation turns off, so at
+5,000 queries these squares shrink twice as fast as AutoAttack's).
 
 This follows the reference implementation (fra31/auto-attack, as torchattacks 3.5.1 carries
 it), whose random draws it repeats in the same order: one square position and one set of

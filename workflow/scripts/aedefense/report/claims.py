@@ -218,23 +218,19 @@ def verdict(low: float, high: float, expect: str, margin: float) -> str:
 
 
 def claim_verdict(verdicts: list[str]) -> str:
-    """A claim's verdict on one dataset from its comparisons': the same for all, or in part
-    where some hold and others do not; cannot tell where none holds and some cannot tell.
+    """A claim's verdict on one dataset from its comparisons': the same for all; in part where
+    some hold and others do not; does not hold where none holds and some do not hold or are
+    opposite (the rest cannot tell).
 
     >>> claim_verdict(["holds", "holds"]), claim_verdict(["holds", "cannot tell"])
     ('holds', 'in part')
-    >>> claim_verdict(["opposite", "does not hold"])
-    'does not hold'
-
+    >>> claim_verdict(["opposite", "cannot tell"]), claim_verdict(["cannot tell", "cannot tell"])
+    ('does not hold', 'cannot tell')
     """
     kinds = set(verdicts)
     if len(kinds) == 1:
         return verdicts[0]
-    if HOLDS in kinds:
-        return IN_PART
-    if CANNOT_TELL in kinds:
-        return CANNOT_TELL
-    return NOT_HOLDS
+    return IN_PART if HOLDS in kinds else NOT_HOLDS
 
 
 def _decode(row) -> np.ndarray | None:
@@ -677,7 +673,7 @@ def main(argv=None) -> int:
     except (ClaimsError, OSError) as error:
         parser.exit(2, f"error: {error}\n")
     for _, row in table[table["level"] == "claim"].iterrows():
-        print(f"{row['dataset']:14} {row['claim']:20} {row['verdict']:13} {row['comparison']}")
+        print(f"{row['dataset']:14} {row['claim']:25} {row['verdict']:13} {row['comparison']}")
     return 0
 
 
