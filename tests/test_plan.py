@@ -98,6 +98,29 @@ def test_training_seeds_repeat_every_evaluation_per_seed(base_config):
     assert {r[1] for r in three} == {c + s for c in {r[1] for r in one} for s in ("", "_r1", "_r2")}
 
 
+def test_a_declared_subset_of_cells_gets_more_training_seeds(base_config):
+    """training_seeds_cells: three seeds of one Fig. 1 cell; every other cell keeps one, the
+    undefended classifier gets three (seed r of the cell stands in front of classifier r)."""
+    from aedefense.plan.config import rule_errors
+
+    base_config["training_seeds_cells"] = {"ae_d1_stp0.4_a0": 3}
+    rows = grid.evaluations(base_config, ["fig1"], False, ())
+    names = {r[1] for r in rows}
+    assert {"ae_d1_stp0.4_a0_r1", "ae_d1_stp0.4_a0_r2", "none_r1", "none_r2"} <= names
+    assert "ae_d0_stp0.4_a0_r1" not in names and "ae_d1_stp0.2_a0_r1" not in names
+    cw = [r for r in rows if r[1].startswith("ae_d1_stp0.4_a0") and r[2] == "cw"]
+    assert len(cw) == 3 * len(base_config["data"]["mnist"]["eps"]) * len(base_config["datasets"])
+    assert grid.classifier_seeds(base_config) == 3
+    assert grid.target_problems(base_config, "mnist", "ae_d1_stp0.4_a0_r2") == []
+    assert "has 1" in grid.target_problems(base_config, "mnist", "ae_d0_stp0.4_a0_r1")[0]
+    assert grid.target_problems(base_config, "mnist", "classifier_r2") == []
+    assert rule_errors(base_config) == []
+    base_config["training_seeds_cells"] = {"ae_d1_stp0_a0": 3, "ae_d0_stp0.15_a0": 2}
+    errors = rule_errors(base_config)
+    assert any("trained once as ae_d0_stp0_a0; list that name instead" in e for e in errors)
+    assert any("training_seeds_cells.ae_d0_stp0.15_a0: no figure trains ae_d0_stp0.15_a0" in e for e in errors)
+
+
 def test_an_evaluation_job_covers_the_scales_its_figures_show_and_a_vae_outside_them_fails(base_config):
     scales = grid.evaluation_scales(base_config)
     fig3 = [float(s) for s in base_config["figures"]["fig3"]["scales"]]

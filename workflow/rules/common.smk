@@ -116,6 +116,7 @@ localrules:
     defences_figure,
     health_table,
     defences_health_table,
+    claims,
 
 
 def raw_files(wildcards):

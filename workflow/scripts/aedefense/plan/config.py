@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from aedefense.plan.grid import DEFENCES_FIGURE, FIGURES, trained_cells
-from aedefense.plan.names import WORST
+from aedefense.plan.names import UNDEFENDED, WORST
 
 NESTED_AS_TEXT = (
     "a nested value given as --config 'key={...}' reaches the workflow as text: "
@@ -240,6 +240,23 @@ def rule_errors(config: dict) -> list[str]:
             messages.append(
                 f"cell_overrides.{key}: no figure trains {cell.name}, so the override would "
                 f"change nothing; the cells trained for {key.split('/', 1)[0]}: {', '.join(sorted(trained))}"
+            )
+    for name in config.get("training_seeds_cells") or {}:
+        if name == UNDEFENDED:
+            continue
+        try:
+            cell = cell_from_name(name)
+        except ValueError as error:
+            messages.append(f"training_seeds_cells.{name}: {error}")
+            continue
+        if cell.canonical() != cell:
+            messages.append(
+                f"training_seeds_cells.{name}: with stp 0 denoising changes nothing, so this cell is "
+                f"trained once as {cell.canonical().name}; list that name instead"
+            )
+        elif cell.name not in trained:
+            messages.append(
+                f"training_seeds_cells.{name}: no figure trains {name}; the cells trained: {', '.join(sorted(trained))}"
             )
     for name in config["reference_attack"]["cells"]:
         try:

@@ -31,6 +31,21 @@ def rule_threads(config: dict, rule: str) -> int:
     return config["threads"][RULE_THREADS[rule]]
 
 
+def training_seeds_of(config: dict, name: str) -> int:
+    """How many training seeds a cell (or the undefended classifier, names.UNDEFENDED) has:
+    `training_seeds`, or more for the cells `training_seeds_cells` lists. The undefended
+    classifier has as many as any cell: a cell's seed r stands in front of classifier r."""
+    extra = config.get("training_seeds_cells") or {}
+    if name == UNDEFENDED:
+        return classifier_seeds(config)
+    return max(config["training_seeds"], extra.get(name, 0))
+
+
+def classifier_seeds(config: dict) -> int:
+    """The classifiers trained per dataset: one per training seed of the most-seeded cell."""
+    return max([config["training_seeds"], *(config.get("training_seeds_cells") or {}).values()])
+
+
 def classifier_name(replicate: int) -> str:
     """The classifier file of a training seed: classifier, classifier_r1, ..."""
     return replicate_name("classifier", replicate)
@@ -125,7 +140,7 @@ def evaluations(config: dict, figures=ACCURACY_FIGURES, all_reference_cells=True
     return sorted(
         (dataset, replicate_name(cell, r), attack, eps, scale)
         for dataset, cell, attack, eps, scale in rows
-        for r in range(config["training_seeds"])
+        for r in range(training_seeds_of(config, cell))
     )
 
 
@@ -248,8 +263,7 @@ def compared_cells(config: dict) -> list[tuple[str, float]]:
 def defence_comparison_points(config: dict, dataset: str) -> list[tuple[str, float]]:
     """(name, scale) of every defence the comparison shows on a dataset, per training seed:
     the undefended classifier, the listed cells and the user defences (scale 0)."""
-    seeds = config["training_seeds"]
-    points = [(UNDEFENDED, 0.0, seeds), *((c, s, seeds) for c, s in compared_cells(config))]
+    points = [(c, s, training_seeds_of(config, c)) for c, s in [(UNDEFENDED, 0.0), *compared_cells(config)]]
     points += [(name, 0.0, user_defence_seeds(config, name)) for name in user_defences(config, dataset)]
     return [(replicate_name(name, r), scale) for name, scale, count in points for r in range(count)]
 
@@ -279,10 +293,11 @@ def target_problems(
         problems.append(f"dataset {dataset} is not in datasets ({_listed(config['datasets'])})")
     if name is not None:
         base, replicate = split_replicate(name)
-        if replicate >= config["training_seeds"]:
+        seeds = classifier_seeds(config) if base == "classifier" else training_seeds_of(config, base)
+        if replicate >= seeds and base not in config["defences"]:
             problems.append(
-                f"training seed _r{replicate} is not trained: training_seeds is {config['training_seeds']} "
-                "(seed 0 has no suffix, seed r > 0 the suffix _r<r>)"
+                f"training seed _r{replicate} of {base} is not trained: it has {seeds} (training_seeds, "
+                "training_seeds_cells; seed 0 has no suffix, seed r > 0 the suffix _r<r>)"
             )
         cells = planned_cells(config) if cells is None else cells
         if base in config["defences"]:
@@ -336,7 +351,7 @@ def uses_classifier(entry: dict) -> bool:
 def user_defence_seeds(config: dict, name: str) -> int:
     """A defence that runs the classifier is evaluated with each training seed's; a whole model
     of its own is one."""
-    return config["training_seeds"] if uses_classifier(config["defences"][name]) else 1
+    return classifier_seeds(config) if uses_classifier(config["defences"][name]) else 1
 
 
 def user_defence_problems(config: dict, dataset: str, name: str, replicate: int, scale) -> list[str]:
@@ -361,7 +376,7 @@ def health_points(config: dict) -> list[tuple]:
         (dataset, replicate_name(cell, r), scale)
         for dataset in config["datasets"]
         for cell, scale in pairs
-        for r in range(config["training_seeds"])
+        for r in range(training_seeds_of(config, cell))
     }
     for dataset in config["datasets"]:
         points |= {(dataset, name, scale) for name, scale in defence_comparison_points(config, dataset)}
