@@ -23,6 +23,19 @@ include: "workflow/rules/health.smk"
 refuse_unknown_targets()  # a typo in a target is named with the closest ones
 
 
+# The report opens with what was run and the verdicts of results/tables/claims.csv. Snakemake
+# renders this text with the config, so it travels there, like the figures' health sentences.
+report: "workflow/report/workflow.rst"
+
+
+RUN_SETTINGS = (
+    workflow.overwrite_configfiles,
+    workflow.config_settings.overwrite_config,
+)
+config["report_landing"] = report_landing(config, *RUN_SETTINGS)
+config["report_run"] = run_sentence(config, *RUN_SETTINGS)  # in every caption
+
+
 onstart:
     stop_jobs_on_signals()  # SIGTERM / SIGINT stop the running jobs too (jobs/watchdog.py)
 

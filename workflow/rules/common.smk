@@ -35,7 +35,7 @@ from aedefense.plan.config import (
 )
 from aedefense.jobs.io import unusable_folders
 from aedefense.jobs.watchdog import stop_jobs_on_signals
-from aedefense.report.summary import print_run_summary
+from aedefense.report.summary import config_label, print_run_summary, report_landing, run_sentence
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
@@ -84,6 +84,8 @@ except ConfigError as error:
 
 # The config as plain dicts and lists, as the plan and the params functions take it.
 PLAIN_CONFIG = as_plain(config)
+# The config files of this run, named in every figure's footer with its image count.
+RUN_LABEL = config_label(workflow.overwrite_configfiles, workflow.basedir)
 # Every job's software: one environment for all rules (paths are relative to workflow/rules).
 ENVIRONMENT = "../../envs/aedefense.yaml"
 
@@ -411,6 +413,11 @@ def latent_files():
         f"results/{d}/ae/{cell}/latent/{attack}_eps{format_number(eps)}.csv"
         for d, cell, eps in grid.latent_analyses(PLAIN_CONFIG)
     ]
+
+
+def defence_labels():
+    """The legend names the user defences give themselves (`label`)."""
+    return {name: e["label"] for name, e in config["defences"].items() if e.get("label")}
 
 
 CLAIMS_FILE = str(Path(workflow.basedir) / "workflow" / "claims.yaml")

@@ -24,6 +24,7 @@ rule accuracy_figure:
         attacks=accuracy_figure_param("attacks"),
         datasets=accuracy_figure_param("datasets"),
         style=accuracy_figure_param("style"),
+        run=RUN_LABEL,
     script:
         "../scripts/accuracy_figure.py"
 
@@ -52,6 +53,7 @@ rule latent_figure:
     params:
         datasets=list(config["datasets"]),
         style=figure_style(PLAIN_CONFIG, "fig5"),
+        run=RUN_LABEL,
     script:
         "../scripts/latent_figure.py"
 
@@ -78,5 +80,7 @@ rule defences_figure:
         attack=config["defence_comparison"]["attack"],
         datasets=list(config["datasets"]),
         style=figure_style(PLAIN_CONFIG, grid.DEFENCES_FIGURE),
+        run=RUN_LABEL,
+        labels=defence_labels(),
     script:
         "../scripts/defences_figure.py"

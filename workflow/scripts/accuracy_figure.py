@@ -14,6 +14,7 @@ with job(snakemake):
         attacks=params.attacks,
         datasets=params.datasets,
         style=params.style,
+        run=params.run,
         pdf=snakemake.output.pdf,
         png=snakemake.output.png,
     )

@@ -15,6 +15,8 @@ with job(snakemake):
         attack=params.attack,
         datasets=params.datasets,
         style=params.style,
+        run=params.run,
+        labels=params.labels,
         pdf=snakemake.output.pdf,
         png=snakemake.output.png,
     )

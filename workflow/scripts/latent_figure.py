@@ -10,6 +10,7 @@ with job(snakemake):
         latent,
         datasets=snakemake.params.datasets,
         style=snakemake.params.style,
+        run=snakemake.params.run,
         pdf=snakemake.output.pdf,
         png=snakemake.output.png,
     )

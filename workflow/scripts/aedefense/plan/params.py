@@ -83,8 +83,8 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
 
 def user_defence_entry(config: dict, name: str) -> dict:
     """What a user defence's jobs depend on: its entry but the datasets it applies to (a
-    dataset added there reruns nothing on the others)."""
-    return {key: value for key, value in config["defences"][name].items() if key != "datasets"}
+    dataset added there reruns nothing on the others) and its legend label."""
+    return {key: value for key, value in config["defences"][name].items() if key not in ("datasets", "label")}
 
 
 def with_user_defence(config: dict, cell: str, settings: dict) -> dict:

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 
-from aedefense.plan.cells import format_number  # noqa: E402
+from aedefense.plan.cells import cell_from_name, format_number  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 from aedefense.plan.grid import grid_points  # noqa: E402
 from aedefense.plan.names import CLEAN, UNDEFENDED  # noqa: E402
@@ -95,7 +95,17 @@ def stacked_figure_rows(table: pd.DataFrame, grids: dict, attack: str, order=())
 
 
 def accuracy_figure(
-    table: pd.DataFrame, *, name: str, layouts: list, grids: dict, attacks: list, datasets, style: dict, pdf, png
+    table: pd.DataFrame,
+    *,
+    name: str,
+    layouts: list,
+    grids: dict,
+    attacks: list,
+    datasets,
+    style: dict,
+    pdf,
+    png,
+    run: str = "",
 ):
     """Figure `name` (written to `pdf` and `png`) with the panels and curves of the paper
     figures `layouts` (fig1-4; the paper figure itself for a paper figure; several stacked
@@ -145,7 +155,7 @@ def accuracy_figure(
             ax.set_title(f"{panel}, {DATASETS[dataset].title}")
             ax.set_xlabel("epsilon (L-infinity)")
             ax.set_ylabel("accuracy (%)" if j == 0 else "")
-            ax.set_ylim(-2, 102)
+            _accuracy_axis(ax)
     labels_seen = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
@@ -155,17 +165,46 @@ def accuracy_figure(
     notes = [f"mean of {seeds} training seeds"] if seeds > 1 else []
     notes += [penalty] if (penalty := contractive_penalty_note(table)) else []
     extra = _suptitle(fig, _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
-    if flagged:
-        fig.text(
-            0.5,
-            -0.01,
-            f"x: {flagged} point(s) failed a sanity check; see results/tables/sanity_{name}.csv",
-            ha="center",
-            va="top",
-            color="red",
-        )
     fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))
+    footer = [footer_text(table, run)]
+    if flagged:
+        footer.append(f"x: {flagged} point(s) failed a sanity check; see results/tables/sanity_{name}.csv")
+    _footer(fig, footer, red_last=bool(flagged))
     _save(fig, pdf, png, style["png_dpi"])
+
+
+def _accuracy_axis(ax):
+    """0-100% with a labelled tick every 20 points and a light grid every 10."""
+    from matplotlib.ticker import MultipleLocator
+
+    ax.set_ylim(-2, 102)
+    ax.yaxis.set_major_locator(MultipleLocator(20))
+    ax.yaxis.set_minor_locator(MultipleLocator(10))
+    ax.grid(True, which="both", axis="y", linewidth=0.4, alpha=0.4)
+
+
+def footer_text(table: pd.DataFrame, run: str) -> str:
+    """What every figure states under it: the attacked images per dataset and the config files.
+
+    >>> footer_text(pd.DataFrame({"dataset": ["mnist"], "n_images": [1000]}), "config.yaml + presets/paper-mnist.yaml")
+    'n = 1,000 attacked images (MNIST); config.yaml + presets/paper-mnist.yaml'
+    """
+    counts = table.groupby("dataset", sort=False)["n_images"].max() if "n_images" in table else pd.Series(dtype=int)
+    if len(set(counts)) == 1:
+        names = ", ".join(DATASETS[d].title if d in DATASETS else d for d in counts.index)
+        n = f"n = {int(counts.iloc[0]):,} attacked images ({names})"
+    else:
+        n = "n = " + ", ".join(f"{int(v):,} ({DATASETS[d].title if d in DATASETS else d})" for d, v in counts.items())
+    return "; ".join(part for part in (n if len(counts) else "", run) if part)
+
+
+def _footer(fig, lines: list[str], red_last: bool = False):
+    """Lines of small text under the panels (kept by the tight bounding box of _save)."""
+    for i, line in enumerate(lines):
+        red = red_last and i == len(lines) - 1
+        fig.text(
+            0.5, -0.01 - 0.035 * i, line, ha="center", va="top", color="red" if red else "dimgrey", fontsize="small"
+        )
 
 
 def _draw(ax, data, label, color, linestyle, marker, zorder=2, dodge=0.0):
@@ -232,7 +271,12 @@ def _title(name, layouts, attacks, grids):
 
 # Fig. 5's models: (label, family, denoising), drawn in the family's colour, dashed when denoising
 LATENT_MODELS = [("AE", "ae", 0), ("DAE", "ae", 1), ("VAE", "vae", 0), ("DVAE", "vae", 1)]
-LATENT_MEASURES = [("cosine", "cos(mu, mu*)"), ("norm_ratio", "||mu*|| / ||mu||")]
+LATENT_MEASURES = [
+    ("cosine", "cos(mu, mu*)"),
+    ("norm_ratio", "||mu*|| / ||mu||"),
+    ("clean_code_diameter", "diameter of the clean mu"),
+    ("relative_displacement", "||mu* - mu|| / ||mu||"),
+]
 
 
 def latent_rows(latent: pd.DataFrame) -> pd.DataFrame:
@@ -250,17 +294,24 @@ def latent_rows(latent: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([latent, start], ignore_index=True).sort_values(["dataset", "family", "denoising", "stp"])
 
 
-def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
-    """Fig. 5: cos(mu, mu*) and ||mu*|| / ||mu|| against stp, one column per dataset; error
-    bars the 95% interval of the mean over the attacked images (where the table has it)."""
+def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png, run: str = ""):
+    """Fig. 5: cos(mu, mu*) and ||mu*|| / ||mu|| against stp (the paper's two rows), then the
+    two quantities its text quotes: the diameter of the clean codes and the relative
+    displacement ||mu* - mu|| / ||mu||; one column per dataset; error bars the 95% interval
+    of the mean over the attacked images (where the table has it; a diameter, a maximum over
+    the set, has none)."""
     _apply(style)
     latent = latent_rows(latent)
     colours = dict(zip(("ae", "vae"), sns.color_palette(style["palette"], 3)))
-    fig, axes = plt.subplots(2, len(datasets), figsize=_figsize(style, 2, len(datasets)), squeeze=False)
+    measures = [(column, label) for column, label in LATENT_MEASURES if column in latent]
+    rows_count = len(measures)
+    fig, axes = plt.subplots(
+        rows_count, len(datasets), figsize=_figsize(style, rows_count, len(datasets)), squeeze=False
+    )
     for j, dataset in enumerate(datasets):
         data = latent[latent["dataset"] == dataset]
         eps = format_number(data["eps"].iloc[0]) if len(data) else "?"
-        for i, (column, label) in enumerate(LATENT_MEASURES):
+        for i, (column, label) in enumerate(measures):
             ax = axes[i][j]
             alphas = sorted(set(data["alpha"]))
             for (model, family, denoising), alpha in ((m, a) for m in LATENT_MODELS for a in alphas):
@@ -290,8 +341,13 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png):
             handles.setdefault(label, handle)
     fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     attack = str(latent["attack"].iloc[0]).upper() if len(latent) else "?"
-    extra = _suptitle(fig, f"Latent codes under the {attack} attack: clean mu against adversarial mu*")
+    extra = _suptitle(
+        fig,
+        f"Latent codes under the {attack} attack: clean mu against adversarial mu* (the paper's Fig. 5: the top "
+        "two rows; below, the diameter and displacement its text quotes)",
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))
+    _footer(fig, [footer_text(latent, run)])
     _save(fig, pdf, png, style["png_dpi"])
 
 
@@ -332,13 +388,39 @@ def health_label(rows: pd.DataFrame) -> str:
     return "health: " + (", ".join(bad) if bad else "pass")
 
 
-def defence_label(cell: str, scale: float) -> str:
+def defence_label(cell: str, scale: float, labels: dict | None = None) -> str:
+    """A defence's name in a legend: 'no defence', a cell as its family and settings ('DAE
+    stp 0.4', 'CVAE stp 0.1 alpha 1, scale 1'), a user defence by its `label` (else its id).
+
+    >>> defence_label("vae_d1_stp0.2_a0", 1.0), defence_label("ae_d0_stp0.1_a0.1", 0.0)
+    ('DVAE stp 0.2, scale 1', 'CAE stp 0.1 alpha 0.1')
+    """
     if cell == UNDEFENDED:
         return "no defence"
-    return f"{cell}, scale {format_number(scale)}" if cell.startswith("vae_") else cell
+    if (labels or {}).get(cell):
+        return labels[cell]
+    if not cell.startswith(("ae_", "vae_")):
+        return cell
+    parsed = cell_from_name(cell)
+    family = ("C" if parsed.alpha else "") + ("D" if parsed.denoising else "") + parsed.family.upper()
+    text = f"{family} stp {format_number(parsed.stp)}" + (
+        f" alpha {format_number(parsed.alpha)}" if parsed.alpha else ""
+    )
+    return f"{text}, scale {format_number(scale)}" if parsed.family == "vae" else text
 
 
-def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, datasets, style: dict, pdf, png):
+def defences_figure(
+    table: pd.DataFrame,
+    health: pd.DataFrame,
+    *,
+    attack: str,
+    datasets,
+    style: dict,
+    pdf,
+    png,
+    run: str = "",
+    labels: dict | None = None,
+):
     """Every defence of the comparison under `attack`: one panel per dataset, one curve per
     defence (the undefended classifier in black), each labelled with its health verdicts;
     error bars the 95% Wilson interval, bands the spread over training seeds."""
@@ -359,15 +441,16 @@ def defences_figure(table: pd.DataFrame, health: pd.DataFrame, *, attack: str, d
             if rows.empty:
                 continue
             checked = health[(health["dataset"] == dataset) & (health["cell"] == cell) & (health["scale"] == scale)]
-            label = f"{defence_label(cell, scale)} ({health_label(checked)})"
+            label = f"{defence_label(cell, scale, labels)} ({health_label(checked)})"
             color = "black" if cell == UNDEFENDED else palette[(cell, scale)]
             _draw(ax, rows.sort_values("eps"), label, color, "-", markers[(cell, scale)])
         ax.set_title(DATASETS[dataset].title)
         ax.set_xlabel("epsilon (L-infinity)")
-        ax.set_ylim(-2, 102)
+        _accuracy_axis(ax)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small", frameon=False)
     axes[0][0].set_ylabel("accuracy (%)")
     extra = _suptitle(fig, f"Every defence under {attack.upper()}, with its evaluation health")
     total = height + legend_height
     fig.subplots_adjust(bottom=(legend_height + 0.1) / total, top=1 - (0.7 + extra) / total, wspace=0.1)
+    _footer(fig, [footer_text(table, run)])
     _save(fig, pdf, png, style["png_dpi"])

@@ -62,7 +62,107 @@ def run_summary(since: float, root: str | Path = ".") -> str:
     lines += [f"  table  {os.path.relpath(p, root)}" for p in tables if p not in accuracy]
     for path in accuracy:
         lines.append(accuracy_grid(path, os.path.relpath(path, root)))
+    claims = root / CLAIMS_TABLE
+    if claims in tables:
+        lines.append(f"  {CLAIMS_TABLE}: the claims, judged (docs/claims.md)")
+        lines += ["    " + line for line in claim_lines(claims)]
     return "\n".join(lines)
+
+
+CLAIMS_TABLE = "results/tables/claims.csv"
+
+
+def claim_lines(path: str | Path) -> list[str]:
+    """One line per claim and dataset of a claims.csv: its verdict and its comparisons'."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    claims = table[table["level"] == "claim"]
+    return [
+        f"{row['dataset']:14} {row['claim']:25} {row['verdict']:13} ({row['by']}) {row['comparison']}"
+        for _, row in claims.iterrows()
+    ]
+
+
+def _rst_table(header: list[str], rows: list[list[str]]) -> str:
+    """A reStructuredText list-table."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append("   * - " + str(row[0]))
+        lines += [f"     - {cell}" for cell in row[1:]]
+    return "\n".join(lines)
+
+
+def config_label(configfiles: list, root: str | Path) -> str:
+    """The config files a run was made with, short, for a figure's footer: 'config.yaml +
+    presets/paper-mnist.yaml' (paths inside the workflow `root` relative to it, others by name).
+
+    >>> config_label(["/w/presets/quick.yaml", "/tmp/mine.yaml"], "/w")
+    'config.yaml + presets/quick.yaml + mine.yaml'
+    """
+    names = []
+    for path in configfiles:
+        path = Path(path).resolve() if not str(path).startswith("/") else Path(path)
+        try:
+            names.append(str(path.relative_to(root)))
+        except ValueError:
+            names.append(path.name)
+    return " + ".join(["config.yaml", *names])
+
+
+def run_sentence(config: dict, configfiles: list, overrides: dict) -> str:
+    """What was run, in one sentence for every caption of the report: the config files (the
+    preset), the command-line settings, n and the attacks."""
+    files = ", ".join(f"``{Path(f).name}``" for f in configfiles) or "``config.yaml`` alone"
+    settings = ", ".join(f"``{k}={v}``" for k, v in (overrides or {}).items() if k != "mirror")
+    n = ", ".join(f"{d} n = {config['data'][d]['attack_images']}" for d in config["datasets"])
+    return (
+        f"Run with config.yaml and {files}" + (f" and {settings}" if settings else "") + f"; attacked images: {n}; "
+        f"the figures' attack ``{config['figure_attack']}``, the reference ``{config['reference_attack']['attack']}``."
+    )
+
+
+def report_landing(config: dict, configfiles: list, overrides: dict, root: str | Path = ".") -> str:
+    """The report's opening text (reStructuredText): what was run (config files, command-line
+    settings, datasets with their attacked images and eps, training seeds) and the verdicts
+    of the run's claims.csv where it has one."""
+    rows = [
+        [d, str(config["data"][d]["attack_images"]), ", ".join(str(e) for e in config["data"][d]["eps"])]
+        for d in config["datasets"]
+    ]
+    seeds = config["training_seeds"]
+    extra = config.get("training_seeds_cells") or {}
+    seed_text = f"{seeds} per cell" + (f"; {max(extra.values())} for {len(extra)} declared cells" if extra else "")
+    parts = [
+        "Autoencoder defences against adversarial examples",
+        "=" * 50,
+        "",
+        run_sentence(config, configfiles, overrides) + f" Training seeds: {seed_text}.",
+        "",
+        _rst_table(["dataset", "attacked images (n)", "eps"], rows),
+        "",
+        "The claims, judged",
+        "-" * 18,
+        "",
+    ]
+    claims = Path(root) / CLAIMS_TABLE
+    if not claims.exists():
+        parts.append(f"Not judged in this directory yet: build ``{CLAIMS_TABLE}``.")
+        return "\n".join(parts)
+    import pandas as pd
+
+    table = pd.read_csv(claims)
+    lines = table[table["level"] == "claim"]
+    parts += [
+        f"From ``{CLAIMS_TABLE}`` (category Claims), by the decision rule of docs/claims.md: per claim "
+        "and dataset, the verdict and how many comparisons gave each.",
+        "",
+        _rst_table(
+            ["claim", "by", "dataset", "verdict", "comparisons"],
+            [[r["claim"], r["by"], r["dataset"], f"**{r['verdict']}**", r["comparison"]] for _, r in lines.iterrows()],
+        ),
+    ]
+    return "\n".join(parts)
 
 
 def print_run_summary(since: float, root: str | Path = ".", stream=None) -> None:
