@@ -163,7 +163,8 @@ def accuracy_figure(
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     seeds = int(table["training_seeds"].max())
     notes = [f"mean of {seeds} training seeds"] if seeds > 1 else []
-    notes += [penalty] if (penalty := contractive_penalty_note(table)) else []
+    drawn = table[table["cell"].isin(set(rows["cell"]))] if "cell" in rows else table
+    notes += [penalty] if (penalty := contractive_penalty_note(drawn)) else []
     extra = _suptitle(fig, _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
     fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))
     footer = [footer_text(table, run)]
