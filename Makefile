@@ -24,7 +24,7 @@ TRAIN_BENCH_ARGS ?=
 PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: paper test test-fast test-slurm bench profile docs
+.PHONY: paper test test-fast test-slurm bench profile docs report
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,6 +37,10 @@ paper: $(STAMP)
 	$(VENV)/bin/python -m aedefense.cost.estimate --cores $(CORES) $(ARGS)
 	@echo "Starting in $(PAUSE) s; Ctrl-C stops it (nothing has run yet)." && sleep $(PAUSE)
 	$(VENV)/bin/snakemake --cores $(CORES) $(ARGS)
+
+# the HTML report of the run in this directory, with the run's options (ARGS as for paper)
+report: $(STAMP)
+	$(VENV)/bin/python -m aedefense.report.build $(ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

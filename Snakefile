@@ -28,16 +28,17 @@ refuse_unknown_targets()  # a typo in a target is named with the closest ones
 report: "workflow/report/workflow.rst"
 
 
-RUN_SETTINGS = (
+RUN_OPTIONS = (
     workflow.overwrite_configfiles,
     workflow.config_settings.overwrite_config,
 )
-config["report_landing"] = report_landing(config, *RUN_SETTINGS)
-config["report_run"] = run_sentence(config, *RUN_SETTINGS)  # in every caption
+config["report_landing"] = report_landing(config, *RUN_OPTIONS)
+config["report_run"] = run_sentence(config, *RUN_OPTIONS)  # in every caption
 
 
 onstart:
     stop_jobs_on_signals()  # SIGTERM / SIGINT stop the running jobs too (jobs/watchdog.py)
+    record_run(*RUN_OPTIONS)  # results/run_settings.json: make report builds with these options
 
 
 onsuccess:

@@ -35,6 +35,7 @@ from aedefense.plan.config import (
 )
 from aedefense.jobs.io import unusable_folders
 from aedefense.jobs.watchdog import stop_jobs_on_signals
+from aedefense.report.build import record_run
 from aedefense.report.summary import config_label, print_run_summary, report_landing, run_sentence
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info
