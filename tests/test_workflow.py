@@ -95,8 +95,35 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     for name in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig3_eot", "fig1_attacks"):
         for suffix in ("pdf", "png"):
             assert (workdir / "results" / "figures" / f"{name}.{suffix}").stat().st_size > 1000
-    snakemake(repo_root, workdir, overlay, "--report", str(workdir / "report.html"))
+    # make report: the run's options, no targets; the report opens with what was run and the
+    # claims' verdicts, and every caption says n and the config files
+    config_file = str(workdir / "test-config.yaml")
+    build = [
+        sys.executable,
+        "-m",
+        "aedefense.report.build",
+        "--directory",
+        str(workdir),
+        "-s",
+        str(repo_root / "Snakefile"),
+    ]
+    refused = subprocess.run(
+        [*build, "--configfile", config_file, "--config", "mirror=/elsewhere"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert refused.returncode == 2 and "--config mirror: the run used" in refused.stderr
+    built = subprocess.run(
+        [*build, "--out", str(workdir / "report.html"), "--configfile", config_file],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert built.returncode == 0, built.stderr
     report = (workdir / "report.html").read_text()
+    assert "The claims, judged" in report and "latent-diameter" in report
+    assert "mnist n = 40" in report and "test-config.yaml" in report
     assert "figure fig3 plots" in report  # a figure's caption, rendered with its wildcards
     # the default run builds no health table, and each figure's caption says so
     assert "Evaluation health: not checked yet; build results/tables/health.csv" in report

@@ -96,6 +96,7 @@ def report_targets(root: Path = Path(".")) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,  # every other option is snakemake's, passed on as written
         description="Build the HTML report of the run in this directory, with the run's options "
         "(make report ARGS=...); other snakemake options (--configfile, --config, --snakefile) are passed on.",
     )
