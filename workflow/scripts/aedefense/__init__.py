@@ -21,6 +21,15 @@ classifier behind an autoencoder, and the accuracy left with its 95% interval:
 
 An attack's settings are those of attacks.<name> in config.yaml (the `method` and its
 keyword-only parameters); `attack_in_batches` batches them by `batch_size` and seeds them.
+
+A run's trained models by name, an attack with config.yaml's settings as defaults, and robust
+accuracy in one call, as AutoAttack's standard evaluation prints it (aedefense.api):
+
+    from aedefense import load_model, load_test_images, robust_accuracy
+
+    model = load_model("runs/quick", "mnist", "ae_d1_stp0.4_a0")
+    x, y = load_test_images("runs/quick", "mnist", count=100)
+    table = robust_accuracy(model, x, y, eps=[0.1, 0.2, 0.3])
 """
 
 from __future__ import annotations
@@ -54,6 +63,11 @@ PUBLIC = {
     "zero_gradients": "aedefense.report.health",
     "attack_converged": "aedefense.report.health",
     "wilson_interval": "aedefense.report.results",
+    "load_model": "aedefense.api",
+    "load_test_images": "aedefense.api",
+    "attack": "aedefense.api",
+    "attack_settings": "aedefense.api",
+    "robust_accuracy": "aedefense.api",
 }
 __all__ = list(PUBLIC)
 
