@@ -272,7 +272,7 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     # scales), pgd 2, cwlong 8, fig1_attacks 14, the DVAE's pgd 1; per scale for the adaptive
     # sets: cweot 2, pgdeot 2.
     assert sorted(scheduled(plan)) == sorted(
-        ["all", "accuracy_table"]
+        ["all", "accuracy_table", "claims"]
         + ["attack"] * (10 + 8 + 10 + 1)
         + ["attack_adaptive"] * (2 + 2)
         + ["evaluate"] * (8 + 2 + 8 + 14 + 1)
@@ -288,7 +288,7 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     # 12 evaluations (those, clean and the worst case at 2 eps), its latent analysis, the two
     # tables, and the figures that show it (1, 4, 5 and fig1_attacks): nothing else
     assert sorted(jobs) == sorted(
-        ["all", "train_autoencoder", "latent", "accuracy_table", "latent_table", "latent_figure"]
+        ["all", "train_autoencoder", "latent", "accuracy_table", "latent_table", "latent_figure", "claims"]
         + ["attack"] * 9
         + ["evaluate"] * 12
         + ["figure_table", "accuracy_figure"] * 3
