@@ -139,11 +139,15 @@ def peer_attacks(model, x, labels, iterations, lr, classes, slow_images):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batch", type=int, default=200, help="images per attack batch, for every row (default 200)")
+    parser.add_argument("--iterations", type=int, default=10, help="attack iterations per measurement (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present (default)"
+    )
     parser.add_argument(
         "--slow-peer-images",
         type=int,

@@ -99,16 +99,20 @@ def bare_epoch_seconds(data, cell, settings, device) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=2000)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=2000, help="training images per measured epoch (default 2000)")
     parser.add_argument(
         "--exact-images",
         type=int,
         default=200,
         help="images per epoch for the exact contractive penalty (~80x slower on a CPU)",
     )
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present (default)"
+    )
     return parser
 
 

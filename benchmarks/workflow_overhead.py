@@ -33,8 +33,14 @@ def dry_run(*args, directory: Path) -> tuple[float, str]:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configfile", default=str(ROOT / "presets" / "quick.yaml"))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--configfile",
+        default=str(ROOT / "presets" / "quick.yaml"),
+        help="the config laid over config.yaml whose plan is timed (default presets/quick.yaml)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as empty:

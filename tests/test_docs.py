@@ -4,6 +4,8 @@ resolves to a file, or a heading of one, in the repository."""
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
@@ -92,3 +94,34 @@ def test_every_number_of_the_readme_claims_table_is_in_its_claims_csv():
                 assert float(high or low) == round(100 * compared["effect"].max(), 1)
                 checked += 1
     assert checked >= 14
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "examples/defences/bitdepth.py",
+        "examples/defences/noisy_smoothing.py",
+        "examples/defences/shift_ensemble.py",
+        "examples/defences/denoiser.py",
+        "benchmarks/attack_throughput.py",
+        "benchmarks/training_throughput.py",
+        "benchmarks/workflow_overhead.py",
+        "benchmarks/profile_run.py",
+    ],
+)
+def test_every_script_the_docs_name_answers_help_with_whole_sentences(script):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    description = done.stdout.split("\n\n")[1]
+    assert description.rstrip().endswith((".", ":")), description  # not cut mid-sentence
+    lines = done.stdout.split("options:")[1].splitlines()[1:]
+    for index, line in enumerate(lines):  # each option explained: help on its line or the next
+        if not line.strip().startswith("-") or line.strip().startswith("-h, --help"):
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        same_line = re.search(r"\S\s{2,}\S", line.strip())
+        next_line = following.startswith(" " * 10) and not following.strip().startswith("-")
+        assert same_line or next_line, f"{script}: {line.strip()} has no help text"

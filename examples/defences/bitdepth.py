@@ -22,3 +22,9 @@ def bit_depth(bits: int = 2):
         return torch.round(x * levels) / levels
 
     return squeeze
+
+
+if __name__ == "__main__":  # a defence to name in a config file, not a program: say how
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).print_help()

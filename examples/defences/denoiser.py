@@ -1,5 +1,5 @@
 """A purifier trained outside the workflow: a small convolutional denoiser whose weights are
-in a checkpoint file (a state dict, loaded with weights_only=True). Train one with
+in a checkpoint file (a state dict, loaded with weights_only=True). Train one with:
 
     python examples/defences/denoiser.py results/mnist/data/train.pt denoiser.pt
 
@@ -15,8 +15,6 @@ will do), then name it in the config:
         stochastic: false
         differentiable: true
 """
-
-import sys
 
 import torch
 from torch import nn
@@ -61,7 +59,15 @@ def train(images: torch.Tensor, epochs: int = 2, sigma: float = 0.3, seed: int =
 
 
 if __name__ == "__main__":
-    source, destination = sys.argv[1:3]
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "source", help="prepared training images (a .pt with `images`), e.g. results/mnist/data/train.pt"
+    )
+    parser.add_argument("destination", help="the checkpoint to write (the denoiser's state dict)")
+    args = parser.parse_args()
+    source, destination = args.source, args.destination
     prepared = torch.load(source, weights_only=True)
     torch.save(train(prepared["images"]).state_dict(), destination)
     print(f"wrote {destination}")

@@ -22,3 +22,9 @@ def noisy_smoothing(sigma: float = 0.3, kernel: int = 3):
         return F.avg_pool2d(noisy, kernel, stride=1, padding=kernel // 2, count_include_pad=False)
 
     return purify
+
+
+if __name__ == "__main__":  # a defence to name in a config file, not a program: say how
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).print_help()

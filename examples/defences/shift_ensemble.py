@@ -33,3 +33,9 @@ class ShiftEnsemble(torch.nn.Module):
 
 def shift_ensemble(classifier: torch.nn.Module, shift: int = 1) -> torch.nn.Module:
     return ShiftEnsemble(classifier, shift)
+
+
+if __name__ == "__main__":  # a defence to name in a config file, not a program: say how
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).print_help()
