@@ -129,7 +129,7 @@ def main():
         default=[],
         help="profile only the jobs this target needs, as the --plan-configfile config plans it",
     )
-    parser.add_argument("--no-projection", action="store_true")
+    parser.add_argument("--no-projection", action="store_true", help="the run's own table only, without the projection")
     args = parser.parse_args()
     plan_args = [item for path in args.plan_configfile for item in ("--configfile", str(Path(path).resolve()))]
     jobs = read_jobs(Path(args.directory))

@@ -119,7 +119,7 @@ def test_every_script_the_docs_name_answers_help_with_whole_sentences(script):
     assert description.rstrip().endswith((".", ":")), description  # not cut mid-sentence
     lines = done.stdout.split("options:")[1].splitlines()[1:]
     for index, line in enumerate(lines):  # each option explained: help on its line or the next
-        if not line.strip().startswith("-") or line.strip().startswith("-h, --help"):
+        if not re.match(r"  -", line) or line.strip().startswith("-h, --help"):  # an option, not a wrapped help line
             continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
         same_line = re.search(r"\S\s{2,}\S", line.strip())
