@@ -24,7 +24,7 @@ TRAIN_BENCH_ARGS ?=
 PROFILE_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: paper first test test-fast test-slurm bench profile docs report
+.PHONY: paper first test test-fast test-slurm bench profile docs report status
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ first: $(STAMP)
 # the HTML report of the run in this directory, with the run's options (ARGS as for paper)
 report: $(STAMP)
 	$(VENV)/bin/python -m aedefense.report.build $(ARGS)
+
+# where the run in this directory stands: jobs done, jobs left, time left (works while it runs)
+status: $(STAMP)
+	$(VENV)/bin/python -m aedefense.report.status --cores $(CORES)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

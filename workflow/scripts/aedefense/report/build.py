@@ -35,13 +35,22 @@ def options_of(configfiles, overrides) -> dict:
     return {"configfiles": files, "config": {k: v for k, v in (overrides or {}).items()}}
 
 
-def record_run(configfiles, overrides, dest: Path = RUN_SETTINGS) -> None:
-    """Write the options of the run that starts now (the Snakefile's onstart)."""
+def record_run(
+    configfiles, overrides, snakefile: str | None = None, targets=(), rerun_triggers=None, dest: Path = RUN_SETTINGS
+) -> None:
+    """Write the options of the run that starts now, its Snakefile, targets and rerun triggers
+    (the Snakefile's onstart; make status plans with them)."""
     from aedefense.jobs.io import atomic_path
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        **options_of(configfiles, overrides),
+        "snakefile": str(snakefile) if snakefile else None,
+        "targets": sorted(targets),
+        "rerun_triggers": sorted(rerun_triggers) if rerun_triggers else None,
+    }
     with atomic_path(dest) as tmp:
-        Path(tmp).write_text(json.dumps(options_of(configfiles, overrides), indent=1, default=str) + "\n")
+        Path(tmp).write_text(json.dumps(record, indent=1, default=str) + "\n")
 
 
 def command_line(options: dict) -> str:
