@@ -24,6 +24,9 @@ class MethodSpec:
     # whether the attack itself draws (a random start, Square's proposals); with EOT draws
     # every attack samples the defence as well
     random: bool = True
+    # whether it reads no gradient (the health check that a defence does not mask gradients
+    # compares what such an attack finds after the white-box ones)
+    gradient_free: bool = False
 
 
 SPECS = {
@@ -31,7 +34,7 @@ SPECS = {
     "pgd": MethodSpec("steps"),
     "deepfool": MethodSpec("steps", random=False),
     "apgd": MethodSpec("steps", runs_settings=("restarts", "targets")),
-    "square": MethodSpec("queries", runs_settings=("restarts",), step_cost=0.4),
+    "square": MethodSpec("queries", runs_settings=("restarts",), step_cost=0.4, gradient_free=True),
     "suite": MethodSpec("", written_as=("standard", "rand")),
 }
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 import torch
 
-from aedefense.core.attack_specs import spec_of
+from aedefense.core.attack_specs import SPECS, spec_of
 from aedefense.core.box import margin
 from aedefense.plan.names import FAIL, NOT_APPLICABLE, PASS, WARN
 from aedefense.report.results import wilson_interval
@@ -168,7 +168,7 @@ def gradient_free_within_white_box(records: dict[float, dict]) -> dict:
     worst = None
     for eps, record in records.items():
         protocol = record["settings"].get("protocol", [])
-        free = [i for i, attack in enumerate(protocol) if attack["method"] == "square"]
+        free = [i for i, attack in enumerate(protocol) if SPECS[attack["method"]].gradient_free]
         if not free or record.get("part") is None:
             continue
         part, n = record["part"], len(record["part"])
@@ -177,18 +177,19 @@ def gradient_free_within_white_box(records: dict[float, dict]) -> dict:
         low, high = wilson_interval(white_box_robust / n, n)
         share, half_width = only_free / n, (high - low) / 2
         if worst is None or share - half_width > worst[0] - worst[1]:
-            worst = (share, half_width, eps, only_free, n)
+            names = " or ".join(dict.fromkeys(protocol[i]["method"].capitalize() for i in free))
+            worst = (share, half_width, eps, only_free, n, names)
     if worst is None:
         return check(
             "gradient_free_within_white_box", None, None, NOT_APPLICABLE, "no gradient-free attack in this protocol"
         )
-    share, half_width, eps, count, n = worst
+    share, half_width, eps, count, n, names = worst
     return judged(
         "gradient_free_within_white_box",
         share,
         half_width,
         share <= half_width,
-        f"at eps {eps}: {count} of {n} images fooled by Square only, after the white-box attacks failed",
+        f"at eps {eps}: {count} of {n} images fooled by {names} only, after the white-box attacks failed",
         "the white-box attacks' gradients mislead them (gradient masking)",
     )
 
