@@ -30,8 +30,8 @@ report: "workflow/report/workflow.rst"
 
 RUN_OPTIONS = (
     workflow.overwrite_configfiles,
-    workflow.config_settings.overwrite_config,
-)
+    dict(workflow.config_settings.config),
+)  # --configfile, --config
 config["report_landing"] = report_landing(config, *RUN_OPTIONS)
 config["report_run"] = run_sentence(config, *RUN_OPTIONS)  # in every caption
 
