@@ -34,6 +34,9 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.core.attack_specs",
         "aedefense.report.figures",
         "aedefense.api",
+        "aedefense.report.claims",
+        "aedefense.report.summary",
+        "aedefense.report.status",
     ],
 )
 def test_the_examples_in_the_public_docstrings_run(module):

@@ -41,3 +41,12 @@ def test_every_documented_make_bench_command_parses_in_each_script(repo_root):
                 load_script(repo_root / path).build_parser().parse_args(arguments)
             except SystemExit:  # argparse's answer to an option the script does not take
                 pytest.fail(f"{path} refuses {arguments}, given by the documented `{command}`")
+
+
+def test_the_exact_rows_train_the_exact_penalty_whatever_config_yaml_trains(repo_root):
+    """config.yaml trains with the projection estimate; the bench's "(exact)" rows must not."""
+    bench = load_script(repo_root / "benchmarks" / "training_throughput.py")
+    assert [bench.estimator_of(row) for row in bench.MODELS] == [
+        "exact" if "(exact)" in row else "projection" for row in bench.MODELS
+    ]
+    assert "exact" in {bench.estimator_of(row) for row in bench.MODELS}
