@@ -124,3 +124,28 @@ def test_api_mistakes_name_the_python_arguments(tmp_path):
         load_model(run, "mnist", "ae_d1_stp0.4_a0")
     with pytest.raises(FileNotFoundError, match="give the run's directory"):
         load_model(tmp_path / "nowhere", "mnist")
+
+
+def test_the_readmes_python_example_runs_on_a_run_directory(tmp_path, monkeypatch):
+    """README.md's "From Python" block, pasted as a user would, on the fixture run (its cell
+    and image count changed to the fixture's; the attacks' budgets cut to keep the test short)."""
+    import copy
+
+    import aedefense.api
+    from conftest import ROOT
+
+    defaults = copy.deepcopy(aedefense.api.attack_defaults())
+    for name, cut in {"apgdce": {"steps": 5}, "apgdt": {"steps": 5, "targets": 2}, "square": {"queries": 20}}.items():
+        defaults[name].update(cut)
+    monkeypatch.setattr(aedefense.api, "attack_defaults", lambda: defaults)
+    run, _ = _trained_run(tmp_path)
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## From Python")[1].split("```python\n")[1].split("```")[0]
+    code = block.replace('"runs/quick"', repr(str(run))).replace("ae_d1_stp0.4_a0", "ae_d0_stp0.4_a0")
+    code = code.replace("count=100", "count=10")
+    namespace = {}
+    exec(code, namespace)
+    table = namespace["table"]
+    assert list(table["attack"]) == ["clean"] + ["apgdce", "apgdt", "square"] * 3
+    assert (table["n_images"] == 10).all() and table["robust_accuracy"].between(0, 1).all()
+    assert namespace["result"].adversarial.shape == (10, 1, 28, 28)
