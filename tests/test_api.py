@@ -131,8 +131,9 @@ def test_the_readmes_python_example_runs_on_a_run_directory(tmp_path, monkeypatc
     and image count changed to the fixture's; the attacks' budgets cut to keep the test short)."""
     import copy
 
-    import aedefense.api
     from conftest import ROOT
+
+    import aedefense.api
 
     defaults = copy.deepcopy(aedefense.api.attack_defaults())
     for name, cut in {"apgdce": {"steps": 5}, "apgdt": {"steps": 5, "targets": 2}, "square": {"queries": 20}}.items():
