@@ -148,6 +148,9 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
     return found
 
 
+QUICK_ENOUGH_S = 2 * 3600  # below this estimate, no quicker route is suggested
+
+
 def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int, str]:
     """The --configfile files, --config values, --cores and --directory of a snakemake command
     line, read by Snakemake's own parser (nested --config values stay text, as Snakemake reads
@@ -163,8 +166,12 @@ def main(arguments: list[str]) -> None:
         print(__doc__.strip())
         return
     try:
-        # Snakemake plans first: it says best what is wrong with a command line or a config
-        jobs = planned_jobs(arguments, directory=".")
+        # Snakemake plans first: it says best what is wrong with a command line or a config.
+        # A directory Snakemake never ran in has nothing built: plan there in a scratch
+        # directory, which leaves no .snakemake/ behind (where the command was typed, say).
+        given = get_argument_parser().parse_args(arguments).directory or "."
+        ran_there = (Path(given) / ".snakemake").is_dir()
+        jobs = planned_jobs(arguments, directory="." if ran_there else None)
         configfiles, overrides, cores, directory = config_overlays(arguments)
         config = load_config(configfiles, overrides)
     except PlanError as error:
@@ -197,6 +204,8 @@ def main(arguments: list[str]) -> None:
         f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
         f"about {hours(wall)}; the largest part: {slowest['rule']} ({slowest['jobs']} jobs)."
     )
+    if wall < QUICK_ENOUGH_S:  # a run this short needs no quicker route
+        return
     print(
         "Quicker: one figure (snakemake --cores N results/figures/fig3.pdf), fewer datasets "
         "(--config 'datasets=[mnist]'), or the reduced grid (--configfile presets/quick.yaml); "
