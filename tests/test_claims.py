@@ -231,8 +231,9 @@ def test_bad_claims_are_named(change, message):
 
 
 def test_the_workflows_claims_file_parses(tmp_path):
-    from aedefense.report.claims import Claims
     from conftest import ROOT
+
+    from aedefense.report.claims import Claims
 
     claims = load_claims(ROOT / "workflow" / "claims.yaml")
     assert isinstance(claims, Claims)

@@ -165,6 +165,11 @@ def main(arguments: list[str]) -> None:
     if {"-h", "--help"} & set(arguments):
         print(__doc__.strip())
         return
+    from aedefense.plan.command_line import command_line_problems
+
+    problems = command_line_problems(arguments)
+    if problems:  # what Snakemake would report with a traceback, before reading the Snakefile
+        sys.exit("\n".join(f"error: {p}" for p in problems))
     try:
         # Snakemake plans first: it says best what is wrong with a command line or a config.
         # A directory Snakemake never ran in has nothing built: plan there in a scratch

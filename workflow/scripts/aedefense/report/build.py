@@ -113,6 +113,10 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="build it even where the options differ from the run's")
     parser.add_argument("--directory", "-d", type=Path, default=Path("."), help="the run's directory (default: here)")
     args, rest = parser.parse_known_args(argv)
+    from aedefense.plan.command_line import command_line_problems
+
+    for problem in command_line_problems(rest):
+        parser.exit(2, f"error: {problem}\n")
     settings = args.directory / RUN_SETTINGS
     if not settings.exists():
         parser.exit(

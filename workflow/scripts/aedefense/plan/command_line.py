@@ -1,0 +1,63 @@
+"""The mistakes of a snakemake command line that Snakemake itself reports with a traceback,
+before it reads the Snakefile: a target after --config (which takes every word after it), a
+config file that does not exist. `make paper`, `make first` and the estimate check their
+arguments with this first.
+
+    python -m aedefense.plan.command_line [snakemake options and targets]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from aedefense.plan.config import configfile_groups, repeated_configfile_option
+
+CONFIG_OPTIONS = ("--config", "-C")
+
+
+def command_line_problems(argv: list[str], cwd: str | Path = ".") -> list[str]:
+    """One sentence with its fix per mistake of a snakemake command line.
+
+    >>> command_line_problems(["--config", "mirror=/m", "results/figures/fig3.pdf"])[0].split(":")[0]
+    "--config takes every word after it, and 'results/figures/fig3.pdf' is not name=value"
+    """
+    problems = []
+    for index, word in enumerate(argv):
+        if word not in CONFIG_OPTIONS:
+            continue
+        for following in argv[index + 1 :]:
+            if following.startswith("-"):
+                break
+            if "=" not in following:
+                others = " ".join(w for w in argv if w != following)
+                problems.append(
+                    f"--config takes every word after it, and {following!r} is not name=value: a target goes "
+                    f"before the options, e.g. snakemake {following} {others}"
+                )
+    for files in configfile_groups(argv):
+        for name in files:
+            if not (Path(cwd) / name).is_file():
+                problems.append(
+                    f"the config file {name} does not exist (looked for in {Path(cwd).resolve()}): write it first "
+                    "(docs/own-defences.md shows one, mine.yaml) or give its path"
+                )
+    repeated = repeated_configfile_option(argv)
+    if repeated:
+        problems.append(repeated)
+    return problems
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        return 0
+    problems = command_line_problems(argv)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
