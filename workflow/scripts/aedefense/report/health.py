@@ -38,7 +38,7 @@ from aedefense.core.attack_specs import SPECS, spec_of
 from aedefense.core.box import margin
 from aedefense.plan.names import FAIL, NOT_APPLICABLE, PASS, WARN
 from aedefense.report.results import wilson_interval
-from aedefense.report.sanity import noise
+from aedefense.report.sanity import rise_beyond_noise
 
 LATE = 0.9  # an image fooled after this share of an attack's steps is fooled late
 
@@ -84,8 +84,8 @@ def accuracy_does_not_rise_with_eps(accuracies: dict[float, float], n: int) -> d
     points = sorted(accuracies.items())
     worst_rise, where = 0.0, None
     for (eps_a, a), (eps_b, b) in zip(points, points[1:]):
-        if b - a - noise(a, b, n) > worst_rise:
-            worst_rise, where = b - a - noise(a, b, n), (eps_a, a, eps_b, b)
+        if rise_beyond_noise(a, b, n) > worst_rise:
+            worst_rise, where = rise_beyond_noise(a, b, n), (eps_a, a, eps_b, b)
     if where is None:
         return check("accuracy_does_not_rise_with_eps", 0.0, 0.0, PASS, f"{len(points)} eps, no rise beyond noise")
     eps_a, a, eps_b, b = where
@@ -110,7 +110,7 @@ def transfer_within_white_box(white_box: dict[float, float], transfer: dict[floa
     for eps, attacked in white_box.items():
         if eps not in transfer:
             continue
-        beyond = attacked - transfer[eps] - noise(attacked, transfer[eps], n)
+        beyond = rise_beyond_noise(transfer[eps], attacked, n)
         if worst is None or beyond > worst[0]:
             worst = (beyond, eps, attacked, transfer[eps])
     beyond, eps, attacked, transferred = worst
@@ -137,7 +137,7 @@ def longer_attack_does_not_raise_accuracy(accuracies: dict | None, n: int) -> di
     if accuracies is None:
         return check(name, None, None, NOT_APPLICABLE, "no longer attack configured (sanity.longer_attack)")
     main, longer = accuracies["figure_attack"], accuracies["longer_attack"]
-    beyond = longer - main - noise(main, longer, n)
+    beyond = rise_beyond_noise(main, longer, n)
     return judged(
         name,
         max(beyond, 0.0),
