@@ -211,7 +211,7 @@ def test_latent_quantities_compare_relatively():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"expect": "bigger"}, "expect 'bigger' is not one of higher, lower, not_lower, level"),
+        ({"expect": "bigger"}, "expect 'bigger' is not one of higher, lower, not_lower, not_higher, level"),
         ({"colour": "red"}, "unknown key(s) colour"),
         ({"for": {"stp": [0.1, 0.2], "x": [1]}}, "the lists of `for` differ in length"),
         (
@@ -277,3 +277,28 @@ def test_a_curve_in_several_figure_tables_is_read_from_the_comparisons_figure(tm
     judged = judge_tables(claims_path, paths, [], ["mnist"])
     row = judged[judged["level"] == "comparison"].iloc[0]
     assert row["effect"] == pytest.approx(0.1)  # against Fig. 1's AE it would be -0.1
+
+
+def test_seeds_that_share_their_images_do_not_shrink_the_image_error():
+    """Every seed gains the same 30 images of 1,000: averaging the seeds does not add images,
+    so the image error is one seed's, sqrt(var(d) / n), not that over sqrt(3)."""
+    base = {eps: base_images(1000, 0.5, seed=i) for i, eps in enumerate(EPS)}
+    gained = {eps: flipped(images, 30) for eps, images in base.items()}
+    table = table_of(
+        [curve_rows(AE, base, replicate=r) for r in range(3)] + [curve_rows(DAE, gained, replicate=r) for r in range(3)]
+    )
+    row, judged = comparison_row(table, claims_with("higher"))
+    d = np.mean([gained[e] - base[e] for e in EPS], axis=0)  # the per-image mean over the eps
+    assert row["image_se"] == pytest.approx(np.sqrt(np.var(d, ddof=1) / 1000))
+    assert row["seed_std"] == 0 and row["seed_quantile"] == pytest.approx(4.303)
+    point = judged[(judged["level"] == "point") & (judged["eps"] == "0.1")].iloc[0]
+    one = gained[0.1] - base[0.1]
+    assert point["image_se"] == pytest.approx(np.sqrt(np.var(one, ddof=1) / 1000))
+
+
+def test_a_measured_three_seed_spread_is_weighed_with_students_t():
+    """Seeds that disagree: the seed part of the interval uses t with 2 degrees of freedom."""
+    row, _ = comparison_row(three_seeds(gain=0, n=2000, seed_jitter=60), claims_with("higher"))
+    half = row["interval_high"] - row["effect"]
+    expected = np.sqrt((1.96 * row["image_se"]) ** 2 + (4.303 * row["seed_std"]) ** 2 / 3)
+    assert half == pytest.approx(expected)

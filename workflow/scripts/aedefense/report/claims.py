@@ -27,10 +27,10 @@ import pandas as pd
 
 from aedefense.plan.cells import cell_from_name, format_number
 from aedefense.plan.names import CLEAN, UNDEFENDED
-from aedefense.report.seeds import kind_of, pooled, root_mean_square, seed_spread
+from aedefense.report.seeds import kind_of, root_mean_square, seed_spread
 
 HOLDS, NOT_HOLDS, OPPOSITE, CANNOT_TELL, IN_PART = "holds", "does not hold", "opposite", "cannot tell", "in part"
-EXPECTATIONS = ("higher", "lower", "not_lower", "level")
+EXPECTATIONS = ("higher", "lower", "not_lower", "not_higher", "level")
 EPS_CHOICES = ("attacked", "large", "latent")
 ACCURACY = "accuracy"
 FIGURE_COLUMN = "table_figure"  # which figure's table a row was read from (accuracy_<figure>.csv)
@@ -55,7 +55,7 @@ COLUMNS = [
     "claim", "by", "level", "dataset", "comparison", "figure", "quantity", "cell", "scale", "attack",
     "against", "against_scale", "against_attack", "eps", "expect", "training_seeds", "n_images",
     "paired", "value", "against_value", "effect", "effect_min", "effect_max", "image_se", "seed_std",
-    "seed_std_source", "se",
+    "seed_std_source", "se", "seed_quantile",
     "interval_low", "interval_high", "margin", "verdict", "says",
 ]  # fmt: skip
 
@@ -152,6 +152,10 @@ def parse_claims(data: dict) -> Claims:
                 eps = tuple(float(e) for e in eps)
             elif eps not in EPS_CHOICES:
                 raise ClaimsError(f"{at}: eps {eps!r} is not a list of eps or one of {', '.join(EPS_CHOICES)}")
+            if (eps == "latent") != (quantity != ACCURACY):
+                raise ClaimsError(
+                    f"{at}: eps latent goes with a latent quantity, and a latent quantity with eps latent"
+                )
             for values in _repeats(spec, at):
                 scale = float(_format(spec.get("scale", 0), values, at))
                 claims.comparisons.append(
@@ -193,28 +197,44 @@ def verdict(low: float, high: float, expect: str, margin: float) -> str:
     ('holds', 'does not hold')
     >>> verdict(-0.05, -0.01, "higher", 0.02), verdict(-0.01, 0.04, "higher", 0.02)
     ('opposite', 'cannot tell')
-    >>> verdict(0.001, 0.01, "higher", 0.02)  # real, but smaller than the margin
-    'does not hold'
-
-    >>> verdict(-0.01, 0.01, "level", 0.02), verdict(0.01, 0.04, "level", 0.02), verdict(-0.03, 0.01, "not_lower", 0.02)
+    >>> verdict(0.001, 0.01, "higher", 0.02), verdict(-0.09, 0.019, "higher", 0.02)  # no gain of note
+    ('does not hold', 'does not hold')
+    >>> verdict(-0.01, 0.01, "level", 0.02), verdict(0.03, 0.06, "level", 0.02), verdict(0.01, 0.04, "level", 0.02)
     ('holds', 'does not hold', 'cannot tell')
+    >>> verdict(-0.09, 0.01, "not_higher", 0.02), verdict(-0.03, 0.01, "not_lower", 0.02)
+    ('holds', 'cannot tell')
     """
     if expect == "lower":
         return verdict(-high, -low, "higher", margin)
+    if expect == "not_higher":
+        return verdict(-high, -low, "not_lower", margin)
     inside_margin = -margin < low and high < margin
-    if expect == "higher":  # an interval inside the margin rules out an effect of note either way
-        if inside_margin:
-            return NOT_HOLDS
-        if low > 0:
+    if expect == "higher":  # an interval below the margin rules out a gain of note
+        if low > 0 and not inside_margin:
             return HOLDS
-        return OPPOSITE if high < 0 else CANNOT_TELL
+        if high < 0 and not inside_margin:
+            return OPPOSITE
+        return NOT_HOLDS if high < margin else CANNOT_TELL
     if expect == "not_lower":
         if low > -margin:
             return HOLDS
         return NOT_HOLDS if high < -margin else CANNOT_TELL
-    if inside_margin:  # level
+    if inside_margin:  # level: refuted only by an interval wholly beyond the margin
         return HOLDS
-    return NOT_HOLDS if low > 0 or high < 0 else CANNOT_TELL
+    return NOT_HOLDS if low > margin or high < -margin else CANNOT_TELL
+
+
+# Student's t, two-sided 95%, by degrees of freedom (beyond the table: the normal's 1.96)
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def student_t_975(degrees: int) -> float:
+    """The 97.5% quantile of Student's t with `degrees` degrees of freedom.
+
+    >>> student_t_975(2), student_t_975(50)
+    (4.303, 1.96)
+    """
+    return T_975.get(degrees, 1.96)
 
 
 def claim_verdict(verdicts: list[str]) -> str:
@@ -242,6 +262,15 @@ def _decode(row) -> np.ndarray | None:
     return decode_counts(text, int(row["draws"])) / int(row["draws"])
 
 
+def pooled_by_dataset(spread: pd.DataFrame) -> dict[tuple, float]:
+    """(dataset, kind of model, clean or not) -> the root mean square of the seed std of the
+    points with several training seeds: the spread a one-seed curve of that kind borrows."""
+    if spread.empty:
+        return {}
+    groups = spread.groupby([spread["dataset"], spread["kind"], spread["eps"] == 0])["accuracy_seed_std"]
+    return {key: root_mean_square(values) for key, values in groups}
+
+
 class Judge:
     """The claims judged on one run's accuracy table (all seeds) and latent table."""
 
@@ -256,7 +285,7 @@ class Judge:
         self.latent = latent
         spread = seed_spread(self.accuracy)
         self.spread = spread.set_index(["dataset", "cell", "attack", "scale", "eps"]) if len(spread) else None
-        self.pooled = {} if spread.empty else dict(zip(*pooled(spread)[["kind", "pooled_seed_std"]].T.values))
+        self.pooled = pooled_by_dataset(spread)
 
     def _curve(self, dataset, cell, attack, scale, figure="") -> pd.DataFrame:
         """One curve's rows (clean, then each attacked eps, every seed): from the table of
@@ -274,7 +303,7 @@ class Judge:
         if isinstance(comparison.eps, tuple):
             return [e for e in comparison.eps if any(math.isclose(e, s) for s in shared)]
         attacked = [e for e in shared if e > 0]
-        return attacked[len(attacked) // 2 :] if comparison.eps == "large" else attacked
+        return attacked[-max(1, len(attacked) // 2) :] if comparison.eps == "large" else attacked
 
     def _seed_std(self, dataset, cell, attack, scale, eps, family) -> tuple[float, str]:
         """One curve's seed std at one point, and where it came from."""
@@ -283,9 +312,10 @@ class Judge:
             row = self.spread.loc[key]
             if row["training_seeds"] >= self.decision["seed_replicates"]:
                 return float(row["accuracy_seed_std"]), f"own {int(row['training_seeds'])} seeds"
-        kind = kind_of(family, scale)
-        if kind in self.pooled:
-            return float(self.pooled[kind]), f"pooled ({kind})"
+        kind, clean = kind_of(family, scale), eps == 0
+        for key in ((dataset, kind, clean), (dataset, kind, False)):  # clean points borrow the attacked ones'
+            if key in self.pooled:
+                return self.pooled[key], f"pooled ({kind})"
         return self.decision["assumed_seed_std"], "assumed"
 
     # A curve's seed std is used where the pair has fewer than seed_replicates seeds in common;
@@ -333,7 +363,11 @@ class Judge:
         count = len(replicates)
         differences = [v - o for v, o in zip(values, others)]
         effect = float(np.mean(differences))
-        image_se = math.sqrt(float(np.mean(image_vars)) / count)
+        if paired:  # the seeds share their images: each image's difference averaged over them first
+            per_seed = np.stack([per_image[r][-1] for r in replicates])
+            image_se = math.sqrt(float(np.var(per_seed.mean(axis=0), ddof=1)) / per_seed.shape[1])
+        else:  # as if the seeds' errors moved together (they share the images): no division by them
+            image_se = math.sqrt(float(np.mean(image_vars)))
         if count >= self.decision["seed_replicates"]:  # the pair's own seeds: the spread of the difference
             row = self._row(
                 comparison,
@@ -386,11 +420,9 @@ class Judge:
         seed std the root mean square of the points' (as if the eps moved together)."""
         count = len(replicates)
         paired = all(p["paired"] for p in points)
-        if paired:
-            image_var = np.mean(
-                [np.var(np.mean(per_image[r], axis=0), ddof=1) / len(per_image[r][0]) for r in replicates]
-            )
-            image_se = math.sqrt(float(image_var) / count)
+        if paired:  # each image's difference averaged over the eps and the seeds, which share it
+            per_image_mean = np.mean([np.mean(per_image[r], axis=0) for r in replicates], axis=0)
+            image_se = math.sqrt(float(np.var(per_image_mean, ddof=1)) / len(per_image_mean))
         else:  # as if every eps moved together: the mean of the points' errors
             image_se = float(np.mean([p["image_se"] for p in points]))
         sources = sorted({p["seed_std_source"] for p in points})
@@ -438,7 +470,11 @@ class Judge:
     ):
         margin = self.decision["margin"] if margin is None else margin
         se = math.sqrt(image_se**2 + seed_std**2 / seeds)
-        low, high = effect - self.decision["z"] * se, effect + self.decision["z"] * se
+        # a seed std measured on the pair's own few seeds is itself uncertain: Student's t with
+        # seeds - 1 degrees of freedom for its part (4.30 for 3 seeds), z for the rest
+        seed_quantile = student_t_975(seeds - 1) if source.startswith("pair's own") else self.decision["z"]
+        half = math.sqrt((self.decision["z"] * image_se) ** 2 + (seed_quantile * seed_std) ** 2 / seeds)
+        low, high = effect - half, effect + half
         return {
             "claim": comparison.claim,
             "by": comparison.by,
@@ -465,6 +501,7 @@ class Judge:
             "seed_std": seed_std,
             "seed_std_source": source,
             "se": se,
+            "seed_quantile": seed_quantile,
             "interval_low": low,
             "interval_high": high,
             "margin": margin,
