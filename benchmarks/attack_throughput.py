@@ -24,6 +24,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py beside it
+
+from flops import input_gradient_flops, matmul_peak_gflops  # noqa: E402
 
 from aedefense.core.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
 from aedefense.core.models import (  # noqa: E402
@@ -168,7 +171,12 @@ def main():
         f"device {device}, {args.threads} threads, batch {args.batch}, {args.iterations} iterations, "
         f"torch {torch.__version__}"
     )
-    print(f"{'model':<22} {'attack':<22} {'it run':>9} {'fwd/it':>7} {'img-it/s':>10} {'/ limit':>8} {'ours CW /':>10}")
+    peak = matmul_peak_gflops(device)
+    print(f"fp32 matrix product (1024 x 1024) on this machine: {peak:.0f} GFLOP/s, the peak each row is set against")
+    print(
+        f"{'model':<22} {'attack':<22} {'it run':>9} {'fwd/it':>7} {'img-it/s':>10} {'/ limit':>8} "
+        f"{'GFLOP/s':>8} {'of peak':>8} {'ours CW /':>10}"
+    )
     for data, (shape, classes) in SHAPES.items():
         generator = torch.Generator().manual_seed(0)
         x = torch.rand(args.batch, *shape, generator=generator).to(device)
@@ -180,6 +188,7 @@ def main():
             # in eval mode as a whole, as every attack here gets it (the wrapper too)
             model = CountingModel(DefendedModel(classifier, autoencoder, "mean")).to(device).eval()
             name = f"{family.upper()}+classifier {data}"
+            flops = input_gradient_flops(model, x[:8])  # per image-iteration: forward and input gradient
             bare_forward_backward(model, x, labels, 2)  # warm-up
             cw_box(model, x, labels, eps=0.1, iterations=2, **cw)
             rows = {
@@ -201,17 +210,20 @@ def main():
                 rates[attack] = images * iterations_run / seconds
                 limit, ours = rates["bare forward+backward"], rates.get("ours: CW in the box")
                 versus = f"{ours / rates[attack]:>10.2f}" if attack in PEER_NOTES else ""
+                gflops = rates[attack] * flops / 1e9
                 print(
                     f"{name:<22} {attack:<22} {iterations_run:>4}/{args.iterations:<4} "
                     f"{model.calls / iterations_run:>7.2f} {rates[attack]:>10.0f} "
-                    f"{rates[attack] / limit:>8.2f} {versus}",
+                    f"{rates[attack] / limit:>8.2f} {gflops:>8.1f} {gflops / peak:>8.2f} {versus}",
                     flush=True,
                 )
     print(
         "\nit run: iterations run of those asked for (fewer: the attack stopped early). fwd/it: "
         "forward passes per iteration run (above 1: extra forwards, the attack's own cost)."
         "\nimg-it/s: images x iterations run, per second. / limit: share of the bare "
-        "forward+backward rate. ours CW /: how many times ours is the peer's rate."
+        "forward+backward rate. GFLOP/s: img-it/s times the FLOPs of one forward and input "
+        "gradient (torch's count of products and convolutions); of peak: its share of the matrix "
+        "product's rate. ours CW /: how many times ours is the peer's rate."
     )
     for peer, note in PEER_NOTES.items():
         print(f"{peer}: {note}")

@@ -22,6 +22,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py beside it
+
 from aedefense.core import losses  # noqa: E402
 from aedefense.core.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.data.prepared import to_unit  # noqa: E402
@@ -35,6 +37,7 @@ from aedefense.jobs.training import (  # noqa: E402
 from aedefense.plan.cells import Cell  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 from aedefense.plan.params import classifier_settings  # noqa: E402
+from flops import matmul_peak_gflops, training_step_flops  # noqa: E402
 
 SHAPES = {name: DATASETS[name].shape for name in ("mnist", "btsc")}
 MODELS = {
@@ -56,6 +59,27 @@ def synthetic(shape, images, classes, seed=0):
         "classes": classes,
     }
     return {"train": split, "test": {k: (v[:100] if torch.is_tensor(v) else v) for k, v in split.items()}}
+
+
+def step_flops(data, cell, settings, device, batch: int = 8) -> float:
+    """FLOPs per image of one training step of the bare loop (torch's count of products and
+    convolutions), on `batch` images."""
+    images = data["train"]["images"][:batch].to(device)
+    labels = data["train"]["labels"][:batch].to(device)
+    shape = tuple(images.shape[1:])
+    if cell is None:
+        model = Classifier(
+            shape, data["train"]["classes"], settings["blocks"], settings["channels"], settings["dense"], 0.0
+        ).to(device)
+        return training_step_flops(lambda: torch.nn.functional.cross_entropy(model(to_unit(images)), labels), batch)
+    model = build_autoencoder(shape, cell.family, settings).to(device).train()
+
+    def loss():
+        x_in, target = losses.training_pair(to_unit(images), cell.stp, cell.denoising)
+        value, _ = autoencoder_loss(model, x_in, target, kl_scale=1.0)
+        return value + cell.alpha * contractive_penalty(model, x_in, settings) if cell.alpha > 0 else value
+
+    return training_step_flops(loss, batch)
 
 
 def bare_epoch_seconds(data, cell, settings, device) -> float:
@@ -132,7 +156,12 @@ def main():
     device = select_device(args.device)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     print(f"device {device}, {args.threads} threads, {args.images} images per epoch, torch {torch.__version__}")
-    print(f"{'model':<18} {'shape':<10} {'ours img/s':>11} {'bare img/s':>11} {'ours / bare':>12}")
+    peak = matmul_peak_gflops(device)
+    print(f"fp32 matrix product (1024 x 1024) on this machine: {peak:.0f} GFLOP/s, the peak each row is set against")
+    print(
+        f"{'model':<18} {'shape':<10} {'ours img/s':>11} {'bare img/s':>11} {'ours / bare':>12} "
+        f"{'GFLOP/s':>8} {'of peak':>8}"
+    )
     quiet = lambda _: None  # noqa: E731
     for dataset, shape in SHAPES.items():
         classes = DATASETS[dataset].classes
@@ -148,10 +177,16 @@ def main():
                 _, metrics = train_autoencoder(data, cell, settings, device, log=quiet)
             ours = images / metrics["history"][-1]["seconds"]
             bare = images / bare_epoch_seconds(data, cell, settings, device)
+            gflops = ours * step_flops(data, cell, settings, device) / 1e9
             print(
-                f"{name:<18} {'x'.join(map(str, shape)):<10} {ours:>11.0f} {bare:>11.0f} {ours / bare:>12.2f}",
+                f"{name:<18} {'x'.join(map(str, shape)):<10} {ours:>11.0f} {bare:>11.0f} {ours / bare:>12.2f} "
+                f"{gflops:>8.1f} {gflops / peak:>8.2f}",
                 flush=True,
             )
+    print(
+        "\nGFLOP/s: ours img/s times the FLOPs of one training step per image (torch's count of "
+        "products and convolutions, forward and backward); of peak: its share of the matrix product's rate."
+    )
 
 
 if __name__ == "__main__":

@@ -50,3 +50,21 @@ def test_the_exact_rows_train_the_exact_penalty_whatever_config_yaml_trains(repo
         "exact" if "(exact)" in row else "projection" for row in bench.MODELS
     ]
     assert "exact" in {bench.estimator_of(row) for row in bench.MODELS}
+
+
+def test_the_flop_counts_and_the_peak_are_those_of_the_arithmetic(repo_root, monkeypatch):
+    """A linear layer's attack step and training step, counted by hand: 2 x in x out per image
+    forward, as much again for the input (or the weight) gradient."""
+    import doctest
+    import importlib
+
+    import torch
+
+    monkeypatch.syspath_prepend(str(repo_root / "benchmarks"))  # as the benchmarks import it
+    flops = importlib.import_module("flops")
+    failed, tried = doctest.testmod(flops)
+    assert tried == 3 and failed == 0
+    layer = torch.nn.Linear(30, 50)
+    assert flops.input_gradient_flops(layer, torch.rand(8, 30)) == 2 * (2 * 30 * 50)
+    assert all(p.requires_grad for p in layer.parameters())  # the weights' flags are restored
+    assert flops.matmul_peak_gflops(torch.device("cpu"), size=128, repeats=2) > 0
