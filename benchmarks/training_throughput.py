@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py beside it
 
+from flops import matmul_peak_gflops, training_step_flops  # noqa: E402
+
 from aedefense.core import losses  # noqa: E402
 from aedefense.core.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.data.prepared import to_unit  # noqa: E402
@@ -37,7 +39,6 @@ from aedefense.jobs.training import (  # noqa: E402
 from aedefense.plan.cells import Cell  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 from aedefense.plan.params import classifier_settings  # noqa: E402
-from flops import matmul_peak_gflops, training_step_flops  # noqa: E402
 
 SHAPES = {name: DATASETS[name].shape for name in ("mnist", "btsc")}
 MODELS = {
