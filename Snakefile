@@ -38,7 +38,7 @@ config["report_run"] = run_sentence(config, *RUN_OPTIONS)  # in every caption
 
 onstart:
     stop_jobs_on_signals()  # SIGTERM / SIGINT stop the running jobs too (jobs/watchdog.py)
-    record_run(  # results/run_settings.json: make report and make status use these options
+    record_run(  # logs/run_settings.json: make report and make status use these options
         *RUN_OPTIONS,
         workflow.main_snakefile,
         workflow.dag_settings.targets,

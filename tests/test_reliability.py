@@ -376,7 +376,7 @@ def test_a_second_configfile_option_is_refused(repo_root, tmp_path):
         ("results/mnist/ae/none/adv/cw_eps5.pt", "eps 5 is not in data.mnist.eps (0.1, 0.3)"),
         ("results/mnist/ae/ae_d1_stp99_a0/model.pt", "no figure trains the cell ae_d1_stp99_a0 (the cells of"),
         ("results/mnist/ae/vae_d1_stp0.2_a0/adv/cweot_eps0.1_s7.pt", "latent scale 7 is not among the figures'"),
-        ("results/mnist/classifier_r1.pt", "training seed _r1 is not trained: training_seeds is 1"),
+        ("results/mnist/classifier_r1.pt", "training seed _r1 of classifier is not trained: it has 1"),
         ("results/mnist/ae/none/eval/clean_eps0.1.csv", "the clean images are evaluated at eps 0 only, not 0.1"),
         ("results/mnist/ae/none/adv/cw_eps0.10.pt", "eps 0.10 is spelled otherwise in this workflow's file names: 0.1"),
         ("results/mnist/ae/none/adv/cw_eps1e-1.pt", "eps 1e-1 is spelled otherwise in this workflow's file names: 0.1"),

@@ -14,7 +14,7 @@ def test_the_options_of_a_run_are_recorded_with_each_files_sha256(tmp_path, monk
     preset = tmp_path / "preset.yaml"
     preset.write_text("datasets: [mnist]\n")
     record_run([str(preset)], {"mirror": "/data/mirror"})
-    recorded = json.loads((tmp_path / "results" / "run_settings.json").read_text())
+    recorded = json.loads((tmp_path / "logs" / "run_settings.json").read_text())
     assert recorded["configfiles"][0]["path"] == str(preset)
     assert len(recorded["configfiles"][0]["sha256"]) == 64
     assert recorded["config"] == {"mirror": "/data/mirror"}
@@ -59,7 +59,7 @@ def test_a_report_without_a_run_or_with_other_options_is_refused_with_the_fix(tm
     assert done.returncode == 2 and "no run was recorded in ." in done.stderr and "Traceback" not in done.stderr
     preset = tmp_path / "quick.yaml"
     preset.write_text("datasets: [mnist]\n")
-    record_run([str(preset)], {}, dest=tmp_path / "results" / "run_settings.json")
+    record_run([str(preset)], {}, dest=tmp_path / "logs" / "run_settings.json")
     done = run_build(tmp_path, "--config", "mirror=/elsewhere")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--config mirror: the run used None, this report '/elsewhere'" in done.stderr

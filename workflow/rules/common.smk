@@ -36,7 +36,12 @@ from aedefense.plan.config import (
 from aedefense.jobs.io import unusable_folders
 from aedefense.jobs.watchdog import stop_jobs_on_signals
 from aedefense.report.build import record_run
-from aedefense.report.summary import config_label, print_run_summary, report_landing, run_sentence
+from aedefense.report.summary import (
+    config_label,
+    print_run_summary,
+    report_landing,
+    run_sentence,
+)
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
@@ -418,7 +423,9 @@ def latent_files():
 
 def defence_labels():
     """The legend names the user defences give themselves (`label`)."""
-    return {name: e["label"] for name, e in config["defences"].items() if e.get("label")}
+    return {
+        name: e["label"] for name, e in config["defences"].items() if e.get("label")
+    }
 
 
 CLAIMS_FILE = str(Path(workflow.basedir) / "workflow" / "claims.yaml")
@@ -430,12 +437,18 @@ def claims_figures():
 
     with open(CLAIMS_FILE) as handle:
         claims = yaml.safe_load(handle)["claims"]
-    named = {each["figure"] for claim in claims.values() for each in claim["comparisons"]}
+    named = {
+        each["figure"] for claim in claims.values() for each in claim["comparisons"]
+    }
     return sorted(named & set(config["figures"]))
 
 
 def claims_accuracy_tables():
-    return [f"results/tables/accuracy_{f}.csv" for f in claims_figures() if f in grid.ACCURACY_FIGURES]
+    return [
+        f"results/tables/accuracy_{f}.csv"
+        for f in claims_figures()
+        if f in grid.ACCURACY_FIGURES
+    ]
 
 
 def claims_latent_tables():

@@ -3,7 +3,7 @@
     python -m aedefense.report.build [--out report.html] [--force] [snakemake options]
 
 Every run records its options (the config files with their sha256, the --config values) in
-results/run_settings.json when its jobs start. The report is built from what the run wrote
+logs/run_settings.json when its jobs start. The report is built from what the run wrote
 (every figure and table under results/), so a run of one figure or one preset gets its
 report without naming targets. Options that differ from the run's are refused, each
 difference named with the run's own command line, because a report built with other
@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-RUN_SETTINGS = Path("results") / "run_settings.json"
+RUN_SETTINGS = Path("logs") / "run_settings.json"  # how the run was made, not a result
 CONFIG_OPTIONS = ("--config", "-C")
 
 

@@ -3,7 +3,7 @@
     python -m aedefense.report.status [--directory DIR] [--cores N]
 
 The jobs done are those that wrote their timing (logs/**/*.timing.json); the jobs left come
-from a dry run with the run's own options (results/run_settings.json, which every run
+from a dry run with the run's own options (logs/run_settings.json, which every run
 records), without taking the directory's lock, so it answers while a run goes. The time left
 is each rule's mean wall time in this run times its jobs left, at `--cores` jobs at once;
 rules that have not run here yet are named, not guessed.
