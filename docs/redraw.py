@@ -35,6 +35,11 @@ RUNS = {
         "figures": {f"fig{n}": f"accuracy_fig{n}.csv" for n in range(1, 5)},
         "defences": None,
     },
+    "paper-mnist-one-run": {  # the one-directory protocol run, figure by figure as it lands
+        "configfiles": ["presets/paper-mnist.yaml", "presets/no-longer-attack.yaml"],
+        "figures": {"fig1": "accuracy_fig1.csv"},
+        "defences": None,
+    },
 }
 
 
