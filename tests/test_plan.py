@@ -117,7 +117,7 @@ def test_a_declared_subset_of_cells_gets_more_training_seeds(base_config):
     assert rule_errors(base_config) == []
     base_config["training_seeds_cells"] = {"ae_d1_stp0_a0": 3, "ae_d0_stp0.15_a0": 2}
     errors = rule_errors(base_config)
-    assert any("trained once as ae_d0_stp0_a0; list that name instead" in e for e in errors)
+    assert any("trained once as ae_d0_stp0_a0; name that one instead" in e for e in errors)
     assert any("training_seeds_cells.ae_d0_stp0.15_a0: no figure trains ae_d0_stp0.15_a0" in e for e in errors)
 
 

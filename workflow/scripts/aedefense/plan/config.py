@@ -140,6 +140,28 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
     return messages
 
 
+def _named_cell_problems(where: str, name: str, trained: set, trained_label: str) -> list[str]:
+    """Why a cell named in the config (an override, a seed count) would change nothing: not a
+    cell name, a denoising cell at stp 0 (trained once, without denoising), or no figure's."""
+    from aedefense.plan.cells import cell_from_name
+
+    try:
+        cell = cell_from_name(name)
+    except ValueError as error:
+        return [f"{where}: {error}"]
+    if cell.canonical() != cell:
+        return [
+            f"{where}: with stp 0 denoising changes nothing, so this cell is trained once as "
+            f"{cell.canonical().name}; name that one instead"
+        ]
+    if cell.name not in trained:
+        return [
+            f"{where}: no figure trains {cell.name}, so it would change nothing; "
+            f"{trained_label}: {', '.join(sorted(trained))}"
+        ]
+    return []
+
+
 def rule_errors(config: dict) -> list[str]:
     """Rules that JSON Schema cannot express: cross-references between keys."""
     from aedefense.data.download import DownloadError, parse_mirror
@@ -226,38 +248,11 @@ def rule_errors(config: dict) -> list[str]:
             )
     trained = {cell.name for cell in trained_cells(config)}
     for key in config["cell_overrides"]:
-        try:
-            cell = cell_from_name(key.split("/", 1)[1])
-        except ValueError as error:
-            messages.append(f"cell_overrides.{key}: {error}")
-            continue
-        if cell.canonical() != cell:
-            messages.append(
-                f"cell_overrides.{key}: with stp 0 denoising changes nothing, so this cell is "
-                f"trained once as {cell.canonical().name}; override that name instead"
-            )
-        elif cell.name not in trained:
-            messages.append(
-                f"cell_overrides.{key}: no figure trains {cell.name}, so the override would "
-                f"change nothing; the cells trained for {key.split('/', 1)[0]}: {', '.join(sorted(trained))}"
-            )
+        dataset, name = key.split("/", 1)
+        messages += _named_cell_problems(f"cell_overrides.{key}", name, trained, f"the cells trained for {dataset}")
     for name in config.get("training_seeds_cells") or {}:
-        if name == UNDEFENDED:
-            continue
-        try:
-            cell = cell_from_name(name)
-        except ValueError as error:
-            messages.append(f"training_seeds_cells.{name}: {error}")
-            continue
-        if cell.canonical() != cell:
-            messages.append(
-                f"training_seeds_cells.{name}: with stp 0 denoising changes nothing, so this cell is "
-                f"trained once as {cell.canonical().name}; list that name instead"
-            )
-        elif cell.name not in trained:
-            messages.append(
-                f"training_seeds_cells.{name}: no figure trains {name}; the cells trained: {', '.join(sorted(trained))}"
-            )
+        if name != UNDEFENDED:
+            messages += _named_cell_problems(f"training_seeds_cells.{name}", name, trained, "the cells trained")
     for name in config["reference_attack"]["cells"]:
         try:
             cell_from_name(name)

@@ -369,34 +369,21 @@ class Judge:
         else:  # as if the seeds' errors moved together (they share the images): no division by them
             image_se = math.sqrt(float(np.mean(image_vars)))
         if count >= self.decision["seed_replicates"]:  # the pair's own seeds: the spread of the difference
-            row = self._row(
-                comparison,
-                dataset,
-                "point",
-                format_number(eps),
-                count,
-                int(first_n(curve)),
-                paired,
-                float(np.mean(values)),
-                float(np.mean(others)),
-                effect,
-                image_se,
-                float(np.std(differences, ddof=1)),
-                f"pair's own {count} seeds",
+            seed_std, source = float(np.std(differences, ddof=1)), f"pair's own {count} seeds"
+        else:
+            seed_a, source_a = self._seed_std(
+                dataset, comparison.cell, comparison.attack, comparison.scale, eps, curve["family"].iloc[0]
             )
-            return {**row, "_differences": differences}
-        seed_a, source_a = self._seed_std(
-            dataset, comparison.cell, comparison.attack, comparison.scale, eps, curve["family"].iloc[0]
-        )
-        seed_b, source_b = self._seed_std(
-            dataset,
-            comparison.against,
-            comparison.against_attack,
-            comparison.against_scale,
-            eps,
-            against["family"].iloc[0],
-        )
-        seed_std = math.sqrt(seed_a**2 + seed_b**2)
+            seed_b, source_b = self._seed_std(
+                dataset,
+                comparison.against,
+                comparison.against_attack,
+                comparison.against_scale,
+                eps,
+                against["family"].iloc[0],
+            )
+            seed_std = math.sqrt(seed_a**2 + seed_b**2)
+            source = source_a if source_a == source_b else f"{source_a}; {source_b}"
         row = self._row(
             comparison,
             dataset,
@@ -410,7 +397,7 @@ class Judge:
             effect,
             image_se,
             seed_std,
-            source_a if source_a == source_b else f"{source_a}; {source_b}",
+            source,
         )
         return {**row, "_differences": differences}
 
