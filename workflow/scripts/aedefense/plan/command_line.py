@@ -16,6 +16,22 @@ from aedefense.plan.config import configfile_groups, repeated_configfile_option
 CONFIG_OPTIONS = ("--config", "-C")
 
 
+def config_words(argv: list[str]) -> list[str]:
+    """The words given to each --config option of a command line, in order.
+
+    >>> config_words(["t.pdf", "--config", "a=1", "b=2", "--cores", "2"])
+    ['a=1', 'b=2']
+    """
+    words = []
+    for index, word in enumerate(argv):
+        if word in CONFIG_OPTIONS:
+            for following in argv[index + 1 :]:
+                if following.startswith("-"):
+                    break
+                words.append(following)
+    return words
+
+
 def command_line_problems(argv: list[str], cwd: str | Path = ".") -> list[str]:
     """One sentence with its fix per mistake of a snakemake command line.
 
@@ -23,18 +39,13 @@ def command_line_problems(argv: list[str], cwd: str | Path = ".") -> list[str]:
     "--config takes every word after it, and 'results/figures/fig3.pdf' is not name=value"
     """
     problems = []
-    for index, word in enumerate(argv):
-        if word not in CONFIG_OPTIONS:
-            continue
-        for following in argv[index + 1 :]:
-            if following.startswith("-"):
-                break
-            if "=" not in following:
-                others = " ".join(w for w in argv if w != following)
-                problems.append(
-                    f"--config takes every word after it, and {following!r} is not name=value: a target goes "
-                    f"before the options, e.g. snakemake {following} {others}"
-                )
+    for word in config_words(argv):
+        if "=" not in word:
+            others = " ".join(w for w in argv if w != word)
+            problems.append(
+                f"--config takes every word after it, and {word!r} is not name=value: a target goes "
+                f"before the options, e.g. snakemake {word} {others}"
+            )
     for files in configfile_groups(argv):
         for name in files:
             if not (Path(cwd) / name).is_file():

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 RUN_SETTINGS = Path("logs") / "run_settings.json"  # how the run was made, not a result
-CONFIG_OPTIONS = ("--config", "-C")
 
 
 def options_of(configfiles, overrides) -> dict:
@@ -84,17 +83,10 @@ def differences(recorded: dict, current: dict) -> list[str]:
 
 def split_options(argv: list[str]) -> tuple[list[str], list[str]]:
     """(config files, --config entries) of a snakemake command line."""
+    from aedefense.plan.command_line import config_words
     from aedefense.plan.config import configfile_groups
 
-    files = [f for group in configfile_groups(argv) for f in group]
-    entries = []
-    for i, word in enumerate(argv):
-        if word in CONFIG_OPTIONS:
-            for following in argv[i + 1 :]:
-                if following.startswith("-"):
-                    break
-                entries.append(following)
-    return files, entries
+    return [f for group in configfile_groups(argv) for f in group], config_words(argv)
 
 
 def report_targets(root: Path = Path(".")) -> list[str]:
