@@ -42,8 +42,7 @@ paper: $(STAMP)
 # CW and PGD on 100 test images; the accuracy is printed at the end (presets/first.yaml).
 # ARGS: --config options only, e.g. ARGS="--config mirror=/data/mirror"
 first: $(STAMP)
-	$(VENV)/bin/python -m aedefense.plan.command_line results/figures/fig1.pdf --configfile presets/first.yaml $(ARGS)
-	$(VENV)/bin/snakemake --cores $(CORES) results/figures/fig1.pdf --configfile presets/first.yaml $(ARGS)
+	$(VENV)/bin/aedefense --cores $(CORES) results/figures/fig1.pdf --configfile presets/first.yaml $(ARGS)
 
 # the HTML report of the run in this directory, with the run's options (ARGS as for paper)
 report: $(STAMP)

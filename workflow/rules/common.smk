@@ -146,11 +146,15 @@ def refuse_outside_config(wildcards, **values):
         PLAIN_CONFIG, wildcards.dataset, cells=PLANNED_CELLS, **values
     )
     if problems:
-        raise WorkflowError(
-            f"the requested file ({dict(wildcards.items())}) lies outside the config: "
-            + "; ".join(problems)
-            + ". Add the value to the config (config.yaml or a --configfile) to build it."
-        )
+        raise WorkflowError(outside_config_message(dict(wildcards.items()), problems))
+
+
+def outside_config_message(requested, problems):
+    return (
+        f"the requested file ({requested}) lies outside the config: "
+        + "; ".join(problems)
+        + ". Add the value to the config (config.yaml or a --configfile) to build it."
+    )
 
 
 def classifier_params(wildcards):
@@ -572,7 +576,9 @@ def refuse_unknown_targets():
     for target in targets:
         if target in rule_names or Path(target).exists():
             continue
-        if any(each.is_producer(target) for each in workflow.rules):
+        producers = [each for each in workflow.rules if each.is_producer(target)]
+        if producers:
+            refuse_target_outside_config(target, producers[0].get_wildcards(target))
             continue
         close = difflib.get_close_matches(target, known_targets(), n=3, cutoff=0.6)
         hint = (
@@ -581,3 +587,22 @@ def refuse_unknown_targets():
             else "docs/usage.md lists the targets"
         )
         raise WorkflowError(f"nothing in this workflow makes {target}; {hint}")
+
+
+def refuse_target_outside_config(target, wildcards):
+    """A command-line target outside the grid (an eps not in it, 0.30 for 0.3, a cell no figure
+    trains) is refused here, in a sentence, rather than by the input function of its job (which
+    Snakemake wraps in an InputFunctionException with a traceback)."""
+    if "dataset" not in wildcards:
+        return
+    problems = grid.target_problems(
+        PLAIN_CONFIG,
+        wildcards["dataset"],
+        cells=PLANNED_CELLS,
+        name=wildcards.get("ae", wildcards.get("classifier")),
+        attack=wildcards.get("attack"),
+        eps=wildcards.get("eps"),
+        scale=wildcards.get("scale"),
+    )
+    if problems and target not in known_targets():
+        raise WorkflowError(outside_config_message(target, problems))

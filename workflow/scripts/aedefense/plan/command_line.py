@@ -1,14 +1,12 @@
 """The mistakes of a snakemake command line that Snakemake itself reports with a traceback,
 before it reads the Snakefile: a target after --config (which takes every word after it), a
-config file that does not exist. `make paper`, `make first` and the estimate check their
-arguments with this first.
-
-    python -m aedefense.plan.command_line [snakemake options and targets]
+config file that does not exist, --configfile given twice. The `aedefense` command
+(aedefense/cli.py), the estimate of `make paper` and `make report` check their arguments with
+this first.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from aedefense.plan.config import configfile_groups, repeated_configfile_option
@@ -32,8 +30,9 @@ def config_words(argv: list[str]) -> list[str]:
     return words
 
 
-def command_line_problems(argv: list[str], cwd: str | Path = ".") -> list[str]:
-    """One sentence with its fix per mistake of a snakemake command line.
+def command_line_problems(argv: list[str], cwd: str | Path = ".", program: str = "snakemake") -> list[str]:
+    """One sentence with its fix per mistake of a snakemake command line (`program` starts the
+    example of the right order).
 
     >>> command_line_problems(["--config", "mirror=/m", "results/figures/fig3.pdf"])[0].split(":")[0]
     "--config takes every word after it, and 'results/figures/fig3.pdf' is not name=value"
@@ -44,7 +43,7 @@ def command_line_problems(argv: list[str], cwd: str | Path = ".") -> list[str]:
             others = " ".join(w for w in argv if w != word)
             problems.append(
                 f"--config takes every word after it, and {word!r} is not name=value: a target goes "
-                f"before the options, e.g. snakemake {word} {others}"
+                f"before the options, e.g. {program} {word} {others}"
             )
     for files in configfile_groups(argv):
         for name in files:
@@ -57,18 +56,3 @@ def command_line_problems(argv: list[str], cwd: str | Path = ".") -> list[str]:
     if repeated:
         problems.append(repeated)
     return problems
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__.strip())
-        return 0
-    problems = command_line_problems(argv)
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    return 2 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
