@@ -37,6 +37,8 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.report.claims",
         "aedefense.report.summary",
         "aedefense.report.status",
+        "aedefense.report.results",
+        "aedefense.plan.command_line",
     ],
 )
 def test_the_examples_in_the_public_docstrings_run(module):

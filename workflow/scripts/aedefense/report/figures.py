@@ -25,7 +25,7 @@ from aedefense.plan.cells import cell_from_name, format_number  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 from aedefense.plan.grid import grid_points  # noqa: E402
 from aedefense.plan.names import CLEAN, UNDEFENDED  # noqa: E402
-from aedefense.report.results import over_training_seeds  # noqa: E402
+from aedefense.report.results import over_training_seeds, training_seeds_note  # noqa: E402
 
 # What varies along the curves of each accuracy figure, and how the rows are told apart.
 CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
@@ -161,9 +161,8 @@ def accuracy_figure(
         for handle, label in zip(*ax.get_legend_handles_labels()):
             labels_seen.setdefault(label, handle)
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    seeds = int(table["training_seeds"].max())
-    notes = [f"mean of {seeds} training seeds"] if seeds > 1 else []
     drawn = table[table["cell"].isin(set(rows["cell"]))] if "cell" in rows else table
+    notes = [training_seeds_note(drawn["training_seeds"])] if drawn["training_seeds"].max() > 1 else []
     notes += [penalty] if (penalty := contractive_penalty_note(drawn)) else []
     extra = _suptitle(fig, _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
     fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))

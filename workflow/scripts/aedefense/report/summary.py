@@ -24,6 +24,8 @@ def accuracy_grid(path: str | Path, shown_as: str | None = None) -> str:
     shown_as: the name the text gives the table (its path)."""
     import pandas as pd
 
+    from aedefense.report.results import training_seeds_note
+
     table = pd.read_csv(path)
     path = shown_as or path
     if table.empty or not {"cell", "eps", "accuracy_mean"} <= set(table):
@@ -36,10 +38,10 @@ def accuracy_grid(path: str | Path, shown_as: str | None = None) -> str:
         by_cell = clean.groupby([k for k in keys if k != "attack"])["accuracy_mean"].mean() * 100
         grid.insert(0, "clean", [by_cell.get(tuple(k for k, n in zip(i, keys) if n != "attack")) for i in grid.index])
     n = sorted(set(table["n_images"])) if "n_images" in table else []
-    seeds = table["replicate"].nunique() if "replicate" in table else 1
+    seeds = table.groupby(keys)["replicate"].nunique() if "replicate" in table else pd.Series([1])
     lines = [
         f"  {path}: accuracy % by eps ({', '.join(map(str, n))} images"
-        + (f", mean of {seeds} training seeds" if seeds > 1 else "")
+        + (f", {training_seeds_note(seeds)}" if seeds.max() > 1 else "")
         + ")"
     ]
     text = grid.head(MAX_CURVES).to_string(float_format=lambda v: f"{v:5.1f}")
