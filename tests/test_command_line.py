@@ -96,3 +96,22 @@ def test_without_cores_the_aedefense_command_gives_the_machines_own(monkeypatch,
     for chosen in (["-c", "1"], ["--jobs", "4"], ["-n"], ["--profile", "profiles/local"]):
         cli.main(["results/figures/fig3.pdf", *chosen])
         assert started[-1][-len(chosen) :] == chosen  # what the user chose, nothing added
+
+
+def test_a_dry_run_beside_a_running_one_is_told_the_lock_error_is_a_warning(repo_root, fixture_overlay):
+    workdir, overlay = fixture_overlay
+    target = "results/mnist/classifier.pt"
+    locks = workdir / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.output.lock").write_text(f"{target}\n")  # as a running Snakemake writes it
+    command = snakemake_command(repo_root, workdir, overlay, target, "-n")
+    command[2] = "aedefense.cli"
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
+    # Snakemake's own line, then the plan all the same: the note before it says so
+    assert "Error: Directory cannot be locked" in done.stdout + done.stderr
+    assert done.returncode == 0 and "train_classifier" in done.stdout, done.stderr
+    assert "another run holds this directory" in done.stderr and "for a dry run that is a warning only" in done.stderr
+    assert (locks / "0.output.lock").exists()  # the other run's lock stays
+    (locks / "0.output.lock").unlink()
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "another run holds" not in done.stderr

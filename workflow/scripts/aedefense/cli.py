@@ -12,6 +12,8 @@ than was asked) are refused with a sentence and the fix:
     every word after them: Snakemake would build the default target, the whole grid;
   - --configfile given twice (Snakemake keeps the last).
 
+A dry run (-n) in a directory another run holds is told that Snakemake's "Error: Directory
+cannot be locked" is only a warning there (Snakemake 9 prints it even with --nolock).
 Without --cores, --jobs or --profile it uses this machine's cores (and says so). Snakemake's own
 options: snakemake --help.
 """
@@ -59,6 +61,13 @@ def eaten_target_problems(parsed) -> list[str]:
     return problems
 
 
+def held_by_another_run(directory) -> bool:
+    """Whether Snakemake's lock files are in the working directory: a dry run there would print
+    "Error: Directory cannot be locked" (and go on, and exit 0), though it changes nothing."""
+    locks = Path(directory or ".") / ".snakemake" / "locks"
+    return locks.is_dir() and any(locks.iterdir())
+
+
 def refuse_malformed(message: str):
     """argparse's error, without the 150 lines of Snakemake's usage."""
     print(f"error: {message} (snakemake --help lists its options)", file=sys.stderr)
@@ -91,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
         if problems:
             return 2
+        if parsed.dryrun and held_by_another_run(parsed.directory):
+            print(
+                "aedefense: another run holds this directory. Snakemake will say 'Error: Directory "
+                "cannot be locked': for a dry run that is a warning only, it plans all the same and "
+                "changes nothing (if no run goes, a stopped one left its lock: snakemake --unlock)",
+                file=sys.stderr,
+            )
         chosen = parsed.cores or parsed.jobs or parsed.profile or os.environ.get("SNAKEMAKE_PROFILE")
         if not chosen and not parsed.dryrun:
             cores = machine_cores()
