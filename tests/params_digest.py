@@ -1,0 +1,109 @@
+"""Every job's outputs and params, for config.yaml and each preset, digested per rule: a change
+to the code that plans the grid (a rename, a record in place of a string) must leave them as
+they are, or finished runs would rerun. tests/test_params_digest.py compares the digest with
+the committed one, tests/params_digest.json.
+
+    python tests/params_digest.py            # print the rules whose jobs changed
+    python tests/params_digest.py --write    # after a deliberate change (say in CHANGELOG.md what reruns)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGEST = Path(__file__).with_name("params_digest.json")
+# each shipped config: config.yaml alone, and each preset on top of it
+CONFIGS = {"config.yaml": []} | {
+    f"presets/{path.name}": [f"presets/{path.name}"] for path in sorted((ROOT / "presets").glob("*.yaml"))
+}
+
+# A dry run that writes each planned job's rule, outputs and params as one JSON line: Job.log_info
+# is what Snakemake calls for every job it plans, so it is wrapped to record the job first.
+JOB_RECORDER = """
+import json, sys
+from snakemake import jobs
+
+out = open(sys.argv.pop(1), "w")
+log_info = jobs.Job.log_info
+
+
+def record_then_log(job, *args, **kwargs):
+    params = {name: value for name, value in job.params.items()}
+    out.write(json.dumps({"rule": job.rule.name, "output": sorted(map(str, job.output)), "params": params},
+                         sort_keys=True, default=repr) + "\\n")
+    out.flush()
+    return log_info(job, *args, **kwargs)
+
+
+jobs.Job.log_info = record_then_log
+from snakemake.cli import main
+
+main(sys.argv[1:])
+"""
+
+
+def planned_jobs(configfiles: list[str]) -> list[dict]:
+    """Every job of a config in an empty directory (--forceall), with its outputs and params."""
+    with tempfile.TemporaryDirectory() as scratch:
+        record = Path(scratch) / "jobs.jsonl"
+        command = [sys.executable, "-c", JOB_RECORDER, str(record), "-n", "--forceall", "--cores", "8"]
+        command += ["-s", str(ROOT / "Snakefile"), "-d", scratch]
+        command += ["--configfile", *[str(ROOT / f) for f in configfiles]] if configfiles else []
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"snakemake could not plan {configfiles}:\n{done.stdout}\n{done.stderr}")
+        # paths spelled the same wherever the run directory and the clone lie
+        lines = record.read_text().replace(scratch, "<run>").replace(str(ROOT), "<workflow>").splitlines()
+        return [json.loads(line) for line in lines]
+
+
+def digest(jobs: list[dict]) -> dict[str, dict]:
+    """Per rule: how many jobs, and one sha256 over their outputs and params in a fixed order."""
+    by_rule: dict[str, list[str]] = {}
+    for job in jobs:
+        by_rule.setdefault(job["rule"], []).append(json.dumps([job["output"], job["params"]], sort_keys=True))
+    return {
+        rule: {"jobs": len(lines), "sha256": hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()}
+        for rule, lines in sorted(by_rule.items())
+    }
+
+
+def current() -> dict[str, dict]:
+    return {name: digest(planned_jobs(files)) for name, files in CONFIGS.items()}
+
+
+def differences(committed: dict, now: dict) -> list[str]:
+    lines = []
+    for config in sorted(set(committed) | set(now)):
+        before, after = committed.get(config, {}), now.get(config, {})
+        for rule in sorted(set(before) | set(after)):
+            if before.get(rule) != after.get(rule):
+                lines.append(f"{config}: rule {rule}: {before.get(rule)} -> {after.get(rule)}")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--write", action="store_true", help="write tests/params_digest.json from the current code")
+    args = parser.parse_args(argv)
+    now = current()
+    if args.write:
+        DIGEST.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {DIGEST}")
+        return 0
+    changed = differences(json.loads(DIGEST.read_text()), now)
+    print("\n".join(changed) if changed else "every job's outputs and params as committed")
+    return 1 if changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
