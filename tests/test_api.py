@@ -32,6 +32,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.core.square",
         "aedefense.core.box",
         "aedefense.core.attack_specs",
+        "aedefense.core.families",
         "aedefense.report.figures",
         "aedefense.api",
         "aedefense.report.claims",

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from aedefense.core.families import family as family_record
+
 
 class Classifier(nn.Module):
     """`blocks` blocks of [3x3 conv, BatchNorm, ReLU, 2x2 max-pool] with dropout after every
@@ -90,8 +92,8 @@ class Autoencoder(nn.Module):
         variance_floor: float = 1e-4,
     ) -> None:
         super().__init__()
-        if family not in ("ae", "vae"):
-            raise ValueError(f"unknown autoencoder family {family!r}; allowed: ae, vae")
+        # variational (a VAE): a posterior head (logvar), sampled at scale > 0, trained on an ELBO
+        self.variational = family_record(family).variational
         self.family, self.likelihood, self.variance_floor = family, likelihood, variance_floor
         self.in_shape = tuple(in_shape)
         c, h, w = self.in_shape
@@ -105,8 +107,8 @@ class Autoencoder(nn.Module):
             nn.Flatten(),
         )
         self.to_mu = nn.Linear(flat, latent_dim)
-        self.to_logvar = nn.Linear(flat, latent_dim) if family == "vae" else None
-        self.gaussian_output = family == "vae" and likelihood == "gaussian"
+        self.to_logvar = nn.Linear(flat, latent_dim) if self.variational else None
+        self.gaussian_output = self.variational and likelihood == "gaussian"
         out_channels = 2 * c if self.gaussian_output else c
         self.from_code = nn.Linear(latent_dim, flat)
         self.decoder = nn.Sequential(

@@ -184,7 +184,7 @@ def train_classifier(
 def autoencoder_loss(model: Autoencoder, x_in, target, kl_scale: float):
     """(total loss, terms) for one batch without the contractive penalty."""
     mu, logvar = model.encode(x_in)
-    if model.family == "ae":
+    if not model.variational:
         mean, _ = model.decode(mu)
         reconstruction = losses.squared_error(target, mean)
         return reconstruction, {"reconstruction": reconstruction}
@@ -236,19 +236,19 @@ def evaluate_autoencoder(model: Autoencoder, images, cell: Cell, seed: int, batc
     model.eval()
     noise = torch.Generator(device=images.device).manual_seed(seed)
     sums = {"reconstruction_error": 0.0}
-    if model.family == "vae":
+    if model.variational:
         sums.update({"reconstruction_nll": 0.0, "kl": 0.0})
     for index in batches(len(images), batch_size, None):
         x = to_unit(images[index])
         mean, _ = model.decode(model.encode(x)[0])
         sums["reconstruction_error"] += float(losses.squared_error(x, mean)) * len(index)
-        if model.family == "vae":
+        if model.variational:
             x_in, target = losses.training_pair(x, cell.stp, cell.denoising, noise)
             _, terms = autoencoder_loss(model, x_in, target, kl_scale=1.0)
             sums["reconstruction_nll"] += float(terms["reconstruction"]) * len(index)
             sums["kl"] += float(terms["kl"]) * len(index)
     metrics = {name: value / len(images) for name, value in sums.items()}
-    if model.family == "vae":
+    if model.variational:
         metrics["elbo"] = -(metrics["reconstruction_nll"] + metrics["kl"])
     if cell.alpha > 0:
         metrics["contractive_exact"] = exact_contractive_penalty(model, to_unit(images[:CONTRACTIVE_TEST_IMAGES]))
@@ -286,7 +286,7 @@ def train_autoencoder(
             x = to_unit(train_x[index.to(device)])
             x_in, target = losses.training_pair(x, cell.stp, cell.denoising, noise)
             kl_scale = (
-                losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"]) if cell.family == "vae" else 0.0
+                losses.kl_weight(step, steps_per_epoch, settings["kl_warmup_epochs"]) if model.variational else 0.0
             )
             loss, terms = autoencoder_loss(model, x_in, target, kl_scale)
             if cell.alpha > 0:

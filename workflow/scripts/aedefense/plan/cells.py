@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aedefense.core.families import FAMILIES, FAMILY_REGEX, family
 from aedefense.plan.names import UNDEFENDED
 
-FAMILIES = ("ae", "vae")
 CELL_PATTERN = re.compile(
-    r"^(?P<family>ae|vae)_d(?P<denoising>[01])_stp(?P<stp>[0-9]+(\.[0-9]+)?)"
+    rf"^(?P<family>{FAMILY_REGEX})_d(?P<denoising>[01])_stp(?P<stp>[0-9]+(\.[0-9]+)?)"
     r"_a(?P<alpha>[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?)$"
 )
 # The same names for a Snakemake wildcard (no named groups)
-CELL_REGEX = r"(?:ae|vae)_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
+CELL_REGEX = rf"{FAMILY_REGEX}_d[01]_stp[0-9]+(?:\.[0-9]+)?_a[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
 # Training seed r > 0 of a cell (config training_seeds) is its own model: <cell>_r<r>, and the
 # undefended classifier of that seed none_r<r>; seed 0 keeps the plain name.
 REPLICATE_REGEX = r"(?:_r[1-9][0-9]*)?"
@@ -44,8 +44,7 @@ class Cell:
     alpha: float
 
     def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ValueError(f"unknown autoencoder family {self.family!r}; allowed: ae, vae")
+        family(self.family)  # refuses an unknown one
         if self.stp < 0:
             raise ValueError(f"stp must be >= 0, got {self.stp}")
         if self.alpha < 0:
@@ -67,7 +66,7 @@ def cell_from_name(name: str) -> Cell:
     if not match:
         raise ValueError(
             f"{name!r} is not a cell name; expected <family>_d<0|1>_stp<std>_a<alpha>, "
-            "e.g. vae_d1_stp0.4_a0 (family ae or vae)"
+            f"e.g. vae_d1_stp0.4_a0 (family {' or '.join(FAMILIES)})"
         )
     cell = Cell(
         family=match["family"],
@@ -92,6 +91,7 @@ def family_of(name: str) -> str | None:
     return None if base == UNDEFENDED else cell_from_name(base).family
 
 
-def is_stochastic(family: str | None, scale: float) -> bool:
-    """The defence samples its latent code: a VAE evaluated at a latent scale above 0."""
-    return family == "vae" and scale > 0
+def is_stochastic(family_name: str | None, scale: float) -> bool:
+    """The defence samples its latent code: a variational family (a VAE) evaluated at a latent
+    scale above 0."""
+    return family_name is not None and family(family_name).variational and scale > 0

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from aedefense.core.families import FAMILIES, FAMILY_REGEX
 from aedefense.plan.grid import DEFENCES_FIGURE, FIGURES, trained_cells
 from aedefense.plan.names import UNDEFENDED, WORST
 
@@ -23,8 +24,29 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path) -> dict:
+    """The schema, its family enum and the {family} of its cell-name patterns filled from the
+    family records (aedefense.core.families)."""
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        schema = yaml.safe_load(handle)
+    schema["$defs"]["family"]["enum"] = list(FAMILIES)
+    return _fill_patterns(schema, {"{family}": FAMILY_REGEX})
+
+
+def _fill_patterns(node, values: dict):
+    if isinstance(node, dict):
+        return {
+            key: _fill_pattern(value, values) if key == "pattern" else _fill_patterns(value, values)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_fill_patterns(item, values) for item in node]
+    return node
+
+
+def _fill_pattern(pattern: str, values: dict) -> str:
+    for token, value in values.items():
+        pattern = pattern.replace(token, value)
+    return pattern
 
 
 def key_path(parts) -> str:

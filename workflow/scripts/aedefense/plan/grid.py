@@ -4,6 +4,7 @@ each of those jobs' settings."""
 
 from __future__ import annotations
 
+from aedefense.core.families import family
 from aedefense.plan.cells import Cell, cell_from_name, format_number, is_cell_name, replicate_name, split_replicate
 from aedefense.plan.names import CLEAN, UNDEFENDED
 
@@ -67,8 +68,8 @@ def grid_cells(grid: dict) -> list[Cell]:
     """The cells of a figure grid in the figure's order, as named in the grid (denoising 1 at
     stp 0 included: it shows the model of denoising 0)."""
     return [
-        Cell(family, bool(denoising), float(stp), float(alpha))
-        for family in grid["families"]
+        Cell(family_name, bool(denoising), float(stp), float(alpha))
+        for family_name in grid["families"]
         for denoising in grid["denoising"]
         for stp in grid["stp"]
         for alpha in grid["alpha"]
@@ -76,8 +77,9 @@ def grid_cells(grid: dict) -> list[Cell]:
 
 
 def defence_scales(grid: dict, cell: Cell) -> list[float]:
-    """An AE has no latent sampling: it is evaluated at scale 0 whatever the figure says."""
-    return [0.0] if cell.family == "ae" else [float(s) for s in grid["scales"]]
+    """A family that is not variational (an AE) has no latent sampling: it is evaluated at
+    scale 0 whatever the figure says."""
+    return [float(s) for s in grid["scales"]] if family(cell.family).variational else [0.0]
 
 
 def grid_points(grid: dict) -> list[tuple[Cell, float]]:
@@ -206,7 +208,7 @@ def evaluation_job_scales(scales_by_cell: dict, cell: str, attack: str, scale=No
     scales = scales_by_cell.get((base, attack))
     if scales is not None:
         return scales
-    if not is_cell_name(base) or cell_from_name(base).family == "ae":
+    if not is_cell_name(base) or not family(cell_from_name(base).family).variational:
         return [0.0]  # the classifier, a user defence, an AE
     raise ValueError(
         f"no figure evaluates {base} under {attack}, so its latent scales are unknown; ask "

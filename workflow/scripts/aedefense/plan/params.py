@@ -7,13 +7,13 @@ settings reruns that cell's jobs and nothing else. Which jobs exist is grid.py's
 from __future__ import annotations
 
 from aedefense.core.attack_specs import uses_seed
+from aedefense.core.families import settings_not_read_by
 from aedefense.plan.cells import family_of, is_stochastic, split_replicate
 from aedefense.plan.datasets import dataset_info
 from aedefense.plan.grid import figure_attacks, figure_layouts, is_adaptive, trained_cell
 from aedefense.plan.names import AUTO, UNDEFENDED
 
 CLASSIFIER_KEYS = ("blocks", "channels", "dense", "dropout", "batch_size", "lr", "weight_decay")
-VAE_ONLY = ("vae_likelihood", "variance_floor", "kl_warmup_epochs")
 CONTRACTIVE_ONLY = ("contractive", "contractive_projections")  # the penalty's estimator
 
 
@@ -34,7 +34,7 @@ def autoencoder_settings(config: dict, dataset: str, name: str) -> dict:
     settings["seed"] = config["seeds"]["autoencoder"] + replicate
     settings.update(family=cell.family, denoising=cell.denoising, stp=cell.stp, alpha=cell.alpha)
     # Leave out what this cell's model does not depend on, so changing it reruns nothing here.
-    unused = set(VAE_ONLY) if cell.family == "ae" else set()
+    unused = settings_not_read_by(cell.family)
     if cell.alpha == 0:
         unused |= set(CONTRACTIVE_ONLY)
     elif settings["contractive"] == "exact":

@@ -21,7 +21,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 
-from aedefense.plan.cells import cell_from_name, format_number  # noqa: E402
+from aedefense.core.families import FAMILIES, family  # noqa: E402
+from aedefense.plan.cells import cell_from_name, format_number, is_cell_name  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 from aedefense.plan.grid import grid_points  # noqa: E402
 from aedefense.plan.names import CLEAN, UNDEFENDED  # noqa: E402
@@ -37,10 +38,10 @@ MARKERS = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
 ATTACK_LOOKS = list(zip(["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 1))], MARKERS))
 
 
-def row_label(family: str, denoising: int, figure: str) -> str:
+def row_label(family_name: str, denoising: int, figure: str) -> str:
     if figure == "fig4":
-        return {"ae": "CAE", "vae": "CVAE"}[family]
-    return ("D" if denoising else "") + family.upper()
+        return family(family_name).cell_label(denoising=False, contractive=True)
+    return family(family_name).cell_label(denoising=bool(denoising))
 
 
 def _apply(style: dict):
@@ -270,7 +271,11 @@ def _title(name, layouts, attacks, grids):
 
 
 # Fig. 5's models: (label, family, denoising), drawn in the family's colour, dashed when denoising
-LATENT_MODELS = [("AE", "ae", 0), ("DAE", "ae", 1), ("VAE", "vae", 0), ("DVAE", "vae", 1)]
+LATENT_MODELS = [
+    (record.cell_label(denoising=bool(denoising)), name, denoising)
+    for name, record in FAMILIES.items()
+    for denoising in (0, 1)
+]
 LATENT_MEASURES = [
     ("cosine", "cos(mu, mu*)"),
     ("norm_ratio", "||mu*|| / ||mu||"),
@@ -302,7 +307,7 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png, run:
     the set, has none)."""
     _apply(style)
     latent = latent_rows(latent)
-    colours = dict(zip(("ae", "vae"), sns.color_palette(style["palette"], 3)))
+    colours = dict(zip(FAMILIES, sns.color_palette(style["palette"], len(FAMILIES) + 1)))
     measures = [(column, label) for column, label in LATENT_MEASURES if column in latent]
     rows_count = len(measures)
     fig, axes = plt.subplots(
@@ -314,8 +319,10 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png, run:
         for i, (column, label) in enumerate(measures):
             ax = axes[i][j]
             alphas = sorted(set(data["alpha"]))
-            for (model, family, denoising), alpha in ((m, a) for m in LATENT_MODELS for a in alphas):
-                rows = data[(data["family"] == family) & (data["denoising"] == denoising) & (data["alpha"] == alpha)]
+            for (model, family_name, denoising), alpha in ((m, a) for m in LATENT_MODELS for a in alphas):
+                rows = data[
+                    (data["family"] == family_name) & (data["denoising"] == denoising) & (data["alpha"] == alpha)
+                ]
                 if rows.empty:
                     continue
                 half = 1.96 * rows[f"{column}_se"] if f"{column}_se" in rows else None
@@ -324,7 +331,7 @@ def latent_figure(latent: pd.DataFrame, *, datasets, style: dict, pdf, png, run:
                     rows[column],
                     yerr=half,
                     label=model if len(alphas) == 1 else f"{model}, alpha {format_number(alpha)}",
-                    color=colours[family],
+                    color=colours[family_name],
                     linestyle="--" if denoising else "-",
                     marker="s" if denoising else "o",
                     markersize=5,
@@ -399,14 +406,13 @@ def defence_label(cell: str, scale: float, labels: dict | None = None) -> str:
         return "no defence"
     if (labels or {}).get(cell):
         return labels[cell]
-    if not cell.startswith(("ae_", "vae_")):
+    if not is_cell_name(cell):
         return cell
     parsed = cell_from_name(cell)
-    family = ("C" if parsed.alpha else "") + ("D" if parsed.denoising else "") + parsed.family.upper()
-    text = f"{family} stp {format_number(parsed.stp)}" + (
-        f" alpha {format_number(parsed.alpha)}" if parsed.alpha else ""
-    )
-    return f"{text}, scale {format_number(scale)}" if parsed.family == "vae" else text
+    record = family(parsed.family)
+    text = f"{record.cell_label(parsed.denoising, contractive=bool(parsed.alpha))} stp {format_number(parsed.stp)}"
+    text += f" alpha {format_number(parsed.alpha)}" if parsed.alpha else ""
+    return f"{text}, scale {format_number(scale)}" if record.variational else text
 
 
 def defences_figure(

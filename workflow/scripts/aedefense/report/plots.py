@@ -20,7 +20,7 @@ def save_reconstruction_grid(model, images_uint8, cell: Cell, seed: int, dest, c
     generator = torch.Generator().manual_seed(seed)
     x_in, _ = losses.training_pair(x, cell.stp, cell.denoising, generator)
     rows = [x, x_in, model(x_in, scale=0.0)]
-    if model.family == "vae":
+    if model.variational:
         rows.append(model(x_in, scale=1.0, generator=generator))
     with atomic_path(dest) as tmp:
         save_image(torch.cat(rows), tmp, nrow=count, padding=2, pad_value=1.0, format="png")

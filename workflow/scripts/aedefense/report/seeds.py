@@ -15,6 +15,8 @@ import math
 
 import pandas as pd
 
+from aedefense.core.families import FAMILIES
+
 POINT = ["dataset", "cell", "attack", "scale", "eps"]
 UNDEFENDED_KIND = "undefended"
 SAMPLING_KIND = "sampling autoencoder"
@@ -25,7 +27,7 @@ def kind_of(family: str, scale: float) -> str:
     """The kind of model whose seed spread a curve shares."""
     if family == "none":
         return UNDEFENDED_KIND
-    if family == "vae" and float(scale) > 0:
+    if family in FAMILIES and FAMILIES[family].variational and float(scale) > 0:
         return SAMPLING_KIND
     return DETERMINISTIC_KIND
 
