@@ -287,7 +287,12 @@ def test_the_schema_names_the_datasets_of_the_registry(schema):
     schema = load_schema(schema)
     assert schema["$defs"]["dataset"]["enum"] == list(DATASETS)
     assert schema["properties"]["data"]["required"] == list(DATASETS)
-    assert schema["properties"]["cell_overrides"]["propertyNames"]["pattern"].startswith(f"^({'|'.join(DATASETS)})/")
+    pattern = schema["properties"]["cell_overrides"]["propertyNames"]["pattern"]
+    for name in DATASETS:
+        assert re.match(pattern, f"{name}/vae_d1_stp0.4_a0")
+    assert not re.match(pattern, "cifar10/vae_d1_stp0.4_a0") and not re.match(pattern, "mnist/sae_d1_stp0.4_a0")
+    # a dataset without published checksums must say what its files hold
+    assert schema["properties"]["data"]["properties"]["btsc"]["$ref"].endswith("data_of_unchecksummed_files")
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,12 +1,14 @@
 """docs/extending.md kept true: a new autoencoder family is one record in
-aedefense/core/families.py (plus its architecture and loss where they differ from the AE's or
+aedefense/plan/families.py (plus its architecture and loss where they differ from the AE's or
 the VAE's). The test adds a toy family to a copy of the workflow and plans a figure with it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from workflow_helpers import scheduled, snakemake_command
@@ -16,13 +18,24 @@ pytestmark = pytest.mark.workflow
 TOY_RECORD = '        Family("sae", "SAE", variational=False),\n'
 
 
-def workflow_with_a_toy_family(repo_root, tmp_path):
-    """A copy of the workflow whose families.py holds one more record, and nothing else changed."""
+def copy_of_the_workflow(repo_root, tmp_path) -> Path:
     copy = tmp_path / "copy"
-    shutil.copytree(repo_root / "workflow", copy / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("workflow", "envs"):
+        shutil.copytree(repo_root / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(repo_root / name, copy / name)
-    families = copy / "workflow" / "scripts" / "aedefense" / "core" / "families.py"
+    return copy
+
+
+def with_the_copys_library(copy: Path) -> dict:
+    """The environment in which jobs import the copy's aedefense, not the installed one."""
+    return {**os.environ, "PYTHONPATH": str(copy / "workflow" / "scripts")}
+
+
+def workflow_with_a_toy_family(repo_root, tmp_path):
+    """A copy of the workflow whose families.py holds one more record, and nothing else changed."""
+    copy = copy_of_the_workflow(repo_root, tmp_path)
+    families = copy / "workflow" / "scripts" / "aedefense" / "plan" / "families.py"
     anchor = '        Family("ae", "AE", variational=False),\n'
     assert anchor in families.read_text()
     families.write_text(families.read_text().replace(anchor, anchor + TOY_RECORD))
@@ -69,3 +82,77 @@ def test_a_family_without_a_record_is_refused_with_the_families_there_are(repo_r
     base_config["figures"]["fig1"]["families"] = ["ae", "sae"]
     with pytest.raises(ConfigError, match=r"figures.fig1.families\[1\].*'ae', 'vae'"):
         validate_config(base_config, repo_root / "workflow" / "schemas" / "config.schema.yaml")
+
+
+TOY_FORMAT = """
+        # a toy format: one .npz of images and labels per split
+        FileFormat(
+            "npz",
+            {"train": ("train.npz",), "test": ("test.npz",)},
+            published_checksums=False,
+            reader="aedefense.data.npz",
+        ),
+"""
+TOY_DATASET = """
+        Dataset("toy", "Toy", 10, (1, 28, 28), 120, "npz", "first", "none", ()),
+"""
+TOY_READER = '''"""A toy format: images (N, 1, 28, 28) and labels of one split in an .npz file."""
+import numpy as np
+
+
+def _arrays(path):
+    with np.load(path) as archive:
+        return archive["images"].astype(np.uint8), archive["labels"].astype(np.int64)
+
+
+def verify_file(path, split, dataset, expected):
+    images, labels = _arrays(path)
+    if len(images) != expected[f"{split}_images"] or len(labels) != len(images):
+        raise ValueError(f"{path}: {len(images)} images, expected {expected[f'{split}_images']}")
+
+
+def read_split_files(paths, split, dataset, expected, set_aside):
+    with set_aside(paths):
+        verify_file(paths[0], split, dataset, expected)
+        return _arrays(paths[0])
+'''
+
+
+def test_a_new_dataset_format_is_two_files_a_record_and_its_reader(repo_root, tmp_path, fixture_overlay):
+    import numpy as np
+    import torch
+    from fixtures import write_manifest
+
+    copy = copy_of_the_workflow(repo_root, tmp_path)
+    library = copy / "workflow" / "scripts" / "aedefense"
+    datasets = library / "plan" / "datasets.py"
+    text = datasets.read_text()
+    for anchor, added in (
+        ("\nFORMATS = {\n    record.name: record\n    for record in (\n", TOY_FORMAT),
+        ("\nDATASETS = {\n    dataset.name: dataset\n    for dataset in (\n", TOY_DATASET),
+    ):
+        assert anchor in text
+        text = text.replace(anchor, anchor + added.lstrip("\n"))
+    datasets.write_text(text)
+    (library / "data" / "npz.py").write_text(TOY_READER)
+
+    workdir, overlay = fixture_overlay
+    mirror = Path(overlay["mirror"])
+    generator = np.random.default_rng(0)
+    for split, count in (("train", 120), ("test", 30)):
+        (mirror / "toy").mkdir(exist_ok=True)
+        images = generator.integers(0, 256, size=(count, 1, 28, 28), dtype=np.uint8)
+        np.savez(mirror / "toy" / f"{split}.npz", images=images, labels=np.arange(count) % 10)
+    write_manifest(mirror)
+    overlay["datasets"] = ["toy"]
+    overlay["data"]["toy"] = {**overlay["data"]["mnist"], "expected": {"train_images": 120, "test_images": 30}}
+    command = snakemake_command(copy, workdir, overlay, "results/toy/data/test.pt")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=with_the_copys_library(copy))
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = torch.load(workdir / "results" / "toy" / "data" / "test.pt", weights_only=False)
+    assert record["dataset"] == "toy" and tuple(record["images"].shape) == (30, 1, 28, 28)
+    assert record["labels"].tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    # and a figure of the paper plans on it
+    command = snakemake_command(copy, workdir, overlay, "results/figures/fig1.pdf", "-n")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0 and "results/toy/ae/ae_d1_stp0.2_a0/model.pt" in done.stdout, done.stderr

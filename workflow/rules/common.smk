@@ -43,7 +43,7 @@ from aedefense.report.summary import (
     run_sentence,
 )
 from aedefense.data.sources import official_files
-from aedefense.plan.datasets import DATASETS, dataset_info
+from aedefense.plan.datasets import DATASETS, dataset_info, file_format
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
 from aedefense.plan import grid
 from aedefense.report import results
@@ -461,7 +461,7 @@ def claims_latent_tables():
 
 def btsc_expected(wildcards):
     """What the BTSC zips must hold; nothing for datasets with published checksums."""
-    if dataset_info(wildcards.dataset).layout != "btsc-zip":
+    if file_format(dataset_info(wildcards.dataset).layout).published_checksums:
         return {}
     return PLAIN_CONFIG["data"][wildcards.dataset]["expected"]
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aedefense.core.families import family as family_record
+from aedefense.plan.families import family as family_record
 
 
 class Classifier(nn.Module):

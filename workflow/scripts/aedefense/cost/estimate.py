@@ -124,24 +124,25 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
 
 
 def training_images_found(config: dict, directory: str | Path = ".") -> dict[str, int]:
-    """Training images of each IDX dataset of the config where the run will read them: its
-    downloaded labels file under resources/, else a directory mirror's (the count in the IDX
-    header). A dataset found in neither keeps its official size in the projection."""
+    """Training images of each dataset of the config whose format counts them from a header
+    (IDX), where the run will read them: its downloaded file under resources/, else a directory
+    mirror's. A dataset found in neither keeps its official size in the projection."""
     from aedefense.data.download import parse_mirror
-    from aedefense.data.idx import idx_length
-    from aedefense.data.sources import IDX_FILES
+    from aedefense.data.sources import reader_of
+    from aedefense.plan.datasets import file_format
 
     mirror = parse_mirror(config["mirror"]) if config.get("mirror") else None
     found = {}
     for dataset in config["datasets"]:
-        if dataset_info(dataset).layout != "idx":
+        layout = file_format(dataset_info(dataset).layout)
+        if layout.training_count_file is None:
             continue
-        relpath = f"{dataset}/{IDX_FILES['train_labels']}"
+        relpath = f"{dataset}/{layout.training_count_file}"
         places = [Path(directory) / "resources" / relpath]
         places += [Path(mirror.locate(relpath))] if mirror and mirror.directory else []
         for labels in places:
             try:
-                found[dataset] = idx_length(labels)
+                found[dataset] = reader_of(dataset).count_training_images(labels)
                 break
             except ValueError:
                 continue  # absent or damaged: the run fetches it again; look further

@@ -197,3 +197,15 @@ def read_split(path: str | Path, split: str, expected: dict, classes: int):
             if unlisted:
                 raise ValueError(f"{path}: {len(unlisted)} images are not in their GT csv, e.g. {unlisted[0]}")
     return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+# The reader contract of a dataset file format (aedefense.plan.datasets.FileFormat.reader)
+
+
+def verify_file(path, split, dataset, expected) -> None:
+    verify_zip(path, split, expected, dataset.classes)
+
+
+def read_split_files(paths, split, dataset, expected, set_aside):
+    with set_aside(paths):
+        return read_split(paths[0], split, expected, dataset.classes)

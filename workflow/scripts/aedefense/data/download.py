@@ -427,17 +427,12 @@ def download_one(
     """The download rule's body: fetch and verify one file, logging to the rule's log. A
     failure from a directory mirror also names every other file of `datasets` it lacks.
     trust_mirror: the mirror's checksum list replaces the published checksums."""
-    from aedefense.data.btsc import verify_zip
-    from aedefense.data.idx import read_idx
-    from aedefense.data.sources import BTSC_FILES
-    from aedefense.plan.datasets import dataset_info
+    from aedefense.data.sources import reader_of
+    from aedefense.plan.datasets import dataset_info, file_format
 
-    if dataset_info(dataset).layout == "btsc-zip":
-        split = {file: split for split, file in BTSC_FILES.items()}[name]
-        classes = dataset_info(dataset).classes
-        verify = lambda path: verify_zip(path, split, btsc_expected, classes)  # noqa: E731
-    else:
-        verify = read_idx  # a complete gzip holding a well-formed IDX array
+    info = dataset_info(dataset)
+    split = file_format(info.layout).split_of(name)
+    verify = lambda path: reader_of(dataset).verify_file(path, split, info, btsc_expected)  # noqa: E731
     with open(log_path, "w", buffering=1) as log:
         try:
             _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log, trust_mirror)

@@ -79,3 +79,23 @@ def pair_split(images: np.ndarray, labels: np.ndarray, images_path, labels_path,
     if labels.size and labels.max() >= classes:
         raise ValueError(f"{labels_path}: label {labels.max()} outside 0..{classes - 1}")
     return images[:, None, :, :].copy(), labels.astype(np.int64)
+
+
+# The reader contract of a dataset file format (aedefense.plan.datasets.FileFormat.reader)
+
+
+def verify_file(path, split, dataset, expected) -> None:
+    read_idx(path)  # a complete gzip holding a well-formed IDX array
+
+
+def read_split_files(paths, split, dataset, expected, set_aside):
+    arrays = []
+    for path in paths:  # an unreadable file is set aside alone
+        with set_aside([path]):
+            arrays.append(read_idx(path))
+    with set_aside(paths):
+        return pair_split(*arrays, *paths, classes=dataset.classes)
+
+
+def count_training_images(path) -> int:
+    return idx_length(path)

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aedefense.data import btsc, idx
-from aedefense.data.sources import BTSC_FILES, IDX_FILES
+from aedefense.data.sources import reader_of
 from aedefense.jobs.io import DamagedInput, load_torch, save_torch, set_aside
 from aedefense.jobs.provenance import identity_mismatches, sha256_of
-from aedefense.plan.datasets import DATASETS, dataset_info
+from aedefense.plan.datasets import DATASETS, SPLITS, dataset_info, file_format
 
 FORMAT_VERSION = 1
 
@@ -65,20 +64,10 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
     raw_dir = Path(raw_dir)
     info = dataset_info(dataset)
     records = {}
-    for split in ("train", "test"):
-        if info.layout == "btsc-zip":
-            source = raw_dir / BTSC_FILES[split]
-            with broken_raw_files_set_aside([source]):
-                images, labels = btsc.read_split(source, split, btsc_expected, info.classes)
-            sources = [source]
-        else:
-            sources = [raw_dir / IDX_FILES[f"{split}_images"], raw_dir / IDX_FILES[f"{split}_labels"]]
-            arrays = []
-            for source in sources:
-                with broken_raw_files_set_aside([source]):
-                    arrays.append(idx.read_idx(source))
-            with broken_raw_files_set_aside(sources):
-                images, labels = idx.pair_split(*arrays, *sources, classes=info.classes)
+    layout, reader = file_format(info.layout), reader_of(dataset)
+    for split in SPLITS:
+        sources = [raw_dir / name for name in layout.split_files[split]]
+        images, labels = reader.read_split_files(sources, split, info, btsc_expected, broken_raw_files_set_aside)
         if images.shape[1:] != info.shape:
             raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, expected {info.shape}")
         records[split] = _record(dataset, split, images, labels, sources)

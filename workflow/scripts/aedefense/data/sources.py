@@ -1,10 +1,11 @@
-"""The official files of each dataset: names, hosts, and published checksums."""
+"""The official files of each dataset: names (from its format), hosts, and published checksums."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
-from aedefense.plan.datasets import dataset_info
+from aedefense.plan.datasets import dataset_info, file_format
 
 
 @dataclass(frozen=True)
@@ -19,36 +20,16 @@ class OfficialFile:
         return [host + self.name for host in self.hosts]
 
 
-# The MD5 sums torchvision uses (the hosts are in aedefense.plan.datasets).
-IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-BTSC_FILES = {"train": "BelgiumTSC_Training.zip", "test": "BelgiumTSC_Testing.zip"}
-
-_MD5 = {
-    "mnist": {
-        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-    },
-    "fashion-mnist": {
-        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-}
-
-
 def official_files(dataset: str) -> list[OfficialFile]:
+    """The files of a dataset, as its format names them, with its published checksums."""
     info = dataset_info(dataset)
-    if info.layout == "btsc-zip":
-        return [OfficialFile(dataset, name, info.hosts, None) for name in BTSC_FILES.values()]
-    return [OfficialFile(dataset, name, info.hosts, md5) for name, md5 in _MD5[dataset].items()]
+    md5 = dict(info.md5)
+    return [OfficialFile(dataset, name, info.hosts, md5.get(name)) for name in file_format(info.layout).files]
+
+
+def reader_of(dataset: str):
+    """The module that reads a dataset's file format (verify_file, read_split_files, ...)."""
+    return importlib.import_module(file_format(dataset_info(dataset).layout).reader)
 
 
 def official_file(dataset: str, name: str) -> OfficialFile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aedefense.core.families import FAMILIES, FAMILY_REGEX, family
+from aedefense.plan.families import FAMILIES, FAMILY_REGEX, family
 from aedefense.plan.names import UNDEFENDED
 
 CELL_PATTERN = re.compile(

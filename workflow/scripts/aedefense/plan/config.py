@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from aedefense.core.families import FAMILIES, FAMILY_REGEX
+from aedefense.plan.datasets import DATASETS, file_format
+from aedefense.plan.families import FAMILIES, FAMILY_REGEX
 from aedefense.plan.grid import DEFENCES_FIGURE, FIGURES, trained_cells
 from aedefense.plan.names import UNDEFENDED, WORST
 
@@ -24,12 +26,21 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path) -> dict:
-    """The schema, its family enum and the {family} of its cell-name patterns filled from the
-    family records (aedefense.core.families)."""
+    """The schema with what the records say filled in: the dataset and family enums, the data
+    block per dataset, the {dataset} and {family} of its name patterns (plan/datasets.py,
+    plan/families.py)."""
     with open(path) as handle:
         schema = yaml.safe_load(handle)
+    schema["$defs"]["dataset"]["enum"] = list(DATASETS)
     schema["$defs"]["family"]["enum"] = list(FAMILIES)
-    return _fill_patterns(schema, {"{family}": FAMILY_REGEX})
+    data = schema["properties"]["data"]
+    data["required"] = list(DATASETS)
+    checked = {True: "#/$defs/data_of_checksummed_files", False: "#/$defs/data_of_unchecksummed_files"}
+    data["properties"] = {
+        name: {"$ref": checked[file_format(record.layout).published_checksums]} for name, record in DATASETS.items()
+    }
+    names = "(?:" + "|".join(map(re.escape, DATASETS)) + ")"
+    return _fill_patterns(schema, {"{family}": FAMILY_REGEX, "{dataset}": names})
 
 
 def _fill_patterns(node, values: dict):

@@ -4,8 +4,8 @@ each of those jobs' settings."""
 
 from __future__ import annotations
 
-from aedefense.core.families import family
 from aedefense.plan.cells import Cell, cell_from_name, format_number, is_cell_name, replicate_name, split_replicate
+from aedefense.plan.families import family
 from aedefense.plan.names import CLEAN, UNDEFENDED
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")

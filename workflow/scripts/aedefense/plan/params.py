@@ -7,9 +7,9 @@ settings reruns that cell's jobs and nothing else. Which jobs exist is grid.py's
 from __future__ import annotations
 
 from aedefense.core.attack_specs import uses_seed
-from aedefense.core.families import settings_not_read_by
 from aedefense.plan.cells import family_of, is_stochastic, split_replicate
 from aedefense.plan.datasets import dataset_info
+from aedefense.plan.families import settings_not_read_by
 from aedefense.plan.grid import figure_attacks, figure_layouts, is_adaptive, trained_cell
 from aedefense.plan.names import AUTO, UNDEFENDED
 

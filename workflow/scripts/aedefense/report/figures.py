@@ -21,9 +21,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 
-from aedefense.core.families import FAMILIES, family  # noqa: E402
 from aedefense.plan.cells import cell_from_name, format_number, is_cell_name  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
+from aedefense.plan.families import FAMILIES, family  # noqa: E402
 from aedefense.plan.grid import grid_points  # noqa: E402
 from aedefense.plan.names import CLEAN, UNDEFENDED  # noqa: E402
 from aedefense.report.results import over_training_seeds, training_seeds_note  # noqa: E402

@@ -15,7 +15,7 @@ import math
 
 import pandas as pd
 
-from aedefense.core.families import FAMILIES
+from aedefense.plan.families import FAMILIES
 
 POINT = ["dataset", "cell", "attack", "scale", "eps"]
 UNDEFENDED_KIND = "undefended"
