@@ -34,6 +34,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.core.attack_specs",
         "aedefense.plan.families",
         "aedefense.plan.datasets",
+        "aedefense.plan.paper_figures",
         "aedefense.report.figures",
         "aedefense.api",
         "aedefense.report.claims",

@@ -156,3 +156,25 @@ def test_a_new_dataset_format_is_two_files_a_record_and_its_reader(repo_root, tm
     command = snakemake_command(copy, workdir, overlay, "results/figures/fig1.pdf", "-n")
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0 and "results/toy/ae/ae_d1_stp0.2_a0/model.pt" in done.stdout, done.stderr
+
+
+def test_a_figure_like_the_papers_is_a_record_and_its_grid(repo_root, tmp_path, fixture_overlay):
+    copy = copy_of_the_workflow(repo_root, tmp_path)
+    records = copy / "workflow" / "scripts" / "aedefense" / "plan" / "paper_figures.py"
+    anchor = '        PaperFigure("fig5", LATENT),\n'
+    assert anchor in records.read_text()
+    toy = '        PaperFigure("fig6", ACCURACY, "alpha", "DAE at stp {stp}, by contractive alpha", True),\n'
+    records.write_text(records.read_text().replace(anchor, anchor + toy))
+    workdir, overlay = fixture_overlay
+    overlay["figures"]["fig6"] = {
+        "families": ["ae"],
+        "denoising": [1],
+        "stp": [0.2],
+        "alpha": [0.0, 0.5],
+        "scales": [0.0],
+    }
+    command = snakemake_command(copy, workdir, overlay, "results/figures/fig6.pdf", "-n")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=with_the_copys_library(copy))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "results/mnist/ae/ae_d1_stp0.2_a0.5/model.pt" in done.stdout
+    assert "results/tables/accuracy_fig6.csv" in done.stdout

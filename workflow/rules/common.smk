@@ -103,7 +103,9 @@ wildcard_constraints:
     + f"){REPLICATE_REGEX}",
     classifier=f"classifier{REPLICATE_REGEX}",
     attack="|".join([*config["attacks"], CLEAN, WORST]),
-    figure="|".join(["fig[1-4]", grid.DEFENCES_FIGURE, *config["comparison_figures"]]),
+    figure="|".join(
+        [*grid.ACCURACY_FIGURES, grid.DEFENCES_FIGURE, *config["comparison_figures"]]
+    ),
     eps=NUMBER_REGEX,
     scale=NUMBER_REGEX,
     filename="|".join(
@@ -456,7 +458,11 @@ def claims_accuracy_tables():
 
 
 def claims_latent_tables():
-    return ["results/tables/latent.csv"] if "fig5" in claims_figures() else []
+    return (
+        ["results/tables/latent.csv"]
+        if grid.LATENT_FIGURE in claims_figures()
+        else []
+    )
 
 
 def btsc_expected(wildcards):
@@ -529,14 +535,15 @@ def known_targets():
     """The files this config can build that a user names as targets: the figures, the tables,
     and every model, adversarial set and evaluation of the grid."""
     figures = [
-        *grid.ACCURACY_FIGURES,
-        "fig5",
+        *grid.FIGURES,
         *config["comparison_figures"],
         grid.DEFENCES_FIGURE,
     ]
     names = [f"results/figures/{name}.pdf" for name in figures]
     names += [
-        f"results/tables/accuracy_{name}.csv" for name in figures if name != "fig5"
+        f"results/tables/accuracy_{name}.csv"
+        for name in figures
+        if name != grid.LATENT_FIGURE
     ]
     names += [
         f"results/tables/{name}.csv"

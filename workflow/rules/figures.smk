@@ -15,7 +15,7 @@ rule accuracy_figure:
     log:
         "logs/figures/{figure}.log",
     wildcard_constraints:
-        figure="|".join(["fig[1-4]", *config["comparison_figures"]]),
+        figure="|".join([*grid.ACCURACY_FIGURES, *config["comparison_figures"]]),
     conda:
         ENVIRONMENT
     params:

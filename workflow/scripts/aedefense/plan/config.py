@@ -14,6 +14,7 @@ from aedefense.plan.datasets import DATASETS, file_format
 from aedefense.plan.families import FAMILIES, FAMILY_REGEX
 from aedefense.plan.grid import DEFENCES_FIGURE, FIGURES, trained_cells
 from aedefense.plan.names import UNDEFENDED, WORST
+from aedefense.plan.paper_figures import ACCURACY_FIGURES
 
 NESTED_AS_TEXT = (
     "a nested value given as --config 'key={...}' reaches the workflow as text: "
@@ -26,9 +27,9 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path) -> dict:
-    """The schema with what the records say filled in: the dataset and family enums, the data
-    block per dataset, the {dataset} and {family} of its name patterns (plan/datasets.py,
-    plan/families.py)."""
+    """The schema with what the records say filled in: the dataset, family and figure enums, the
+    data block per dataset, the figures block per paper figure, the {dataset} and {family} of
+    its name patterns (plan/datasets.py, plan/families.py, plan/paper_figures.py)."""
     with open(path) as handle:
         schema = yaml.safe_load(handle)
     schema["$defs"]["dataset"]["enum"] = list(DATASETS)
@@ -39,6 +40,11 @@ def load_schema(path: str | Path) -> dict:
     data["properties"] = {
         name: {"$ref": checked[file_format(record.layout).published_checksums]} for name, record in DATASETS.items()
     }
+    schema["$defs"]["accuracy_figure"]["enum"] = list(ACCURACY_FIGURES)
+    figures = schema["properties"]["figures"]
+    figures["required"] = list(FIGURES)
+    figures["properties"] = {name: {"$ref": "#/$defs/figure_cells"} for name in FIGURES}
+    schema["properties"]["comparison_figures"]["propertyNames"]["not"]["enum"] = list(FIGURES)
     names = "(?:" + "|".join(map(re.escape, DATASETS)) + ")"
     return _fill_patterns(schema, {"{family}": FAMILY_REGEX, "{dataset}": names})
 

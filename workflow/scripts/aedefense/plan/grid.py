@@ -7,9 +7,8 @@ from __future__ import annotations
 from aedefense.plan.cells import Cell, cell_from_name, format_number, is_cell_name, replicate_name, split_replicate
 from aedefense.plan.families import family
 from aedefense.plan.names import CLEAN, UNDEFENDED
+from aedefense.plan.paper_figures import ACCURACY_FIGURES, FIGURES, LATENT_FIGURE  # noqa: F401 (re-exported)
 
-FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5")
-ACCURACY_FIGURES = ("fig1", "fig2", "fig3", "fig4")
 # every configured defence, built-in and user, under one attack (config defence_comparison)
 DEFENCES_FIGURE = "defences"
 
@@ -236,7 +235,7 @@ def figure_layouts(config: dict, figure: str) -> list[str]:
 
 def latent_analyses(config: dict) -> list[tuple]:
     """Every (dataset, cell, eps) of Fig. 5: the figure's cells at the dataset's latent_eps."""
-    cells = {cell.canonical().name for cell in figure_cells(config, "fig5")}
+    cells = {cell.canonical().name for cell in figure_cells(config, LATENT_FIGURE)}
     return sorted(
         (dataset, cell, float(config["data"][dataset]["latent_eps"]))
         for dataset in config["datasets"]

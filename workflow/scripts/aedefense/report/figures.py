@@ -26,10 +26,10 @@ from aedefense.plan.datasets import DATASETS  # noqa: E402
 from aedefense.plan.families import FAMILIES, family  # noqa: E402
 from aedefense.plan.grid import grid_points  # noqa: E402
 from aedefense.plan.names import CLEAN, UNDEFENDED  # noqa: E402
+from aedefense.plan.paper_figures import PAPER_FIGURES  # noqa: E402
 from aedefense.report.results import over_training_seeds, training_seeds_note  # noqa: E402
 
-# What varies along the curves of each accuracy figure, and how the rows are told apart.
-CURVES = {"fig1": "stp", "fig2": "stp", "fig3": "scale", "fig4": "alpha"}
+# How a curve is labelled by the setting it runs along (its paper figure's `curves`)
 CURVE_LABELS = {"stp": "stp {}", "scale": "scale {}", "alpha": "alpha {}"}
 
 
@@ -39,7 +39,7 @@ ATTACK_LOOKS = list(zip(["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 1))], 
 
 
 def row_label(family_name: str, denoising: int, figure: str) -> str:
-    if figure == "fig4":
+    if PAPER_FIGURES[figure].contractive_rows:
         return family(family_name).cell_label(denoising=False, contractive=True)
     return family(family_name).cell_label(denoising=bool(denoising))
 
@@ -71,7 +71,7 @@ def attack_curves(rows: pd.DataFrame, label: str, attack: str, order=()) -> pd.D
 def figure_rows(table: pd.DataFrame, grid: dict, figure: str, attack: str, order=()) -> pd.DataFrame:
     """The rows of one accuracy figure with their panel row and curve. A grid cell with
     denoising on and stp 0 shows the model trained as denoising off."""
-    key = CURVES[figure]
+    key = PAPER_FIGURES[figure].curves
     pieces = []
     for cell, scale in grid_points(grid):
         rows = table[(table["cell"] == cell.canonical().name) & (table["scale"] == scale)]
@@ -256,12 +256,9 @@ def contractive_penalty_note(table: pd.DataFrame) -> str:
 def _title(name, layouts, attacks, grids):
     if len(layouts) == 1:
         figure, grid = layouts[0], grids[layouts[0]]
-        what = {
-            "fig1": "AE and DAE, by training noise stp",
-            "fig2": f"VAE and DVAE, by training noise stp (latent scale {format_number(grid['scales'][0])})",
-            "fig3": f"VAE and DVAE at stp {format_number(grid['stp'][0])}, by latent scale",
-            "fig4": f"CAE and CVAE at stp {format_number(grid['stp'][0])}, by contractive alpha",
-        }[figure]
+        what = PAPER_FIGURES[figure].title.format(
+            stp=format_number(grid["stp"][0]), scale=format_number(grid["scales"][0])
+        )
     else:
         what = f"the cells of {', '.join(f'Fig. {layout[3:]}' for layout in layouts)}, one row per cell family"
     if [name] == layouts:  # a paper figure: other attacks only as references
