@@ -31,7 +31,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.core.apgd",
         "aedefense.core.square",
         "aedefense.core.box",
-        "aedefense.core.attack_specs",
+        "aedefense.plan.attack_specs",
         "aedefense.plan.families",
         "aedefense.plan.datasets",
         "aedefense.plan.paper_figures",

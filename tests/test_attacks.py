@@ -5,14 +5,15 @@ import pytest
 import torch
 import yaml
 
-from aedefense.core import attack_specs, attacks
-from aedefense.core.attack_specs import MethodSpec
+from aedefense.core import attacks
 from aedefense.core.attacks import attack_in_batches, cw_box, margin
 from aedefense.core.models import Autoencoder, DefendedModel
 from aedefense.data.prepared import to_unit
 from aedefense.jobs.checkpoints import Defence
 from aedefense.jobs.evaluation import accuracy_over_draws
 from aedefense.jobs.training import train_classifier
+from aedefense.plan import attack_specs
+from aedefense.plan.attack_specs import MethodSpec
 
 CW = {
     "method": "cw",

@@ -11,8 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aedefense.config_check import check_config
 from aedefense.plan import grid, params
-from aedefense.plan.config import ConfigError, validate_config
+from aedefense.plan.config import ConfigError
 
 
 @pytest.fixture
@@ -22,12 +23,12 @@ def schema(repo_root):
 
 def errors_of(config, schema):
     with pytest.raises(ConfigError) as caught:
-        validate_config(config, schema)
+        check_config(config, schema)
     return str(caught.value)
 
 
 def test_shipped_config_is_valid(base_config, schema):
-    validate_config(base_config, schema)
+    check_config(base_config, schema)
 
 
 @pytest.mark.parametrize("preset", sorted(p.name for p in (Path(__file__).parents[1] / "presets").glob("*.yaml")))
@@ -37,7 +38,7 @@ def test_every_preset_laid_over_the_config_is_valid(preset, repo_root, schema):
     from aedefense.cost.projection import load_config
 
     config = load_config([repo_root / "presets" / preset])
-    validate_config(config, schema)
+    check_config(config, schema)
     if preset == "paper-mnist.yaml":
         assert config["attacks"]["cw"]["batch_size"] == 100
         assert config["attacks"]["cwlong"]["iterations"] == 300  # kept from config.yaml
@@ -99,7 +100,7 @@ def test_attack_settings_are_checked_per_method(base_config, schema):
 
 def test_kappa_may_be_null(base_config, schema):
     base_config["attacks"]["cw"]["kappa"] = None
-    validate_config(base_config, schema)
+    check_config(base_config, schema)
 
 
 def test_every_problem_is_listed_at_once(base_config, schema):
@@ -135,7 +136,7 @@ def test_override_of_a_cell_no_figure_trains_is_refused_with_the_cells_that_exis
     assert "cell_overrides.mnist/vae_d1_stp0.7_a0: no figure trains vae_d1_stp0.7_a0" in message
     assert "ae_d0_stp0_a0, " in message and "vae_d1_stp0.4_a0" in message
     base_config["cell_overrides"] = {"mnist/vae_d1_stp0.4_a0": {"epochs": 3}}
-    validate_config(base_config, schema)
+    check_config(base_config, schema)
 
 
 def test_comparison_figures_are_checked(base_config, schema):
@@ -157,7 +158,7 @@ def test_comparison_figures_are_checked(base_config, schema):
 
 
 def test_the_adaptive_attack_has_the_paper_attacks_settings_and_draws(base_config, schema):
-    validate_config(base_config, schema)
+    check_config(base_config, schema)
 
     # the same attack but for the draws; a smaller batch, as each image is eot_draws forwards
     def attack_part(settings):
@@ -222,7 +223,7 @@ def test_a_config_with_a_few_small_aliases_is_read(base_config, schema):
     shared = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
     base_config["data"]["mnist"]["eps"] = shared
     base_config["data"]["fashion-mnist"]["eps"] = shared  # the same list twice, as an alias gives it
-    validate_config(base_config, schema)
+    check_config(base_config, schema)
     assert expanded_size({"a": shared, "b": shared}) == 15  # 1 + 2 x (1 + 6)
 
 
@@ -262,11 +263,11 @@ def test_folders_this_user_cannot_use_are_named_at_every_depth():
             folder.chmod(0o777)
         deep[0].chmod(0o555)  # cannot write: the probe's results/mnist/ae/none/eval
         deep[1].parent.chmod(0o000)  # cannot enter: the probe's results/mnist/ae
-        code = f"from aedefense.jobs.io import unusable_folders; print(unusable_folders({str(work)!r}))"
+        code = f"from aedefense.files.io import unusable_folders; print(unusable_folders({str(work)!r}))"
         scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
         command, user = [sys.executable, "-c", code], {}
         if os.getuid() == 0:
-            # an interpreter that user 65534 may run (aedefense.jobs.io needs the standard library only)
+            # an interpreter that user 65534 may run (aedefense.files.io needs the standard library only)
             interpreter = shutil.which("python3", path="/usr/bin:/usr/local/bin:/bin")
             if interpreter is None:
                 pytest.skip("no system python3 that an unprivileged user could run")
@@ -380,7 +381,7 @@ def test_a_mutated_config_validates_or_fails_with_a_schema_message(mutations):
         except (KeyError, IndexError, TypeError):
             pass  # an earlier mutation removed or replaced this place
     try:
-        validate_config(config, SCHEMA)
+        check_config(config, SCHEMA)
     except ConfigError as error:
         problems = str(error).split("\n  - ")[1:]
         assert problems and all(problem.strip() for problem in problems)
@@ -396,5 +397,5 @@ def test_non_finite_numbers_are_refused_by_name():
     config["figures"]["fig1"]["stp"] = [0.0, math.nan]
     config["attacks"]["cw"]["lr"] = math.inf
     with pytest.raises(ConfigError) as error:
-        validate_config(config, SCHEMA)
+        check_config(config, SCHEMA)
     assert "figures.fig1.stp[1]" in str(error.value) and "attacks.cw.lr" in str(error.value)

@@ -193,7 +193,8 @@ def test_a_checkpoint_purifier_loads_its_weights(trained, tmp_path):  # noqa: F8
 
 
 def test_the_config_refuses_a_defence_that_cannot_load_before_any_job(base_config, repo_root):
-    from aedefense.plan.config import ConfigError, validate_config
+    from aedefense.config_check import check_config
+    from aedefense.plan.config import ConfigError
 
     schema = repo_root / "workflow" / "schemas" / "config.schema.yaml"
     base_config["defences"] = {
@@ -201,14 +202,14 @@ def test_the_config_refuses_a_defence_that_cannot_load_before_any_job(base_confi
         "denoiser": entry("examples/defences/denoiser.py:load_denoiser", checkpoint="denoiser.pt"),
     }
     with pytest.raises(ConfigError) as error:
-        validate_config(base_config, schema)
+        check_config(base_config, schema)
     assert str(error.value).endswith(f"  - defences.denoiser.checkpoint: no such file: {repo_root / 'denoiser.pt'}")
     del base_config["defences"]["denoiser"]
-    validate_config(base_config, schema)
+    check_config(base_config, schema)
     base_config["defences"]["bit_depth"] = base_config["defences"]["bitdepth"]
     base_config["defences"]["bitdepth"] = dict(entry("bitdepth.py"), stochastic="maybe")
     with pytest.raises(ConfigError) as error:
-        validate_config(base_config, schema)
+        check_config(base_config, schema)
     message = str(error.value)
     assert "defences: the key 'bit_depth' is not allowed; expected a name of lower-case letters" in message
     assert "defences.bitdepth.callable: 'bitdepth.py' does not match" in message
@@ -216,7 +217,8 @@ def test_the_config_refuses_a_defence_that_cannot_load_before_any_job(base_confi
 
 
 def test_a_defence_outside_the_runs_datasets_or_a_purifier_given_the_classifier_is_refused(base_config, repo_root):
-    from aedefense.plan.config import ConfigError, validate_config
+    from aedefense.config_check import check_config
+    from aedefense.plan.config import ConfigError
 
     schema = repo_root / "workflow" / "schemas" / "config.schema.yaml"
     base_config["datasets"] = ["mnist"]
@@ -225,7 +227,7 @@ def test_a_defence_outside_the_runs_datasets_or_a_purifier_given_the_classifier_
         "given": entry("examples/defences/bitdepth.py:bit_depth", classifier=True),
     }
     with pytest.raises(ConfigError) as error:
-        validate_config(base_config, schema)
+        check_config(base_config, schema)
     message = str(error.value)
     assert (
         "defences.elsewhere.datasets: fashion-mnist, none of which this run covers (datasets: mnist), so the "

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import torch
 
-from aedefense.jobs.io import atomic_path, short_writes_named
+from aedefense.files.io import atomic_path, short_writes_named
 
 
 def test_a_full_disk_is_named_as_such(tmp_path):

@@ -17,10 +17,10 @@ from workflow_helpers import snakemake
 
 from aedefense.core.models import build_autoencoder
 from aedefense.data.prepared import load_prepared, prepare
+from aedefense.files.io import DamagedInput
+from aedefense.files.provenance import checksum_file, row_checksum
 from aedefense.jobs.adversarial import load_adversarial_set
 from aedefense.jobs.checkpoints import expected_model, load_autoencoder, save_checkpoint
-from aedefense.jobs.io import DamagedInput
-from aedefense.jobs.provenance import checksum_file, row_checksum
 from aedefense.report.results import check_csv, concatenate, edited_tables, read_table, write_rows, write_table
 
 

@@ -166,7 +166,7 @@ def test_a_btsc_zip_with_a_bomb_image_is_named_and_moved_aside_by_prepare(tmp_pa
     and moves the zip aside, so that the same command downloads it again."""
     import fixtures
 
-    from aedefense.jobs.io import DamagedInput
+    from aedefense.files.io import DamagedInput
 
     raw = tmp_path / "raw"
     member = "Training/00004/00000_00004.ppm"

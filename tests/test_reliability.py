@@ -15,7 +15,7 @@ import pytest
 import torch
 from workflow_helpers import make_fixture_overlay, result_files, scheduled, snakemake, snakemake_command
 
-from aedefense.jobs.provenance import write_checksum_file
+from aedefense.files.provenance import write_checksum_file
 
 # --- killed jobs and a concurrent run ---------------------------------------------------------
 

@@ -6,10 +6,10 @@ import torch
 import yaml
 from test_attacks import NoisyLogits, trained  # noqa: F401 (a fixture)
 
-from aedefense.core import attack_specs, attacks
+from aedefense.core import attacks
 from aedefense.core.apgd import apgd_box, dlr_loss
 from aedefense.core.square import square_box, square_fraction
-from aedefense.plan import params
+from aedefense.plan import attack_specs, params
 
 torchattacks = pytest.importorskip("torchattacks")
 

@@ -31,9 +31,9 @@ from aedefense.plan.config import (
     configfile_problems,
     repeated_configfile_option,
     resolve_path,
-    validate_config,
 )
-from aedefense.jobs.io import unusable_folders
+from aedefense.config_check import check_config
+from aedefense.files.io import unusable_folders
 from aedefense.jobs.watchdog import stop_jobs_on_signals
 from aedefense.report.build import record_run
 from aedefense.report.summary import (
@@ -82,7 +82,7 @@ for message in results.edited_tables("results/tables"):
     print(message, file=sys.stderr)
 
 try:
-    validate_config(
+    check_config(
         config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
     )
 except ConfigError as error:
@@ -459,9 +459,7 @@ def claims_accuracy_tables():
 
 def claims_latent_tables():
     return (
-        ["results/tables/latent.csv"]
-        if grid.LATENT_FIGURE in claims_figures()
-        else []
+        ["results/tables/latent.csv"] if grid.LATENT_FIGURE in claims_figures() else []
     )
 
 

@@ -6,7 +6,6 @@ found it (EOT where it samples, BPDA where it is not differentiable)."""
 
 import torch
 
-from aedefense.core.attack_specs import work_of
 from aedefense.core.attacks import attack_in_batches
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import save_adversarial_set, set_identity
@@ -14,6 +13,7 @@ from aedefense.jobs.checkpoints import load_defence
 from aedefense.jobs.evaluation import attacked_indices
 from aedefense.jobs.runtime import Progress, job
 from aedefense.jobs.setup import seed_everything
+from aedefense.plan.attack_specs import work_of
 from aedefense.plan.params import final_settings
 
 with job(snakemake) as timer:

@@ -8,9 +8,9 @@ import sys
 
 from aedefense.core import defences
 from aedefense.data.prepared import load_prepared, to_unit
+from aedefense.files.io import save_json
+from aedefense.files.provenance import files_sha256, sha256_of
 from aedefense.jobs.checkpoints import expected_model, load_classifier
-from aedefense.jobs.io import save_json
-from aedefense.jobs.provenance import files_sha256, sha256_of
 from aedefense.jobs.runtime import job
 
 # how long one call may take: read here, not in params, since it changes no result

@@ -9,10 +9,10 @@ import torch
 
 from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
+from aedefense.files.provenance import sha256_of
 from aedefense.jobs.adversarial import check_against_clean, load_adversarial_set, set_identity
 from aedefense.jobs.checkpoints import load_defence
 from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices
-from aedefense.jobs.provenance import sha256_of
 from aedefense.jobs.runtime import job
 from aedefense.plan.cells import replicate_name, split_replicate
 from aedefense.plan.names import UNDEFENDED

@@ -2,10 +2,10 @@
 
 from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
+from aedefense.files.provenance import sha256_of
 from aedefense.jobs.adversarial import check_against_clean, load_adversarial_set, set_identity
 from aedefense.jobs.checkpoints import expected_model, load_autoencoder
 from aedefense.jobs.evaluation import latent_displacement
-from aedefense.jobs.provenance import sha256_of
 from aedefense.jobs.runtime import job
 from aedefense.report.results import cell_columns, write_rows
 

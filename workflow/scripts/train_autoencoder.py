@@ -2,8 +2,8 @@
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
 from aedefense.cost import work
+from aedefense.files.io import save_json
 from aedefense.jobs.checkpoints import save_checkpoint
-from aedefense.jobs.io import save_json
 from aedefense.jobs.runtime import job
 from aedefense.jobs.training import resume_path, train_autoencoder, training_job_inputs
 from aedefense.plan.cells import Cell

@@ -1,8 +1,8 @@
 """Rule train_classifier: prepared data -> results/{dataset}/classifier.pt + metrics."""
 
 from aedefense.cost import work
+from aedefense.files.io import save_json
 from aedefense.jobs.checkpoints import save_checkpoint
-from aedefense.jobs.io import save_json
 from aedefense.jobs.runtime import job
 from aedefense.jobs.training import resume_path, train_classifier, training_job_inputs
 

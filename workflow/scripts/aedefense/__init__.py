@@ -51,7 +51,7 @@ PUBLIC = {
     "square_box": "aedefense.core.square",
     "run_attack": "aedefense.core.attacks",
     "attack_in_batches": "aedefense.core.attacks",
-    "work_of": "aedefense.core.attack_specs",
+    "work_of": "aedefense.plan.attack_specs",
     "check_contract": "aedefense.core.defences",
     "BPDA": "aedefense.core.defences",
     "unbounded_attack_breaks": "aedefense.report.health",

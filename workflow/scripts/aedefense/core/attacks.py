@@ -18,7 +18,7 @@ through run_attack, which looks its method up in METHODS.
 
 Adding an attack: write its function with the settings as keyword-only parameters named
 exactly as their keys under attacks.<name> in config.yaml (a default only for a setting the
-config may leave out), give it a spec in aedefense/core/attack_specs.py (the setting that counts
+config may leave out), give it a spec in aedefense/plan/attack_specs.py (the setting that counts
 its steps, for work_of, and whether it draws) and its function in FUNCTIONS; then add the
 method to the enum, and its settings' types to an if/then block, in the attacks block of
 workflow/schemas/config.schema.yaml, so that a bad config fails before any job runs.
@@ -36,9 +36,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from aedefense.core.apgd import apgd_box
-from aedefense.core.attack_specs import SPECS, MethodSpec, spec_of
 from aedefense.core.box import AttackResult, averaged_margin, expected_margin, frozen, margin, norms, project
 from aedefense.core.square import square_box
+from aedefense.plan.attack_specs import SPECS, MethodSpec, spec_of
 
 
 def cw_loss(delta, m, gamma, kappa, distance):

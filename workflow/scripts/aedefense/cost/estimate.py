@@ -46,11 +46,11 @@ def measure(config: dict, device_setting: str) -> tuple[dict, str]:
     import torch
 
     from aedefense.core import losses
-    from aedefense.core.attack_specs import spec_of, work_of
     from aedefense.core.attacks import run_attack
     from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
     from aedefense.jobs.setup import select_device
     from aedefense.jobs.training import contracted_code
+    from aedefense.plan.attack_specs import spec_of, work_of
 
     device = select_device(device_setting)
     start = time.perf_counter()

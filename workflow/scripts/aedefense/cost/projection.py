@@ -11,9 +11,9 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from aedefense.core.attack_specs import work_of
 from aedefense.cost import work
 from aedefense.plan import grid
+from aedefense.plan.attack_specs import work_of
 from aedefense.plan.datasets import DATASETS
 from aedefense.plan.names import AUTO, WORST
 from aedefense.plan.params import (

@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 
 from aedefense.data.sources import official_file
-from aedefense.jobs.io import atomic_path
+from aedefense.files.io import atomic_path
 
 CHUNK = 1 << 20
 MANIFESTS = (("SHA256SUMS", "sha256"), ("MD5SUMS", "md5"))

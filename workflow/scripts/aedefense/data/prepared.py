@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from aedefense.data.sources import reader_of
-from aedefense.jobs.io import DamagedInput, load_torch, save_torch, set_aside
-from aedefense.jobs.provenance import identity_mismatches, sha256_of
+from aedefense.files.io import DamagedInput, load_torch, save_torch, set_aside
+from aedefense.files.provenance import identity_mismatches, sha256_of
 from aedefense.plan.datasets import DATASETS, SPLITS, dataset_info, file_format
 
 FORMAT_VERSION = 1

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from aedefense.core.attacks import AttackResult
-from aedefense.jobs.io import load_torch, save_torch, set_aside
-from aedefense.jobs.provenance import (
+from aedefense.files.io import load_torch, save_torch, set_aside
+from aedefense.files.provenance import (
     checksum_file,
     identity_mismatches,
     recorded_checksum,

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
-from aedefense.jobs.io import load_torch, save_torch, set_aside
-from aedefense.jobs.provenance import identity_mismatches, sha256_of
+from aedefense.files.io import load_torch, save_torch, set_aside
+from aedefense.files.provenance import identity_mismatches, sha256_of
 from aedefense.plan.cells import is_stochastic, split_replicate
 from aedefense.plan.grid import classifier_name
 from aedefense.plan.names import UNDEFENDED

@@ -109,7 +109,7 @@ def job(snakemake):
         finally:
             watch.stop.set()
     record = timer.record(snakemake.rule, dict(snakemake.wildcards.items()), snakemake.threads)
-    from aedefense.jobs.io import atomic_path
+    from aedefense.files.io import atomic_path
 
     with atomic_path(timing_path(snakemake.log[0])) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from aedefense.core import losses
 from aedefense.core.models import Autoencoder, Classifier, build_autoencoder
 from aedefense.data.prepared import to_unit
-from aedefense.jobs.io import DamagedInput, load_torch, save_torch
+from aedefense.files.io import DamagedInput, load_torch, save_torch
 from aedefense.jobs.runtime import about
 from aedefense.jobs.setup import seed_everything
 from aedefense.plan.cells import Cell

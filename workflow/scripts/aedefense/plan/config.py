@@ -203,15 +203,9 @@ def _named_cell_problems(where: str, name: str, trained: set, trained_label: str
 
 def rule_errors(config: dict) -> list[str]:
     """Rules that JSON Schema cannot express: cross-references between keys."""
-    from aedefense.data.download import DownloadError, parse_mirror
     from aedefense.plan.cells import cell_from_name
 
     messages = []
-    if config["mirror"]:
-        try:
-            parse_mirror(config["mirror"])
-        except DownloadError as error:
-            messages.append(f"mirror: {error}")
     for dataset in config["datasets"]:
         settings = config["data"][dataset]
         if settings["latent_eps"] not in settings["eps"]:
@@ -375,18 +369,17 @@ def null_texts(value, path: str = "") -> list[str]:
     return []
 
 
-def validate_config(config: dict, schema_path: str | Path) -> dict:
-    """Raise ConfigError listing every problem, or return the config unchanged. A user
-    defence's callable is imported here, before any job."""
+def validate_config(config: dict, schema_path: str | Path, checks=()) -> dict:
+    """Raise ConfigError listing every problem, or return the config unchanged. checks: more
+    checks, each config -> list of problems, run in order while none was found (what only a
+    lower layer can tell: aedefense.config_check passes the mirror's and the user defences')."""
     check_size(config)
     messages = non_finite_numbers(config) + schema_errors(config, load_schema(schema_path))
     if not messages:
         messages = rule_errors(config)
-    if not messages and config["defences"]:
-        from aedefense.core.defences import WORKFLOW_ROOT, entry_problems
-
-        for name, entry in config["defences"].items():
-            messages += entry_problems(name, entry, WORKFLOW_ROOT)
+    for check in checks:
+        if not messages:
+            messages += check(config)
     if messages and null_texts(config) and not any(NESTED_AS_TEXT in message for message in messages):
         messages.append(
             f"{'; '.join(null_texts(config))}, not a null: Snakemake's --config hands a null over as text; "

@@ -6,7 +6,7 @@ settings reruns that cell's jobs and nothing else. Which jobs exist is grid.py's
 
 from __future__ import annotations
 
-from aedefense.core.attack_specs import uses_seed
+from aedefense.plan.attack_specs import uses_seed
 from aedefense.plan.cells import family_of, is_stochastic, split_replicate
 from aedefense.plan.datasets import dataset_info
 from aedefense.plan.families import settings_not_read_by

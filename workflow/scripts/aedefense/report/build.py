@@ -25,7 +25,7 @@ RUN_SETTINGS = Path("logs") / "run_settings.json"  # how the run was made, not a
 def options_of(configfiles, overrides) -> dict:
     """A run's options as recorded: each config file's absolute path and sha256, and the
     --config values."""
-    from aedefense.jobs.provenance import sha256_of
+    from aedefense.files.provenance import sha256_of
 
     files = []
     for path in configfiles:
@@ -39,7 +39,7 @@ def record_run(
 ) -> None:
     """Write the options of the run that starts now, its Snakefile, targets and rerun triggers
     (the Snakefile's onstart; make status plans with them)."""
-    from aedefense.jobs.io import atomic_path
+    from aedefense.files.io import atomic_path
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     record = {

@@ -659,7 +659,7 @@ def judge_tables(claims_path, accuracy_paths, latent_paths, datasets, dest=None,
     """claims.csv from a claims file and a run's figure tables (accuracy_<figure>.csv) and
     latent tables; written to dest (with the inputs' sha256 on every row) when given.
     allow_empty: a grid without any compared curve gives a table of no rows, not an error."""
-    from aedefense.jobs.provenance import lineage_json
+    from aedefense.files.provenance import lineage_json
     from aedefense.report.results import write_table
 
     claims = load_claims(claims_path)

@@ -373,7 +373,7 @@ def _suptitle(fig, text: str) -> float:
 
 
 def _save(fig, dest_pdf, dest_png, png_dpi):
-    from aedefense.jobs.io import atomic_path
+    from aedefense.files.io import atomic_path
 
     with atomic_path(dest_pdf) as tmp:
         fig.savefig(tmp, format="pdf", bbox_inches="tight")

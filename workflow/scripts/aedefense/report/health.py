@@ -34,8 +34,8 @@ from collections.abc import Callable
 
 import torch
 
-from aedefense.core.attack_specs import SPECS, spec_of
 from aedefense.core.box import margin
+from aedefense.plan.attack_specs import SPECS, spec_of
 from aedefense.plan.names import FAIL, NOT_APPLICABLE, PASS, WARN
 from aedefense.report.results import wilson_interval
 from aedefense.report.sanity import rise_beyond_noise

@@ -7,7 +7,7 @@ from torchvision.utils import save_image
 
 from aedefense.core import losses
 from aedefense.data.prepared import to_unit
-from aedefense.jobs.io import atomic_path
+from aedefense.files.io import atomic_path
 from aedefense.plan.cells import Cell
 
 

@@ -23,8 +23,8 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aedefense.jobs.io import atomic_path, set_aside
-from aedefense.jobs.provenance import lineage_json, row_checksum, sha256_of
+from aedefense.files.io import atomic_path, set_aside
+from aedefense.files.provenance import lineage_json, row_checksum, sha256_of
 from aedefense.plan.cells import replicate_name, split_replicate
 from aedefense.plan.names import FAIL, PASS, UNDEFENDED, WARN
 
@@ -232,7 +232,7 @@ def edited_tables(folder) -> list[str]:
     """A message for each table in `folder` edited after its rule wrote it, each marked for
     rebuilding: the Snakefile calls this before planning, so the same run rebuilds it (a
     file edited in place is newer than its inputs, and Snakemake would keep it)."""
-    from aedefense.jobs.io import DamagedInput
+    from aedefense.files.io import DamagedInput
 
     messages = []
     for path in sorted(Path(folder).glob("*.csv")):

@@ -53,7 +53,7 @@ def checksum_file(path: str | Path) -> Path:
 
 def write_checksum_file(path: str | Path, dest: str | Path | None = None) -> str:
     """Write the sha256 of `path` beside it (or to `dest`), as `sha256sum` prints it."""
-    from aedefense.jobs.io import atomic_path
+    from aedefense.files.io import atomic_path
 
     digest = sha256_of(path)
     dest = checksum_file(path) if dest is None else Path(dest)
