@@ -21,6 +21,14 @@ def repo_root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="module")
+def trained():
+    """A small classifier that learned the fixture classes, and 64 test images it sees."""
+    from shared_helpers import train_small_classifier
+
+    return train_small_classifier()
+
+
 @pytest.fixture
 def base_config() -> dict:
     with open(ROOT / "config.yaml") as handle:

@@ -4,26 +4,9 @@ import errno
 import os
 
 import pytest
-import torch
+from shared_helpers import small_adversarial_set
 
-from aedefense.core.attacks import AttackResult
-from aedefense.jobs.adversarial import load_adversarial_set, save_adversarial_set, set_identity
-
-
-def small_adversarial_set(path):
-    x = torch.rand(4, 1, 28, 28)
-    result = AttackResult(
-        x, torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4)
-    )
-    identity = set_identity("mnist", "none", "cw", 0.1, None, {"test_sha256": "0" * 64})
-    save_adversarial_set(
-        path,
-        identity=identity,
-        settings={"eps": 0.1},
-        indices=torch.arange(4),
-        labels=torch.zeros(4, dtype=torch.long),
-        result=result,
-    )
+from aedefense.jobs.adversarial import load_adversarial_set
 
 
 @pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty"])

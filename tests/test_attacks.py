@@ -1,56 +1,17 @@
 """The attacks on a small classifier trained on fixture data, against torchattacks where it has one."""
 
-import fixtures
 import pytest
 import torch
 import yaml
+from shared_helpers import CW, PGD, NoisyLogits, accuracy_on  # noqa: F401
 
 from aedefense.core import attacks
 from aedefense.core.attacks import attack_in_batches, cw_box, margin
 from aedefense.core.models import Autoencoder, DefendedModel
-from aedefense.data.prepared import to_unit
 from aedefense.jobs.checkpoints import Defence
 from aedefense.jobs.evaluation import accuracy_over_draws
-from aedefense.jobs.training import train_classifier
 from aedefense.plan import attack_specs
 from aedefense.plan.attack_specs import MethodSpec
-
-CW = {
-    "method": "cw",
-    "lr": 0.1,
-    "iterations": 30,
-    "gamma": 1.0,
-    "kappa": 0.0,
-    "distance": "l2_squared",
-    "batch_size": 64,
-}
-PGD = {"method": "pgd", "steps": 10, "step_size_factor": 2.5, "random_start": True, "batch_size": 64}
-
-
-@pytest.fixture(scope="module")
-def trained():
-    """A small classifier that learned the fixture classes, and 64 test images it sees."""
-    data = fixtures.tiny_data(n_train=400, n_test=64, seed=3)
-    settings = {
-        "blocks": 4,
-        "channels": 16,
-        "dense": 64,
-        "dropout": 0.0,
-        "batch_size": 50,
-        "lr": 3e-3,
-        "weight_decay": 0.0,
-        "epochs": 8,
-        "seed": 0,
-    }
-    model, metrics = train_classifier(data, settings, torch.device("cpu"), log=lambda _: None)
-    assert metrics["test_accuracy"] > 0.9
-    x, y = to_unit(data["test"]["images"]), data["test"]["labels"]
-    return model.eval(), x, y
-
-
-def accuracy_on(model, x, y):
-    with torch.no_grad():
-        return float((model(x).argmax(1) == y).float().mean())
 
 
 @pytest.mark.parametrize("attack", ["cw", "pgd"])
@@ -266,18 +227,6 @@ def test_the_config_schema_knows_every_attack_method_and_its_settings(repo_root)
         if not entry.spec.written_as:  # a composite counts the steps of the attacks it runs
             assert entry.spec.steps_setting in entry.required, f"SPECS[{method!r}].steps_setting is not required"
         assert "eps" in entry.parameters, f"{name} must take eps as a keyword-only parameter"
-
-
-class NoisyLogits(torch.nn.Module):
-    """A randomised model: the wrapped model's logits plus fresh N(0, 1) noise per forward."""
-
-    def __init__(self, model, seed=0):
-        super().__init__()
-        self.model, self.generator = model, torch.Generator().manual_seed(seed)
-
-    def forward(self, x):
-        logits = self.model(x)
-        return logits + torch.randn(logits.shape, generator=self.generator)
 
 
 def test_expected_margin_averages_the_draws(trained):

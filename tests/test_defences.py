@@ -10,7 +10,7 @@ import numpy
 import pandas as pd
 import pytest
 import torch
-from test_attacks import PGD, accuracy_on, trained  # noqa: F401 (a fixture)
+from shared_helpers import PGD, accuracy_on
 
 from aedefense.core import defences
 from aedefense.core.attacks import attack_in_batches
@@ -64,7 +64,7 @@ def test_an_entry_that_cannot_load_is_refused_naming_the_defence_and_the_key(tmp
     )
 
 
-def test_the_examples_keep_their_contract(trained):  # noqa: F811
+def test_the_examples_keep_their_contract(trained):
     _, x, _ = trained
     quantiser = contract_of(build("examples/defences/bitdepth.py:bit_depth", bits=2), x, differentiable=False)
     assert quantiser.problems == [] and quantiser.stochastic is False
@@ -89,13 +89,13 @@ def test_the_examples_keep_their_contract(trained):  # noqa: F811
         (lambda x: x.half(), {}, "its output is float16 for a float32 input: return float32"),
     ],
 )
-def test_a_defence_that_breaks_its_contract_is_refused_with_the_reason(trained, function, declared, message):  # noqa: F811
+def test_a_defence_that_breaks_its_contract_is_refused_with_the_reason(trained, function, declared, message):
     _, x, _ = trained
     contract = contract_of(function, x, **declared)
     assert len(contract.problems) == 1 and message in contract.problems[0]
 
 
-def test_a_slow_defence_meets_its_time_limit(trained):  # noqa: F811
+def test_a_slow_defence_meets_its_time_limit(trained):
     import time
 
     _, x, _ = trained
@@ -141,7 +141,7 @@ def test_a_lone_file_imports_a_helper_beside_it(tmp_path):
     assert float(function(torch.ones(1))) == 0.5
 
 
-def test_a_whole_model_that_wraps_the_classifier_is_given_it(trained):  # noqa: F811
+def test_a_whole_model_that_wraps_the_classifier_is_given_it(trained):
     model, x, _ = trained
     ensemble = entry(
         "examples/defences/shift_ensemble.py:shift_ensemble", returns="model", classifier=True, settings={"shift": 0}
@@ -151,13 +151,13 @@ def test_a_whole_model_that_wraps_the_classifier_is_given_it(trained):  # noqa: 
     assert contract_of(wrapped, x, returns="model").problems == []
 
 
-def test_a_whole_model_returns_logits_of_the_classes(trained):  # noqa: F811
+def test_a_whole_model_returns_logits_of_the_classes(trained):
     model, x, _ = trained
     assert contract_of(model, x, returns="model").problems == []
     assert "expected (64, 10), (images, classes)" in contract_of(lambda x: x, x, returns="model").problems[0]
 
 
-def test_bpda_breaks_the_quantiser_that_zero_gradients_protect(trained):  # noqa: F811
+def test_bpda_breaks_the_quantiser_that_zero_gradients_protect(trained):
     model, x, y = trained
     quantiser = build("examples/defences/bitdepth.py:bit_depth", bits=2)
     # declared differentiable, the quantiser keeps its contract but its gradient is zero
@@ -178,7 +178,7 @@ def test_bpda_breaks_the_quantiser_that_zero_gradients_protect(trained):  # noqa
     assert health.zero_gradients(through, x, y, threshold=0.01)["verdict"] == health.PASS
 
 
-def test_a_checkpoint_purifier_loads_its_weights(trained, tmp_path):  # noqa: F811
+def test_a_checkpoint_purifier_loads_its_weights(trained, tmp_path):
     _, x, _ = trained
     spec = defences.parse_reference("examples/defences/denoiser.py:train", ROOT)
     train = defences.load_callable(spec)

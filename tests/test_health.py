@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from test_attacks import trained  # noqa: F401 (a fixture)
 
 from aedefense.core import attacks
 from aedefense.report import health
@@ -30,7 +29,7 @@ def suite_record(model, x, y, eps, protocol):
     return {"settings": settings, "success": result.success, "success_step": result.success_step, "part": result.part}
 
 
-def test_a_quantiser_has_zero_gradients_and_square_beats_the_white_box_attacks(trained):  # noqa: F811
+def test_a_quantiser_has_zero_gradients_and_square_beats_the_white_box_attacks(trained):
     model, x, y = trained
     quantised = Quantised(model).eval()
     assert health.zero_gradients(quantised, x, y, threshold=0.01)["verdict"] == health.FAIL
@@ -45,7 +44,7 @@ def test_a_quantiser_has_zero_gradients_and_square_beats_the_white_box_attacks(t
     assert rand["verdict"] == health.NOT_APPLICABLE
 
 
-def test_a_sampling_defence_attacked_without_eot_fails_the_randomness_check(trained):  # noqa: F811
+def test_a_sampling_defence_attacked_without_eot_fails_the_randomness_check(trained):
     model, x, y = trained
 
     class NoisyInput(torch.nn.Module):
@@ -76,7 +75,7 @@ def test_a_sampling_defence_attacked_without_eot_fails_the_randomness_check(trai
     assert deterministic["verdict"] == health.PASS and deterministic["measured"] == 0
 
 
-def test_an_attack_stopped_after_a_few_steps_has_not_converged(trained):  # noqa: F811
+def test_an_attack_stopped_after_a_few_steps_has_not_converged(trained):
     model, x, y = trained
 
     def record(steps):
@@ -97,7 +96,7 @@ def test_an_attack_stopped_after_a_few_steps_has_not_converged(trained):  # noqa
     assert converged["verdict"] == health.PASS, converged["detail"]
 
 
-def test_an_attack_that_cannot_break_a_defence_without_a_budget_fails(trained):  # noqa: F811
+def test_an_attack_that_cannot_break_a_defence_without_a_budget_fails(trained):
     model, x, y = trained
     generator = torch.Generator().manual_seed(0)
     broken = attacks.run_attack(model, x, y, dict(APGD, eps=1.0), generator)

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 import torch
-from test_adversarial import small_adversarial_set
+from shared_helpers import small_adversarial_set
 from workflow_helpers import snakemake
 
 from aedefense.core.models import build_autoencoder

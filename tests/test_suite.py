@@ -4,14 +4,19 @@ reference implementation that torchattacks 3.5.1 carries, and the suite's compos
 import pytest
 import torch
 import yaml
-from test_attacks import NoisyLogits, trained  # noqa: F401 (a fixture)
+from shared_helpers import NoisyLogits
 
 from aedefense.core import attacks
 from aedefense.core.apgd import apgd_box, dlr_loss
 from aedefense.core.square import square_box, square_fraction
 from aedefense.plan import attack_specs, params
 
-torchattacks = pytest.importorskip("torchattacks")
+
+@pytest.fixture
+def torchattacks():
+    """The reference implementations; only the comparisons with them need it (a test extra)."""
+    return pytest.importorskip("torchattacks")
+
 
 # The agreement asked of our attacks and the reference on images both fool: the same point,
 # up to float rounding (measured: identical).
@@ -39,7 +44,7 @@ def agree(model, x, y, ours, theirs):
 @pytest.mark.parametrize(
     "loss,eps,restarts", [("ce", 0.05, 1), ("ce", 0.05, 2), ("dlr", 0.1, 1), ("dlr_targeted", 0.05, 1)]
 )
-def test_apgd_agrees_with_the_reference(trained, loss, eps, restarts):  # noqa: F811
+def test_apgd_agrees_with_the_reference(trained, torchattacks, loss, eps, restarts):
     model, x, y = trained
     settings = dict(APGD, loss=loss, restarts=restarts, targets=9)
     ours = apgd_box(
@@ -62,7 +67,7 @@ def test_apgd_agrees_with_the_reference(trained, loss, eps, restarts):  # noqa: 
     assert bool((ours.success_step[~ours.success] == -1).all())
 
 
-def test_square_agrees_with_the_reference(trained):  # noqa: F811
+def test_square_agrees_with_the_reference(trained, torchattacks):
     model, x, y = trained
     ours = square_box(
         model, x, y, eps=0.2, queries=200, p_init=0.8, restarts=1, generator=torch.Generator().manual_seed(0)
@@ -87,7 +92,7 @@ def test_dlr_loss_is_scale_invariant():
     assert float(dlr_loss(logits, labels)[0]) < 0 < float(dlr_loss(logits, labels)[1])  # right, then wrong
 
 
-def test_apgd_with_eot_on_a_sampling_model_stays_in_the_box_and_repeats(trained):  # noqa: F811
+def test_apgd_with_eot_on_a_sampling_model_stays_in_the_box_and_repeats(trained):
     model, x, y = trained
 
     def run():
@@ -110,7 +115,7 @@ def test_apgd_with_eot_on_a_sampling_model_stays_in_the_box_and_repeats(trained)
     assert float((first.adversarial - x[:16]).abs().max()) <= 0.05 + 1e-6
 
 
-def test_the_suite_is_the_per_example_worst_case_of_its_protocol_in_order(trained):  # noqa: F811
+def test_the_suite_is_the_per_example_worst_case_of_its_protocol_in_order(trained):
     model, x, y = trained
     protocol = [dict(APGD, loss="ce", name="apgdce"), dict(SQUARE, name="square")]
     generator = torch.Generator().manual_seed(0)

@@ -17,8 +17,6 @@ import traceback
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import torch
-
 from aedefense.jobs.watchdog import stop_with_parent
 
 PHASES = ("startup", "load", "compute", "save")
@@ -61,6 +59,8 @@ class JobTimer:
         with self.phase("startup"):
             device = select_device(setting)
             if device.type == "cuda":
+                import torch
+
                 torch.zeros(1, device=device)  # create the context now, not in the first load
         self.device_name = str(device)
         return device
@@ -83,6 +83,15 @@ class JobTimer:
         }
 
 
+def use_threads(threads: int) -> None:
+    """torch's threads for this job, without importing torch: a table or figure job never
+    loads it. Where the script has loaded it, set now; else the variables torch reads on import."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def timing_path(log_path: str) -> Path:
     log = Path(log_path)
     return log.with_name(log.name.removesuffix(".log") + ".timing.json")
@@ -93,7 +102,7 @@ def job(snakemake):
     """Send output to the job's log, set torch's threads, time the phases; on failure the
     error's own message goes to the console too (the traceback stays in the log)."""
     timer = JobTimer()
-    torch.set_num_threads(snakemake.threads)
+    use_threads(snakemake.threads)
     console = sys.stderr
     with open(snakemake.log[0], "w", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
         watch = stop_with_parent(log=log)  # no orphan: the job ends with its snakemake
