@@ -566,6 +566,18 @@ def known_targets():
     return list(dict.fromkeys(names))
 
 
+def building_report():
+    """Whether this Snakemake builds the report (--report or --reporter), read from its
+    command line as Snakemake reads it."""
+    from snakemake.cli import get_argument_parser
+
+    try:
+        known = get_argument_parser().parse_known_args(sys.argv[1:])[0]
+    except SystemExit:  # Snakemake itself reports a command line it cannot read
+        return False
+    return known.report is not None or bool(known.reporter)
+
+
 def refuse_unknown_targets():
     """A target that nothing makes (a typo: fig3.pfd, results/mnsit/...) is named with the closest
     targets this config has, before Snakemake's MissingRuleException."""

@@ -2,20 +2,22 @@
 # of the accuracy figures (aedefense/report/health.py), and their table.
 
 HEALTH_TABLE = "results/tables/health.csv"
-# Each accuracy figure's caption in the report says how many of its points pass every check.
-# Snakemake renders a caption with the job's config (not its params, which would rerun the
-# figure whenever the health table changes), so the sentences travel in the config.
-config["health_summaries"] = {
-    figure: results.health_summary(
-        HEALTH_TABLE,
-        {(d, cell, scale) for d, cell, _, _, scale in rows_of_figure(figure)},
-    )
-    for figure in [
-        *grid.ACCURACY_FIGURES,
-        *config["comparison_figures"],
-        grid.DEFENCES_FIGURE,
-    ]
-}
+
+
+def health_summaries():
+    """Each accuracy figure's sentence for its report caption: how many of its points pass
+    every check (read from the health table: only when the report is built)."""
+    return {
+        figure: results.health_summary(
+            HEALTH_TABLE,
+            {(d, cell, scale) for d, cell, _, _, scale in rows_of_figure(figure)},
+        )
+        for figure in [
+            *grid.ACCURACY_FIGURES,
+            *config["comparison_figures"],
+            grid.DEFENCES_FIGURE,
+        ]
+    }
 
 
 rule health:
