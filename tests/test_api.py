@@ -35,6 +35,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.plan.families",
         "aedefense.plan.datasets",
         "aedefense.plan.paper_figures",
+        "aedefense.plan.job_inputs",
         "aedefense.report.figures",
         "aedefense.api",
         "aedefense.report.claims",

@@ -45,7 +45,7 @@ from aedefense.report.summary import (
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info, file_format
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
-from aedefense.plan import grid
+from aedefense.plan import grid, job_inputs
 from aedefense.report import results
 from aedefense.plan.params import (
     accuracy_figure_settings,
@@ -284,11 +284,11 @@ def evaluate_inputs(wildcards):
     scale = wildcards.get("scale")  # adaptive attacks only
     if wildcards.attack == WORST:
         for attack in config["worst_case_over"]:
-            inputs[f"adversarial_{attack}"] = adversarial_set(
+            inputs[job_inputs.attack_key(attack)] = adversarial_set(
                 wildcards.dataset, wildcards.ae, attack, wildcards.eps, scale
             )
     elif wildcards.attack != CLEAN:
-        inputs["adversarial"] = adversarial_set(
+        inputs[job_inputs.ADVERSARIAL] = adversarial_set(
             wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, scale
         )
     return inputs
@@ -299,7 +299,7 @@ def latent_inputs(wildcards):
     return {
         "test": f"results/{wildcards.dataset}/data/test.pt",
         "autoencoder": f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt",
-        "adversarial": adversarial_set(
+        job_inputs.ADVERSARIAL: adversarial_set(
             wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, 0
         ),
     }
@@ -478,10 +478,10 @@ def health_inputs(wildcards):
     attack = config["health"]["attack"]
     for eps in grid.health_eps(PLAIN_CONFIG, wildcards.dataset):
         name = format_number(eps)
-        inputs[f"set_{name}"] = adversarial_set(
+        inputs[job_inputs.eps_key(job_inputs.SET, eps)] = adversarial_set(
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
         )
-        inputs[f"evaluation_{name}"] = evaluation_file(
+        inputs[job_inputs.eps_key(job_inputs.EVALUATION, eps)] = evaluation_file(
             wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
         )
     # the figures' sanity check: the longer attack against the figure attack
@@ -489,15 +489,15 @@ def health_inputs(wildcards):
     if longer:
         eps = format_number(grid.sanity_eps(PLAIN_CONFIG, wildcards.dataset))
         for key, name in (
-            ("figure_attack", config["figure_attack"]),
-            ("longer_attack", longer),
+            (job_inputs.FIGURE_ATTACK, config["figure_attack"]),
+            (job_inputs.LONGER_ATTACK, longer),
         ):
             inputs[key] = evaluation_file(
                 wildcards.dataset, wildcards.ae, name, eps, wildcards.scale
             )
     undefended = replicate_name(UNDEFENDED, split_replicate(wildcards.ae)[1])
     for eps in config["data"][wildcards.dataset]["eps"]:
-        inputs[f"transfer_{format_number(eps)}"] = adversarial_set(
+        inputs[job_inputs.eps_key(job_inputs.TRANSFER, eps)] = adversarial_set(
             wildcards.dataset,
             undefended,
             config["health"]["transfer_attack"],

@@ -10,6 +10,7 @@ from aedefense.jobs.checkpoints import load_defence
 from aedefense.jobs.evaluation import attacked_indices, correct_over_draws, draw_seed
 from aedefense.jobs.runtime import job
 from aedefense.jobs.setup import seed_everything
+from aedefense.plan.job_inputs import ADVERSARIAL, inputs_by_attack
 from aedefense.plan.names import WORST
 from aedefense.plan.params import at_scale
 from aedefense.report.results import accuracy_row, write_rows
@@ -25,14 +26,10 @@ with job(snakemake) as timer:
         test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
         clean = to_unit(test["images"][indices])
-        # input adversarial (the set of the job's attack), or adversarial_<attack> for each
-        # attack of the worst case
+        # the set of the job's attack, or one set per attack of the worst case
         attack_name = snakemake.wildcards.attack
-        paths = {
-            attack_name if key == "adversarial" else key.removeprefix("adversarial_"): path
-            for key, path in snakemake.input.items()
-            if key.startswith("adversarial")
-        }
+        inputs = dict(snakemake.input.items())
+        paths = {attack_name: inputs[ADVERSARIAL]} if ADVERSARIAL in inputs else inputs_by_attack(inputs)
         set_scale = snakemake.wildcards.get("scale")  # an adaptive attack's set is made at one scale
         expected = set_identity(
             dataset,

@@ -15,6 +15,7 @@ from aedefense.jobs.checkpoints import load_defence
 from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices
 from aedefense.jobs.runtime import job
 from aedefense.plan.cells import replicate_name, split_replicate
+from aedefense.plan.job_inputs import EVALUATION, FIGURE_ATTACK, LONGER_ATTACK, SET, TRANSFER, inputs_by_eps
 from aedefense.plan.names import UNDEFENDED
 from aedefense.report import health
 from aedefense.report.results import cell_columns, check_csv, write_rows
@@ -42,27 +43,25 @@ with job(snakemake) as timer:
         clean, labels = to_unit(test["images"][indices]), test["labels"][indices]
         records, accuracies, transferred = {}, {}, {}
         undefended = replicate_name(UNDEFENDED, split_replicate(cell)[1])
-        for key, path in snakemake.input.items():
-            if key.startswith("transfer_"):
-                eps = float(key.removeprefix("transfer_"))
-                record = load_adversarial_set(path)
-                # the undefended classifier's sets: its sha256 (the input's: a whole model's own
-                # sources hold none) and the test data's
-                sources = {"classifier_sha256": sha256_of(snakemake.input.classifier)}
-                sources["test_sha256"] = defence.sources["test_sha256"]
-                expected = set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources)
-                check_against_clean(record, path, expected, indices, clean, labels)
-                transferred[eps] = record["adversarial"]
-            elif key.startswith("set_"):
-                eps = float(key.removeprefix("set_"))
-                records[eps] = load_adversarial_set(path)
-                expected = set_identity(dataset, cell, attack, eps, scale, defence.sources)
-                check_against_clean(records[eps], path, expected, indices, clean, labels)
-            elif key.startswith("evaluation_"):
-                accuracies[float(key.removeprefix("evaluation_"))] = accuracy_at_scale(path, scale)
+        inputs = dict(snakemake.input.items())
+        for eps, path in inputs_by_eps(inputs, TRANSFER).items():
+            record = load_adversarial_set(path)
+            # the undefended classifier's sets: its sha256 (the input's: a whole model's own
+            # sources hold none) and the test data's
+            sources = {"classifier_sha256": sha256_of(snakemake.input.classifier)}
+            sources["test_sha256"] = defence.sources["test_sha256"]
+            expected = set_identity(dataset, undefended, settings["transfer_attack"], eps, None, sources)
+            check_against_clean(record, path, expected, indices, clean, labels)
+            transferred[eps] = record["adversarial"]
+        for eps, path in inputs_by_eps(inputs, SET).items():
+            records[eps] = load_adversarial_set(path)
+            expected = set_identity(dataset, cell, attack, eps, scale, defence.sources)
+            check_against_clean(records[eps], path, expected, indices, clean, labels)
+        for eps, path in inputs_by_eps(inputs, EVALUATION).items():
+            accuracies[eps] = accuracy_at_scale(path, scale)
         longer = None
-        if "longer_attack" in snakemake.input.keys():
-            longer = {key: accuracy_at_scale(snakemake.input[key], scale) for key in ("figure_attack", "longer_attack")}
+        if LONGER_ATTACK in inputs:
+            longer = {key: accuracy_at_scale(inputs[key], scale) for key in (FIGURE_ATTACK, LONGER_ATTACK)}
         defence.to(device)
     unbounded = settings["unbounded_eps"]
     grid = {eps: records[eps] for eps in settings["eps"]}

@@ -7,6 +7,7 @@ from aedefense.jobs.adversarial import check_against_clean, load_adversarial_set
 from aedefense.jobs.checkpoints import expected_model, load_autoencoder
 from aedefense.jobs.evaluation import latent_displacement
 from aedefense.jobs.runtime import job
+from aedefense.plan.job_inputs import ADVERSARIAL
 from aedefense.report.results import cell_columns, write_rows
 
 with job(snakemake) as timer:
@@ -19,14 +20,15 @@ with job(snakemake) as timer:
             snakemake.input.autoencoder,
             expected_model(dataset, cell, test_sha256, snakemake.params.models["autoencoder"]),
         )
-        adversarial = load_adversarial_set(snakemake.input.adversarial)
+        adversarial_path = snakemake.input[ADVERSARIAL]
+        adversarial = load_adversarial_set(adversarial_path)
         test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = adversarial["indices"]
         clean = to_unit(test["images"][indices])
         # no classifier among this job's inputs: its sha256 is not checked here
         sources = {"autoencoder_sha256": sha256_of(snakemake.input.autoencoder), "test_sha256": test_sha256}
         expected = set_identity(dataset, cell, attack, eps, None, sources)
-        check_against_clean(adversarial, snakemake.input.adversarial, expected, indices, clean, test["labels"][indices])
+        check_against_clean(adversarial, adversarial_path, expected, indices, clean, test["labels"][indices])
         clean = clean.to(device)
     with timer.phase("compute"):
         stats = latent_displacement(autoencoder.to(device), clean, adversarial["adversarial"].to(device))
