@@ -4,7 +4,6 @@ the VAE's). The test adds a toy family to a copy of the workflow and plans a fig
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -25,11 +24,6 @@ def copy_of_the_workflow(repo_root, tmp_path) -> Path:
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(repo_root / name, copy / name)
     return copy
-
-
-def with_the_copys_library(copy: Path) -> dict:
-    """The environment in which jobs import the copy's aedefense, not the installed one."""
-    return {**os.environ, "PYTHONPATH": str(copy / "workflow" / "scripts")}
 
 
 def workflow_with_a_toy_family(repo_root, tmp_path):
@@ -147,7 +141,7 @@ def test_a_new_dataset_format_is_two_files_a_record_and_its_reader(repo_root, tm
     overlay["datasets"] = ["toy"]
     overlay["data"]["toy"] = {**overlay["data"]["mnist"], "expected": {"train_images": 120, "test_images": 30}}
     command = snakemake_command(copy, workdir, overlay, "results/toy/data/test.pt")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=with_the_copys_library(copy))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     record = torch.load(workdir / "results" / "toy" / "data" / "test.pt", weights_only=False)
     assert record["dataset"] == "toy" and tuple(record["images"].shape) == (30, 1, 28, 28)
@@ -174,7 +168,7 @@ def test_a_figure_like_the_papers_is_a_record_and_its_grid(repo_root, tmp_path, 
         "scales": [0.0],
     }
     command = snakemake_command(copy, workdir, overlay, "results/figures/fig6.pdf", "-n")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=with_the_copys_library(copy))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "results/mnist/ae/ae_d1_stp0.2_a0.5/model.pt" in done.stdout
     assert "results/tables/accuracy_fig6.csv" in done.stdout

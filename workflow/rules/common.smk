@@ -9,13 +9,19 @@ from pathlib import Path
 
 RUN_STARTED = time.time()  # what the run writes from now on is summed up at its end
 
-# The library lives beside the job scripts: Snakemake puts a script's own directory on
-# sys.path, so jobs import it in any environment (conda, container, cluster node) with no
-# install step. The Snakefile itself needs it on the path too.
+# The library lives beside the job scripts, so jobs import it in any environment (conda,
+# container, cluster node) with no install step. Snakemake appends a script's own directory
+# to sys.path after site-packages, where an installed aedefense (an editable install of
+# another checkout) would win: the jobs, which inherit this process's environment, get the
+# library through PYTHONPATH first. The Snakefile itself needs it on the path too.
 NUMBER_REGEX = r"[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
 LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != LIBRARY:
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [LIBRARY, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
 
 from aedefense.plan.cells import (
     CELL_REGEX,
