@@ -7,8 +7,8 @@ from shared_helpers import CW, PGD, NoisyLogits, accuracy_on  # noqa: F401
 
 from aedefense.core import attacks
 from aedefense.core.attacks import attack_in_batches, cw_box, margin
+from aedefense.core.defences import Defence
 from aedefense.core.models import Autoencoder, DefendedModel
-from aedefense.jobs.checkpoints import Defence
 from aedefense.jobs.evaluation import accuracy_over_draws
 from aedefense.plan import attack_specs
 from aedefense.plan.attack_specs import MethodSpec

@@ -4,8 +4,8 @@ and the latent displacement."""
 import pytest
 import torch
 
+from aedefense.core.defences import Defence
 from aedefense.core.models import Autoencoder, DefendedModel
-from aedefense.jobs.checkpoints import Defence
 from aedefense.jobs.evaluation import accuracy_over_draws, attacked_indices, draw_seed, latent_displacement
 
 

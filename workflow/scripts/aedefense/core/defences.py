@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from aedefense.core.models import Classifier, DefendedModel
+from aedefense.plan.cells import is_stochastic
 from aedefense.plan.names import AUTO
 
 PURIFIER, MODEL = "purifier", "model"
@@ -489,3 +491,46 @@ def columns(name: str, entry: dict, sources: dict) -> dict:
     row.update(defence_source_sha256=sources["defence_source_sha256"])
     row.update(defence_checkpoint_sha256=sources["defence_checkpoint_sha256"])
     return row
+
+
+@dataclass
+class Defence:
+    """One defended model, checked to be what the job expects, and the sha256 of every file
+    it was loaded from: a cell (classifier and autoencoder), the undefended classifier
+    (autoencoder None), or a defence of the user's own (user; its classifier None where it
+    is a whole model). Every job reaches the model the same way: model()."""
+
+    classifier: Classifier | None
+    classifier_settings: dict | None
+    autoencoder: object | None
+    autoencoder_settings: dict | None
+    sources: dict  # the sha256 of the classifier, autoencoder or defence files, and test data
+    user: UserDefence | None = None
+
+    def to(self, device) -> Defence:
+        """Every module of the defence on `device` (a user's plain function follows its input)."""
+        user = self.user
+        for part in (self.classifier, self.autoencoder, user and user.function, user and user.approximation):
+            if isinstance(part, torch.nn.Module):
+                part.to(device)
+        return self
+
+    def columns(self) -> dict | None:
+        """A user defence's columns in the tables (None for a cell: results.cell_columns)."""
+        if self.user is None:
+            return None
+        return columns(self.user.name, self.user.entry, self.sources)
+
+    def samples_at(self, scale: float) -> bool:
+        """Whether the defence draws anew on every forward pass at this latent scale."""
+        if self.user is not None:
+            return self.user.stochastic
+        return is_stochastic(self.autoencoder.family if self.autoencoder is not None else None, scale)
+
+    def model(self, scale: float = 0.0, generator=None, *, attack: bool = False):
+        """The defence as one module: a VAE samples its code at `scale` from `generator` (scale
+        0: the mean); a user defence draws from torch's generator, and is behind BPDA for an
+        attack where it is not differentiable."""
+        if self.user is not None:
+            return self.user.model(self.classifier, attack=attack)
+        return DefendedModel(self.classifier, self.autoencoder, "sample", scale, generator)

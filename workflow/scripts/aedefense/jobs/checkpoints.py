@@ -11,15 +11,13 @@ model copied over a 1-epoch one, say), is refused and marked for rebuilding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
+from aedefense.core.defences import Defence
+from aedefense.core.models import Classifier, build_autoencoder
 from aedefense.files.io import load_torch, save_torch, set_aside
 from aedefense.files.provenance import identity_mismatches, sha256_of
-from aedefense.plan.cells import is_stochastic, split_replicate
+from aedefense.plan.cells import split_replicate
 from aedefense.plan.grid import classifier_name
 from aedefense.plan.names import UNDEFENDED
 
@@ -123,51 +121,6 @@ def load_autoencoder(path: str | Path, expected: dict | None = None):
     s = record["settings"]
     model = build_autoencoder(tuple(s["in_shape"]), s["family"], s)
     return _restore(model, record, path, what), s
-
-
-@dataclass
-class Defence:
-    """One defended model, checked to be what the job expects, and the sha256 of every file
-    it was loaded from: a cell (classifier and autoencoder), the undefended classifier
-    (autoencoder None), or a defence of the user's own (user; its classifier None where it
-    is a whole model). Every job reaches the model the same way: model()."""
-
-    classifier: Classifier | None
-    classifier_settings: dict | None
-    autoencoder: object | None
-    autoencoder_settings: dict | None
-    sources: dict  # the sha256 of the classifier, autoencoder or defence files, and test data
-    user: object | None = None  # defences.UserDefence
-
-    def to(self, device) -> Defence:
-        """Every module of the defence on `device` (a user's plain function follows its input)."""
-        user = self.user
-        for part in (self.classifier, self.autoencoder, user and user.function, user and user.approximation):
-            if isinstance(part, torch.nn.Module):
-                part.to(device)
-        return self
-
-    def columns(self) -> dict | None:
-        """A user defence's columns in the tables (None for a cell: results.cell_columns)."""
-        if self.user is None:
-            return None
-        from aedefense.core.defences import columns
-
-        return columns(self.user.name, self.user.entry, self.sources)
-
-    def samples_at(self, scale: float) -> bool:
-        """Whether the defence draws anew on every forward pass at this latent scale."""
-        if self.user is not None:
-            return self.user.stochastic
-        return is_stochastic(self.autoencoder.family if self.autoencoder is not None else None, scale)
-
-    def model(self, scale: float = 0.0, generator=None, *, attack: bool = False):
-        """The defence as one module: a VAE samples its code at `scale` from `generator` (scale
-        0: the mean); a user defence draws from torch's generator, and is behind BPDA for an
-        attack where it is not differentiable."""
-        if self.user is not None:
-            return self.user.model(self.classifier, attack=attack)
-        return DefendedModel(self.classifier, self.autoencoder, "sample", scale, generator)
 
 
 def load_defence(inputs, dataset: str, cell: str, user: dict | None = None, models: dict | None = None) -> Defence:

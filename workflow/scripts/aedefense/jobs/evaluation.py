@@ -36,7 +36,7 @@ def draw_seed(settings: dict, attack: str, eps: float) -> int:
 
 @torch.inference_mode()
 def accuracy_over_draws(defence, images, labels, scale: float, draws: int, seed: int, batch_size=1000) -> list[float]:
-    """Accuracy of the defence as deployed (checkpoints.Defence: a VAE samples its code at
+    """Accuracy of the defence as deployed (core.defences.Defence: a VAE samples its code at
     `scale`, a stochastic user defence draws as it does), once per draw; one value when the
     defence is deterministic. The draws are seeded: the same seed, the same draws.
 
