@@ -36,6 +36,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.plan.datasets",
         "aedefense.plan.paper_figures",
         "aedefense.plan.job_inputs",
+        "aedefense.environment",
         "aedefense.report.figures",
         "aedefense.api",
         "aedefense.report.claims",

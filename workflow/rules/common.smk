@@ -10,18 +10,16 @@ from pathlib import Path
 RUN_STARTED = time.time()  # what the run writes from now on is summed up at its end
 
 # The library lives beside the job scripts, so jobs import it in any environment (conda,
-# container, cluster node) with no install step. Snakemake appends a script's own directory
-# to sys.path after site-packages, where an installed aedefense (an editable install of
-# another checkout) would win: the jobs, which inherit this process's environment, get the
-# library through PYTHONPATH first. The Snakefile itself needs it on the path too.
+# container, cluster node) with no install step; the jobs get it first on their path, before
+# any installed copy (aedefense/environment.py). The Snakefile itself needs it too.
 NUMBER_REGEX = r"[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
 LIBRARY = str(Path(workflow.basedir) / "workflow" / "scripts")
 if LIBRARY not in sys.path:
     sys.path.insert(0, LIBRARY)
-if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != LIBRARY:
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [LIBRARY, *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
+
+from aedefense.environment import library_first_for_jobs
+
+library_first_for_jobs(LIBRARY)
 
 from aedefense.plan.cells import (
     CELL_REGEX,
@@ -616,8 +614,8 @@ def refuse_target_outside_config(target, wildcards):
     """A command-line target outside the grid (an eps not in it, 0.30 for 0.3, a cell no figure
     trains) is refused here, in a sentence, rather than by the input function of its job (which
     Snakemake wraps in an InputFunctionException with a traceback)."""
-    if "dataset" not in wildcards:
-        return
+    if "dataset" not in wildcards or not {"ae", "classifier"} & set(wildcards):
+        return  # the data of any known dataset can be built, as its rules allow
     problems = grid.target_problems(
         PLAIN_CONFIG,
         wildcards["dataset"],
@@ -629,3 +627,22 @@ def refuse_target_outside_config(target, wildcards):
     )
     if problems and target not in known_targets():
         raise WorkflowError(outside_config_message(target, problems))
+
+
+HEALTH_TABLE = "results/tables/health.csv"
+
+
+def health_summaries():
+    """Each accuracy figure's sentence for its report caption: how many of its points pass
+    every check (read from the health table: only when the report is built)."""
+    return {
+        figure: results.health_summary(
+            HEALTH_TABLE,
+            {(d, cell, scale) for d, cell, _, _, scale in rows_of_figure(figure)},
+        )
+        for figure in [
+            *grid.ACCURACY_FIGURES,
+            *config["comparison_figures"],
+            grid.DEFENCES_FIGURE,
+        ]
+    }

@@ -1,24 +1,6 @@
 # Evidence that the evaluation did not fail: the health checks of every cell and latent scale
 # of the accuracy figures (aedefense/report/health.py), and their table.
 
-HEALTH_TABLE = "results/tables/health.csv"
-
-
-def health_summaries():
-    """Each accuracy figure's sentence for its report caption: how many of its points pass
-    every check (read from the health table: only when the report is built)."""
-    return {
-        figure: results.health_summary(
-            HEALTH_TABLE,
-            {(d, cell, scale) for d, cell, _, _, scale in rows_of_figure(figure)},
-        )
-        for figure in [
-            *grid.ACCURACY_FIGURES,
-            *config["comparison_figures"],
-            grid.DEFENCES_FIGURE,
-        ]
-    }
-
 
 rule health:
     input:
