@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from aedefense.cost.projection import planned_job_records
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = Path(__file__).with_name("params_digest.json")
@@ -24,44 +25,15 @@ CONFIGS = {"config.yaml": []} | {
     f"presets/{path.name}": [f"presets/{path.name}"] for path in sorted((ROOT / "presets").glob("*.yaml"))
 }
 
-# A dry run that writes each planned job's rule, outputs and params as one JSON line: Job.log_info
-# is what Snakemake calls for every job it plans, so it is wrapped to record the job first.
-JOB_RECORDER = """
-import json, sys
-from snakemake import jobs
-
-out = open(sys.argv.pop(1), "w")
-log_info = jobs.Job.log_info
-
-
-def record_then_log(job, *args, **kwargs):
-    params = {name: value for name, value in job.params.items()}
-    out.write(json.dumps({"rule": job.rule.name, "output": sorted(map(str, job.output)), "params": params},
-                         sort_keys=True, default=repr) + "\\n")
-    out.flush()
-    return log_info(job, *args, **kwargs)
-
-
-jobs.Job.log_info = record_then_log
-from snakemake.cli import main
-
-main(sys.argv[1:])
-"""
-
 
 def planned_jobs(configfiles: list[str]) -> list[dict]:
-    """Every job of a config in an empty directory (--forceall), with its outputs and params."""
-    with tempfile.TemporaryDirectory() as scratch:
-        record = Path(scratch) / "jobs.jsonl"
-        command = [sys.executable, "-c", JOB_RECORDER, str(record), "-n", "--forceall", "--cores", "8"]
-        command += ["-s", str(ROOT / "Snakefile"), "-d", scratch]
-        command += ["--configfile", *[str(ROOT / f) for f in configfiles]] if configfiles else []
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:
-            raise RuntimeError(f"snakemake could not plan {configfiles}:\n{done.stdout}\n{done.stderr}")
+    """Every job of a config in an empty directory, with its outputs and params."""
+    with tempfile.TemporaryDirectory() as run:
+        options = ["--configfile", *[str(ROOT / f) for f in configfiles]] if configfiles else []
+        records = planned_job_records(options, directory=run, params=True)
         # paths spelled the same wherever the run directory and the clone lie
-        lines = record.read_text().replace(scratch, "<run>").replace(str(ROOT), "<workflow>").splitlines()
-        return [json.loads(line) for line in lines]
+        text = json.dumps(records).replace(run, "<run>").replace(str(ROOT), "<workflow>")
+    return json.loads(text)
 
 
 def digest(jobs: list[dict]) -> dict[str, dict]:

@@ -467,8 +467,9 @@ def claims_latent_tables():
     )
 
 
-def btsc_expected(wildcards):
-    """What the BTSC zips must hold; nothing for datasets with published checksums."""
+def expected_contents(wildcards):
+    """What a dataset's files must hold where its format publishes no checksums (BTSC's
+    counts, data.<dataset>.expected); nothing where it does."""
     if file_format(dataset_info(wildcards.dataset).layout).published_checksums:
         return {}
     return PLAIN_CONFIG["data"][wildcards.dataset]["expected"]
@@ -570,16 +571,25 @@ def known_targets():
     return list(dict.fromkeys(names))
 
 
-def building_report():
-    """Whether this Snakemake builds the report (--report or --reporter), read from its
-    command line as Snakemake reads it."""
+def snakemake_command_line():
+    """This Snakemake's command line, read as Snakemake reads it; None where it cannot read it
+    (it reports that itself)."""
     from snakemake.cli import get_argument_parser
 
     try:
-        known = get_argument_parser().parse_known_args(sys.argv[1:])[0]
-    except SystemExit:  # Snakemake itself reports a command line it cannot read
-        return False
-    return known.report is not None or bool(known.reporter)
+        return get_argument_parser().parse_known_args(sys.argv[1:])[0]
+    except SystemExit:
+        return None
+
+
+COMMAND_LINE = snakemake_command_line()
+
+
+def building_report():
+    """Whether this Snakemake builds the report (--report or --reporter)."""
+    return COMMAND_LINE is not None and (
+        COMMAND_LINE.report is not None or bool(COMMAND_LINE.reporter)
+    )
 
 
 def refuse_unknown_targets():
@@ -587,12 +597,9 @@ def refuse_unknown_targets():
     targets this config has, before Snakemake's MissingRuleException."""
     import difflib
 
-    from snakemake.cli import get_argument_parser
-
-    try:  # the targets of the command line, read as Snakemake reads them
-        targets = get_argument_parser().parse_known_args(sys.argv[1:])[0].targets or []
-    except SystemExit:  # Snakemake itself reports a command line it cannot read
+    if COMMAND_LINE is None:
         return
+    targets = COMMAND_LINE.targets or []
     rule_names = {each.name for each in workflow.rules}
     for target in targets:
         if target in rule_names or Path(target).exists():

@@ -9,7 +9,7 @@ rule download:
     conda:
         ENVIRONMENT
     params:
-        expected=btsc_expected,
+        expected=expected_contents,
     script:
         "../scripts/download.py"
 
@@ -28,6 +28,6 @@ rule prepare:
         ENVIRONMENT
     threads: grid.rule_threads(config, "prepare")
     params:
-        expected=btsc_expected,
+        expected=expected_contents,
     script:
         "../scripts/prepare.py"

@@ -11,7 +11,7 @@ with job(snakemake) as timer:
             snakemake.wildcards.dataset,
             Path(snakemake.input[0]).parent,
             {"train": snakemake.output.train, "test": snakemake.output.test},
-            btsc_expected=snakemake.params.expected or None,
+            expected=snakemake.params.expected or None,
         )
     for split, record in records.items():
         labels = record["labels"]

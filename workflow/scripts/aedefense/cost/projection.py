@@ -52,47 +52,54 @@ class PlanError(RuntimeError):
     """Snakemake refused to plan the run; the message holds what it said."""
 
 
-# Runs Snakemake with a logging handler that writes each planned job as one JSON line: the
-# JOB_INFO records Snakemake logs for every job carry its rule and wildcards (the fields its
-# logger plugins read), so the plan is read as data, not parsed out of the printed text.
+# Runs Snakemake's dry run with Job.log_info, which it calls for every job it plans, wrapped to
+# write the job first as one JSON line: its rule and wildcards, and where asked its outputs and
+# params. The plan is read as data, not parsed out of the printed text.
 PLAN_RECORDER = """
-import json, logging, sys
-from snakemake_interface_logger_plugins.common import LogEvent
+import json, sys
+from snakemake import jobs
+
+out, with_params = open(sys.argv.pop(1), "w"), sys.argv.pop(1) == "params"
+log_info = jobs.Job.log_info
 
 
-class PlannedJobs(logging.Handler):
-    def __init__(self, path):
-        super().__init__()
-        self.out = open(path, "w")
-
-    def emit(self, record):
-        if getattr(record, "event", None) == LogEvent.JOB_INFO:
-            job = {"rule": record.rule_name, "wildcards": dict(record.wildcards or {})}
-            self.out.write(json.dumps(job) + "\\n")
-            self.out.flush()
+def record_then_log(job, *args, **kwargs):
+    record = {"rule": job.rule.name, "wildcards": dict(job.wildcards_dict or {})}
+    if with_params:
+        record.update(output=sorted(map(str, job.output)), params=dict(job.params.items()))
+    out.write(json.dumps(record, sort_keys=True, default=repr) + "\\n")
+    out.flush()
+    return log_info(job, *args, **kwargs)
 
 
-logging.getLogger().addHandler(PlannedJobs(sys.argv.pop(1)))  # Snakemake's logger propagates here
+jobs.Job.log_info = record_then_log
 from snakemake.cli import main
 
 main(sys.argv[1:])
 """
 
 
-def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of every job a dry run plans: in `directory` (what is left to do
-    there), or in an empty one with --forceall (the whole config)."""
+def planned_job_records(snakemake_args=(), directory: str | None = None, params: bool = False) -> list[dict]:
+    """Every job a dry run plans, as {rule, wildcards} (and output and params where `params`):
+    in `directory` (what is left to do there), or in an empty one with --forceall (the whole
+    config)."""
     with tempfile.TemporaryDirectory() as scratch:
         planned = Path(scratch) / "jobs.jsonl"
-        command = [sys.executable, "-c", PLAN_RECORDER, str(planned), "-n", "-s", str(ROOT / "Snakefile")]
-        command += ["--cores", "8", "-d", directory] if directory else ["--cores", "8", "-d", scratch, "--forceall"]
+        recorder = [sys.executable, "-c", PLAN_RECORDER, str(planned), "params" if params else "plan"]
+        command = [*recorder, "-n", "-s", str(ROOT / "Snakefile"), "--cores", "8"]
+        command += ["-d", directory] if directory else ["-d", scratch, "--forceall"]
         result = subprocess.run([*command, *snakemake_args], capture_output=True, text=True)
         if result.returncode != 0:
             # Snakemake prints some of its refusals (an invalid config) on stdout
             said = "\n".join(part.strip() for part in (result.stderr, result.stdout) if part.strip())
             raise PlanError(f"snakemake could not plan the run:\n{said or f'exit status {result.returncode}'}")
         lines = planned.read_text().splitlines() if planned.exists() else []
-    return [(job["rule"], job["wildcards"]) for job in map(json.loads, lines)]
+    return [json.loads(line) for line in lines]
+
+
+def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run plans (planned_job_records)."""
+    return [(job["rule"], job["wildcards"]) for job in planned_job_records(snakemake_args, directory)]
 
 
 def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, scales_by_cell=None) -> tuple[str, float]:

@@ -421,9 +421,7 @@ def _resolves(host: str, timeout_s: float) -> bool:
         pool.shutdown(wait=False)
 
 
-def download_one(
-    dataset, name, dest, log_path, mirror, lock_path, settings, btsc_expected, datasets=(), trust_mirror=False
-):
+def download_one(dataset, name, dest, log_path, mirror, lock_path, settings, expected, datasets=(), trust_mirror=False):
     """The download rule's body: fetch and verify one file, logging to the rule's log. A
     failure from a directory mirror also names every other file of `datasets` it lacks.
     trust_mirror: the mirror's checksum list replaces the published checksums."""
@@ -432,7 +430,8 @@ def download_one(
 
     info = dataset_info(dataset)
     split = file_format(info.layout).split_of(name)
-    verify = lambda path: reader_of(dataset).verify_file(path, split, info, btsc_expected)  # noqa: E731
+    reader = reader_of(dataset)
+    verify = lambda path: reader.verify_file(path, split, info, expected)  # noqa: E731
     with open(log_path, "w", buffering=1) as log:
         try:
             _fetch_logged(dataset, name, dest, mirror, lock_path, settings, verify, log, trust_mirror)

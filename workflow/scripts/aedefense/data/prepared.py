@@ -59,7 +59,7 @@ def broken_raw_files_set_aside(paths: list[Path]):
         ) from None
 
 
-def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dict | None = None):
+def prepare(dataset: str, raw_dir: str | Path, outputs: dict, expected: dict | None = None):
     """Read the verified raw files in raw_dir; write outputs['train'] and outputs['test']."""
     raw_dir = Path(raw_dir)
     info = dataset_info(dataset)
@@ -67,7 +67,7 @@ def prepare(dataset: str, raw_dir: str | Path, outputs: dict, btsc_expected: dic
     layout, reader = file_format(info.layout), reader_of(dataset)
     for split in SPLITS:
         sources = [raw_dir / name for name in layout.split_files[split]]
-        images, labels = reader.read_split_files(sources, split, info, btsc_expected, broken_raw_files_set_aside)
+        images, labels = reader.read_split_files(sources, split, info, expected, broken_raw_files_set_aside)
         if images.shape[1:] != info.shape:
             raise ValueError(f"{dataset} {split}: images of shape {images.shape[1:]}, expected {info.shape}")
         records[split] = _record(dataset, split, images, labels, sources)

@@ -163,7 +163,7 @@ def accuracy_figure(
             labels_seen.setdefault(label, handle)
     fig.legend(labels_seen.values(), labels_seen.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     drawn = table[table["cell"].isin(set(rows["cell"]))] if "cell" in rows else table
-    notes = [training_seeds_note(drawn["training_seeds"])] if drawn["training_seeds"].max() > 1 else []
+    notes = [note] if (note := training_seeds_note(drawn["training_seeds"])) else []
     notes += [penalty] if (penalty := contractive_penalty_note(drawn)) else []
     extra = _suptitle(fig, _title(name, layouts, attacks, grids) + (f" ({'; '.join(notes)})" if notes else ""))
     fig.tight_layout(rect=(0, 0, 1, 1 - extra / fig.get_figheight()))

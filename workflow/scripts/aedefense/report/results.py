@@ -355,14 +355,18 @@ def health_summary(path, points) -> str:
 
 def training_seeds_note(seeds_per_curve) -> str:
     """How many training seeds the curves of a figure or table average: one count when they all
-    have the same.
+    have the same, nothing when each has one.
 
     >>> training_seeds_note([3, 3])
     'mean of 3 training seeds'
     >>> training_seeds_note([1, 3, 1])
     'each curve the mean of its 1-3 training seeds'
+    >>> training_seeds_note([1, 1])
+    ''
     """
     fewest, most = int(min(seeds_per_curve)), int(max(seeds_per_curve))
+    if most == 1:
+        return ""
     if fewest == most:
         return f"mean of {most} training seeds"
     return f"each curve the mean of its {fewest}-{most} training seeds"

@@ -15,6 +15,7 @@ import math
 
 import pandas as pd
 
+from aedefense.plan.cells import is_stochastic
 from aedefense.plan.families import FAMILIES
 
 POINT = ["dataset", "cell", "attack", "scale", "eps"]
@@ -27,7 +28,7 @@ def kind_of(family: str, scale: float) -> str:
     """The kind of model whose seed spread a curve shares."""
     if family == "none":
         return UNDEFENDED_KIND
-    if family in FAMILIES and FAMILIES[family].variational and float(scale) > 0:
+    if family in FAMILIES and is_stochastic(family, float(scale)):
         return SAMPLING_KIND
     return DETERMINISTIC_KIND
 

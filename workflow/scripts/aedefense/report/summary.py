@@ -38,12 +38,9 @@ def accuracy_grid(path: str | Path, shown_as: str | None = None) -> str:
         by_cell = clean.groupby([k for k in keys if k != "attack"])["accuracy_mean"].mean() * 100
         grid.insert(0, "clean", [by_cell.get(tuple(k for k, n in zip(i, keys) if n != "attack")) for i in grid.index])
     n = sorted(set(table["n_images"])) if "n_images" in table else []
-    seeds = table.groupby(keys)["replicate"].nunique() if "replicate" in table else pd.Series([1])
-    lines = [
-        f"  {path}: accuracy % by eps ({', '.join(map(str, n))} images"
-        + (f", {training_seeds_note(seeds)}" if seeds.max() > 1 else "")
-        + ")"
-    ]
+    seeds = table.groupby(keys)["replicate"].nunique() if "replicate" in table else [1]
+    note = training_seeds_note(seeds)
+    lines = [f"  {path}: accuracy % by eps ({', '.join(map(str, n))} images" + (f", {note}" if note else "") + ")"]
     text = grid.head(MAX_CURVES).to_string(float_format=lambda v: f"{v:5.1f}")
     lines += ["    " + line for line in text.splitlines()]
     if len(grid) > MAX_CURVES:
