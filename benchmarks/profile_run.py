@@ -11,17 +11,20 @@ compute: start-up, loading, saving), and the same over all jobs. --target keeps 
 target needs (Snakemake plans it with the --plan-configfile config): one figure of a run
 directory that holds several.
 
-Then projects the whole paper (config.yaml, or the config given by --plan-configfile) on the
-machine the run was made on: Snakemake plans every job of that config (a dry run with
---forceall in an empty directory), each job's work is computed from its settings, and
+Then the rates by kind of work (cost.rates: per rule, what it runs within the rule, the image
+shape and the batch; each job's kind from the run's own config, logs/run_settings.json), and
+the projection of the whole paper (config.yaml, or the config given by --plan-configfile) on
+the machine the run was made on: Snakemake plans every job of that config (a dry run with
+--forceall in an empty directory), each job's kind and work are computed from its settings, and
 
-    projected time of a rule = jobs x mean overhead per job + work / measured compute rate
+    projected time of a kind = jobs x its rule's mean overhead per job + work / the kind's rate
 
-summed over rules and divided by the jobs that run at once (--parallel; by default the run's
+summed over kinds and divided by the jobs that run at once (--parallel; by default the run's
 own concurrency over all its jobs, --target or not: the time its jobs ran over the time at
 least one of them ran, so that a run made in parts, with pauses between them, is not read as
-a slow one). Rules the run has no job of are listed and
-left out. Only the rates are measured; the projection is arithmetic on them.
+a slow one). A kind the run has no job of takes the rate of the closest kind of its rule it
+has (named beside it); rules the run has no job of are listed and left out. Only the rates
+are measured; the projection is arithmetic on them.
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.cost.projection import EXACT_CONTRACTIVE, hours, load_config, planned_jobs, project  # noqa: E402
+from aedefense.cost.projection import hours, load_config, planned_jobs  # noqa: E402
+from aedefense.cost.rates import project, rates_of_run  # noqa: E402
+from aedefense.files.timings import read_timing_records  # noqa: E402
 
 
 def read_jobs(directory: Path) -> list[dict]:
     jobs = []
-    for path in sorted((directory / "logs").rglob("*.timing.json")):
-        record = json.loads(path.read_text())
+    for path, record in read_timing_records(directory):
         benchmark = path.with_name(path.name.removesuffix(".timing.json") + ".benchmark.tsv")
         phases = sum(record[f"{p}_s"] for p in ("startup", "load", "compute", "save", "other"))
         record["wall_s"] = phases
@@ -50,9 +54,7 @@ def read_jobs(directory: Path) -> list[dict]:
             with open(benchmark) as handle:
                 row = next(csv.DictReader(handle, delimiter="\t"))
             record["wall_s"] = max(float(row["s"]), phases)
-        work = record.get("work", {})
-        exact = record["rule"] == "train_autoencoder" and work.get("contractive") == "exact"
-        record["category"] = EXACT_CONTRACTIVE if exact else record["rule"]
+        record["category"] = record["rule"]
         jobs.append(record)
     return jobs
 
@@ -163,13 +165,18 @@ def main():
     if args.no_projection:
         return
     config = load_config(args.plan_configfile)
+    run_config, whose = run_config_of(Path(args.directory), config)
+    model = rates_of_run(jobs, run_config)
+    print(f"\nRates by kind of work ({whose}):")
+    for kind, value in sorted(model.rates.items(), key=lambda item: str(item[0])):
+        print(f"  {str(kind):48} {value:>12,.0f} per s")
     # the run's own training sets where it recorded them (a mirror may hold a subset)
     sizes = {}
     if args.run_data:
         sizes = {
             j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})
         }
-    projected, missing = project({row["rule"]: row for row in rows}, config, planned_jobs(plan_args), sizes)
+    projected, missing = project(model, config, planned_jobs(plan_args), sizes)
     # the machine's concurrency, from every job of the run: a target's jobs alone may have
     # shared the machine with other targets' jobs
     parallel = args.parallel or concurrency(everything)[0]
@@ -180,13 +187,26 @@ def main():
         + (f"; training sets as in the run: {sizes}" if sizes else "")
     )
     for p in projected:
+        stood_in = f"  (at the rate of {p['measured_on']})" if p["measured_on"] else ""
         print(
-            f"  {p['rule']:40} {p['jobs']:>5} jobs  overhead {hours(p['overhead_s']):>8}  "
-            f"compute {hours(p['compute_s']):>8}"
+            f"  {str(p['kind']):48} {p['jobs']:>5} jobs  overhead {hours(p['overhead_s']):>8}  "
+            f"compute {hours(p['compute_s']):>8}{stood_in}"
         )
     print(f"  summed job time {hours(serial)}; at {parallel:.2f} jobs at once: {hours(serial / parallel)} wall")
     if missing:
-        print("  not projected (no job of these in the run): " + ", ".join(missing))
+        print("  not projected (no job of their rule in the run): " + ", ".join(missing))
+
+
+def run_config_of(directory: Path, plan_config: dict) -> tuple[dict, str]:
+    """The config the run was made with (logs/run_settings.json, written as its jobs start), which
+    says each timed job's kind of work; the plan's where the run's files are gone."""
+    settings = directory / "logs" / "run_settings.json"
+    if settings.exists():
+        recorded = json.loads(settings.read_text())
+        paths = [entry["path"] for entry in recorded.get("configfiles", [])]
+        if all(Path(path).exists() for path in paths):
+            return load_config(paths, recorded.get("config", {})), "the jobs' kinds from the run's own config"
+    return plan_config, "the jobs' kinds from the projected config: the run's config files are not there"
 
 
 if __name__ == "__main__":

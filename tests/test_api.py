@@ -44,6 +44,10 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.report.status",
         "aedefense.report.results",
         "aedefense.plan.command_line",
+        "aedefense.cost.projection",
+        "aedefense.cost.rates",
+        "aedefense.cost.estimate",
+        "aedefense.files.timings",
     ],
 )
 def test_the_examples_in_the_public_docstrings_run(module):

@@ -2,7 +2,8 @@
 
 import time
 
-from aedefense.jobs.runtime import JobTimer, seconds_since_process_start, timing_path
+from aedefense.files.timings import timing_path
+from aedefense.jobs.runtime import JobTimer, seconds_since_process_start
 
 
 def test_the_process_age_is_read_and_grows():

@@ -41,6 +41,24 @@ def test_the_slurm_profile_sends_the_whole_paper_in_at_most_300_submissions(repo
     assert "rule attack:" in first_group and "rule evaluate:" in first_group
 
 
+def test_a_training_job_asks_the_cluster_for_the_time_its_kind_of_training_takes(repo_root, tmp_path):
+    """The exact contractive penalty costs about 20 plain steps: its cells ask SLURM for more
+    time, found from the cell's settings, not from a pattern in its name."""
+    cells = ["ae_d0_stp0.1_a0", "ae_d0_stp0.1_a0.1"]
+    plan = dry_run(
+        repo_root,
+        tmp_path,
+        "--profile",
+        str(repo_root / "profiles" / "slurm"),
+        *(f"results/mnist/ae/{cell}/model.pt" for cell in cells),
+        "--config",
+        "autoencoder={contractive: exact}",
+    )
+    jobs = re.findall(r"^rule train_autoencoder:$.*?defence=(\S+)$.*?runtime=(\d+)", plan, flags=re.M | re.S)
+    runtime = {cell: int(minutes) for cell, minutes in jobs}
+    assert runtime == {"ae_d0_stp0.1_a0": 30, "ae_d0_stp0.1_a0.1": 100}
+
+
 def test_the_local_profile_shares_one_gpu_among_several_jobs(repo_root, tmp_path):
     profile = yaml.safe_load((repo_root / "profiles" / "local" / "config.v8+.yaml").read_text())
     budget = profile["resources"]["gpu_mem_mb"]

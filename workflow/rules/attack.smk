@@ -6,13 +6,13 @@ rule attack:
     input:
         unpack(defence_inputs),
     output:
-        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}.pt",
+        "results/{dataset}/ae/{defence}/adv/{attack}_eps{eps}.pt",
         # the sha256 the attack wrote (jobs/adversarial.py): a set edited later is refused
-        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}.pt.sha256",
+        "results/{dataset}/ae/{defence}/adv/{attack}_eps{eps}.pt.sha256",
     log:
-        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.log",
+        "logs/{dataset}/ae/{defence}/attack/{attack}_eps{eps}.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}.benchmark.tsv"
+        "logs/{dataset}/ae/{defence}/attack/{attack}_eps{eps}.benchmark.tsv"
     wildcard_constraints:
         attack=attack_names(adaptive=False),
     conda:
@@ -30,12 +30,12 @@ rule attack:
 # An adaptive (EOT) attack attacks the defence as deployed: one adversarial set per scale.
 use rule attack as attack_adaptive with:
     output:
-        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}_s{scale}.pt",
-        "results/{dataset}/ae/{ae}/adv/{attack}_eps{eps}_s{scale}.pt.sha256",
+        "results/{dataset}/ae/{defence}/adv/{attack}_eps{eps}_s{scale}.pt",
+        "results/{dataset}/ae/{defence}/adv/{attack}_eps{eps}_s{scale}.pt.sha256",
     log:
-        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}_s{scale}.log",
+        "logs/{dataset}/ae/{defence}/attack/{attack}_eps{eps}_s{scale}.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/attack/{attack}_eps{eps}_s{scale}.benchmark.tsv"
+        "logs/{dataset}/ae/{defence}/attack/{attack}_eps{eps}_s{scale}.benchmark.tsv"
     wildcard_constraints:
         attack=attack_names(adaptive=True),
 
@@ -44,11 +44,11 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        "results/{dataset}/ae/{ae}/eval/{attack}_eps{eps}.csv",
+        "results/{dataset}/ae/{defence}/eval/{attack}_eps{eps}.csv",
     log:
-        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}.log",
+        "logs/{dataset}/ae/{defence}/evaluate/{attack}_eps{eps}.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}.benchmark.tsv"
+        "logs/{dataset}/ae/{defence}/evaluate/{attack}_eps{eps}.benchmark.tsv"
     wildcard_constraints:
         attack="|".join([attack_names(adaptive=False), CLEAN, WORST]),
     conda:
@@ -66,11 +66,11 @@ rule evaluate:
 # An adaptive attack's sets are made per scale, and so are their evaluations.
 use rule evaluate as evaluate_adaptive with:
     output:
-        "results/{dataset}/ae/{ae}/eval/{attack}_eps{eps}_s{scale}.csv",
+        "results/{dataset}/ae/{defence}/eval/{attack}_eps{eps}_s{scale}.csv",
     log:
-        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.log",
+        "logs/{dataset}/ae/{defence}/evaluate/{attack}_eps{eps}_s{scale}.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/evaluate/{attack}_eps{eps}_s{scale}.benchmark.tsv"
+        "logs/{dataset}/ae/{defence}/evaluate/{attack}_eps{eps}_s{scale}.benchmark.tsv"
     wildcard_constraints:
         attack=attack_names(adaptive=True),
 
@@ -79,9 +79,9 @@ rule latent:
     input:
         unpack(latent_inputs),
     output:
-        "results/{dataset}/ae/{ae}/latent/{attack}_eps{eps}.csv",
+        "results/{dataset}/ae/{defence}/latent/{attack}_eps{eps}.csv",
     log:
-        "logs/{dataset}/ae/{ae}/latent/{attack}_eps{eps}.log",
+        "logs/{dataset}/ae/{defence}/latent/{attack}_eps{eps}.log",
     conda:
         ENVIRONMENT
     threads: grid.rule_threads(config, "latent")

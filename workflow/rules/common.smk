@@ -46,6 +46,7 @@ from aedefense.report.summary import (
     report_landing,
     run_sentence,
 )
+from aedefense.cost.rates import cluster_training_minutes
 from aedefense.data.sources import official_files
 from aedefense.plan.datasets import DATASETS, dataset_info, file_format
 from aedefense.plan.names import CLEAN, UNDEFENDED, WORST
@@ -102,7 +103,7 @@ ENVIRONMENT = "../../envs/aedefense.yaml"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    ae="(?:"
+    defence="(?:"
     + "|".join([CELL_REGEX, UNDEFENDED, *map(re.escape, config["defences"])])
     + f"){REPLICATE_REGEX}",
     classifier=f"classifier{REPLICATE_REGEX}",
@@ -170,8 +171,8 @@ def classifier_params(wildcards):
 
 
 def autoencoder_params(wildcards):
-    refuse_outside_config(wildcards, name=wildcards.ae)
-    return autoencoder_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.ae)
+    refuse_outside_config(wildcards, name=wildcards.defence)
+    return autoencoder_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.defence)
 
 
 def defence_inputs(wildcards, classifier_always=False):
@@ -180,12 +181,12 @@ def defence_inputs(wildcards, classifier_always=False):
     only where it is a purifier (or classifier_always)."""
     refuse_outside_config(
         wildcards,
-        name=wildcards.ae,
+        name=wildcards.defence,
         attack=wildcards.get("attack"),
         eps=wildcards.get("eps"),
         scale=wildcards.get("scale"),
     )
-    base, replicate = split_replicate(wildcards.ae)
+    base, replicate = split_replicate(wildcards.defence)
     classifier = grid.classifier_name(replicate)
     inputs = {
         "test": f"results/{wildcards.dataset}/data/test.pt",
@@ -198,9 +199,11 @@ def defence_inputs(wildcards, classifier_always=False):
             del inputs["classifier"]
         return inputs
     if base != UNDEFENDED:
-        grid.trained_cell(wildcards.ae)  # a clear error for a cell trained elsewhere
+        grid.trained_cell(
+            wildcards.defence
+        )  # a clear error for a cell trained elsewhere
         inputs["autoencoder"] = (
-            f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt"
+            f"results/{wildcards.dataset}/ae/{wildcards.defence}/model.pt"
         )
     return inputs
 
@@ -210,7 +213,7 @@ def model_params(wildcards):
     with other settings (copied from another run or cell). Only the models it reads: a whole
     model of its own has no classifier, so the classifier's settings do not rerun its jobs.
     """
-    base, replicate = split_replicate(wildcards.ae)
+    base, replicate = split_replicate(wildcards.defence)
     models = {}
     if base not in config["defences"] or grid.uses_classifier(config["defences"][base]):
         models["classifier"] = classifier_settings(
@@ -218,7 +221,7 @@ def model_params(wildcards):
         )
     if base != UNDEFENDED and base not in config["defences"]:
         models["autoencoder"] = autoencoder_settings(
-            PLAIN_CONFIG, wildcards.dataset, wildcards.ae
+            PLAIN_CONFIG, wildcards.dataset, wildcards.defence
         )
     return models
 
@@ -255,15 +258,15 @@ USER_DEFENCE_FILES = {name: user_defence_files(name) for name in config["defence
 
 
 def contract_inputs(wildcards):
-    refuse_outside_config(wildcards, name=wildcards.ae)
+    refuse_outside_config(wildcards, name=wildcards.defence)
     inputs = {"test": f"results/{wildcards.dataset}/data/test.pt"}
-    if config["defences"][wildcards.ae].get("classifier"):  # a model that wraps it
+    if config["defences"][wildcards.defence].get("classifier"):  # a model that wraps it
         inputs["classifier"] = f"results/{wildcards.dataset}/classifier.pt"
-    return {**inputs, **USER_DEFENCE_FILES[wildcards.ae]}
+    return {**inputs, **USER_DEFENCE_FILES[wildcards.defence]}
 
 
 def contract_params(wildcards):
-    return user_defence_entry(PLAIN_CONFIG, wildcards.ae)
+    return user_defence_entry(PLAIN_CONFIG, wildcards.defence)
 
 
 def set_name(attack, eps, scale):
@@ -289,22 +292,22 @@ def evaluate_inputs(wildcards):
     if wildcards.attack == WORST:
         for attack in config["worst_case_over"]:
             inputs[job_inputs.attack_key(attack)] = adversarial_set(
-                wildcards.dataset, wildcards.ae, attack, wildcards.eps, scale
+                wildcards.dataset, wildcards.defence, attack, wildcards.eps, scale
             )
     elif wildcards.attack != CLEAN:
         inputs[job_inputs.ADVERSARIAL] = adversarial_set(
-            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, scale
+            wildcards.dataset, wildcards.defence, wildcards.attack, wildcards.eps, scale
         )
     return inputs
 
 
 def latent_inputs(wildcards):
-    refuse_outside_config(wildcards, name=wildcards.ae, eps=wildcards.eps)
+    refuse_outside_config(wildcards, name=wildcards.defence, eps=wildcards.eps)
     return {
         "test": f"results/{wildcards.dataset}/data/test.pt",
-        "autoencoder": f"results/{wildcards.dataset}/ae/{wildcards.ae}/model.pt",
+        "autoencoder": f"results/{wildcards.dataset}/ae/{wildcards.defence}/model.pt",
         job_inputs.ADVERSARIAL: adversarial_set(
-            wildcards.dataset, wildcards.ae, wildcards.attack, wildcards.eps, 0
+            wildcards.dataset, wildcards.defence, wildcards.attack, wildcards.eps, 0
         ),
     }
 
@@ -323,7 +326,7 @@ def attack_params(wildcards):
         wildcards.dataset,
         wildcards.attack,
         float(wildcards.eps),
-        wildcards.ae,
+        wildcards.defence,
         float(wildcards.scale) if "scale" in wildcards.keys() else None,
     )
 
@@ -335,11 +338,16 @@ EVALUATION_SCALES = grid.evaluation_scales(PLAIN_CONFIG)
 def evaluate_params(wildcards):
     try:
         scales = grid.evaluation_job_scales(
-            EVALUATION_SCALES, wildcards.ae, wildcards.attack, wildcards.get("scale")
+            EVALUATION_SCALES,
+            wildcards.defence,
+            wildcards.attack,
+            wildcards.get("scale"),
         )
     except ValueError as error:
         raise WorkflowError(str(error)) from None
-    return evaluation_settings(PLAIN_CONFIG, wildcards.dataset, wildcards.ae, scales)
+    return evaluation_settings(
+        PLAIN_CONFIG, wildcards.dataset, wildcards.defence, scales
+    )
 
 
 def default_comparisons():
@@ -484,10 +492,10 @@ def health_inputs(wildcards):
     for eps in grid.health_eps(PLAIN_CONFIG, wildcards.dataset):
         name = format_number(eps)
         inputs[job_inputs.eps_key(job_inputs.SET, eps)] = adversarial_set(
-            wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
+            wildcards.dataset, wildcards.defence, attack, name, wildcards.scale
         )
         inputs[job_inputs.eps_key(job_inputs.EVALUATION, eps)] = evaluation_file(
-            wildcards.dataset, wildcards.ae, attack, name, wildcards.scale
+            wildcards.dataset, wildcards.defence, attack, name, wildcards.scale
         )
     # the figures' sanity check: the longer attack against the figure attack
     longer = config["sanity"]["longer_attack"]
@@ -498,9 +506,9 @@ def health_inputs(wildcards):
             (job_inputs.LONGER_ATTACK, longer),
         ):
             inputs[key] = evaluation_file(
-                wildcards.dataset, wildcards.ae, name, eps, wildcards.scale
+                wildcards.dataset, wildcards.defence, name, eps, wildcards.scale
             )
-    undefended = replicate_name(UNDEFENDED, split_replicate(wildcards.ae)[1])
+    undefended = replicate_name(UNDEFENDED, split_replicate(wildcards.defence)[1])
     for eps in config["data"][wildcards.dataset]["eps"]:
         inputs[job_inputs.eps_key(job_inputs.TRANSFER, eps)] = adversarial_set(
             wildcards.dataset,
@@ -514,7 +522,7 @@ def health_inputs(wildcards):
 
 def health_params(wildcards):
     return health_settings(
-        PLAIN_CONFIG, wildcards.dataset, wildcards.ae, float(wildcards.scale)
+        PLAIN_CONFIG, wildcards.dataset, wildcards.defence, float(wildcards.scale)
     )
 
 
@@ -621,19 +629,26 @@ def refuse_target_outside_config(target, wildcards):
     """A command-line target outside the grid (an eps not in it, 0.30 for 0.3, a cell no figure
     trains) is refused here, in a sentence, rather than by the input function of its job (which
     Snakemake wraps in an InputFunctionException with a traceback)."""
-    if "dataset" not in wildcards or not {"ae", "classifier"} & set(wildcards):
+    if "dataset" not in wildcards or not {"defence", "classifier"} & set(wildcards):
         return  # the data of any known dataset can be built, as its rules allow
     problems = grid.target_problems(
         PLAIN_CONFIG,
         wildcards["dataset"],
         cells=PLANNED_CELLS,
-        name=wildcards.get("ae", wildcards.get("classifier")),
+        name=wildcards.get("defence", wildcards.get("classifier")),
         attack=wildcards.get("attack"),
         eps=wildcards.get("eps"),
         scale=wildcards.get("scale"),
     )
     if problems and target not in known_targets():
         raise WorkflowError(outside_config_message(target, problems))
+
+
+def training_time_limit(wildcards, attempt):
+    """A cluster's time limit for an autoencoder's training: its image-steps at a GPU's rate
+    for its kind of training, with headroom (cost/rates.py); twice that on the retry.
+    """
+    return cluster_training_minutes(PLAIN_CONFIG, dict(wildcards.items())) * attempt
 
 
 HEALTH_TABLE = "results/tables/health.csv"

@@ -6,11 +6,11 @@ rule health:
     input:
         unpack(health_inputs),
     output:
-        "results/{dataset}/ae/{ae}/health/s{scale}.csv",
+        "results/{dataset}/ae/{defence}/health/s{scale}.csv",
     log:
-        "logs/{dataset}/ae/{ae}/health/s{scale}.log",
+        "logs/{dataset}/ae/{defence}/health/s{scale}.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/health/s{scale}.benchmark.tsv"
+        "logs/{dataset}/ae/{defence}/health/s{scale}.benchmark.tsv"
     conda:
         ENVIRONMENT
     threads: grid.rule_threads(config, "health")
@@ -60,11 +60,11 @@ rule contract:
     input:
         unpack(contract_inputs),
     output:
-        "results/{dataset}/ae/{ae}/contract.json",
+        "results/{dataset}/ae/{defence}/contract.json",
     log:
-        "logs/{dataset}/ae/{ae}/contract.log",
+        "logs/{dataset}/ae/{defence}/contract.log",
     wildcard_constraints:
-        ae="|".join(map(re.escape, config["defences"])) or "(?!)",
+        defence="|".join(map(re.escape, config["defences"])) or "(?!)",
     conda:
         ENVIRONMENT
     threads: grid.rule_threads(config, "contract")

@@ -28,24 +28,25 @@ rule train_autoencoder:
         train="results/{dataset}/data/train.pt",
         test="results/{dataset}/data/test.pt",
     output:
-        model="results/{dataset}/ae/{ae}/model.pt",
-        metrics="results/{dataset}/ae/{ae}/metrics.json",
+        model="results/{dataset}/ae/{defence}/model.pt",
+        metrics="results/{dataset}/ae/{defence}/metrics.json",
         grid=report(
-            "results/{dataset}/ae/{ae}/reconstructions.png",
+            "results/{dataset}/ae/{defence}/reconstructions.png",
             caption="../report/reconstructions.rst",
             category="Reconstructions",
             subcategory="{dataset}",
-            labels={"cell": "{ae}"},
+            labels={"cell": "{defence}"},
         ),
     log:
-        "logs/{dataset}/ae/{ae}/train_autoencoder.log",
+        "logs/{dataset}/ae/{defence}/train_autoencoder.log",
     benchmark:
-        "logs/{dataset}/ae/{ae}/train_autoencoder.benchmark.tsv"
+        "logs/{dataset}/ae/{defence}/train_autoencoder.benchmark.tsv"
     conda:
         ENVIRONMENT
     threads: grid.rule_threads(config, "train_autoencoder")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
+        runtime=training_time_limit,  # minutes, read by a cluster's executor
     params:
         settings=autoencoder_params,
     script:

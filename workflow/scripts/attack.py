@@ -14,12 +14,13 @@ from aedefense.jobs.evaluation import attacked_indices
 from aedefense.jobs.runtime import Progress, job
 from aedefense.jobs.setup import seed_everything
 from aedefense.plan.attack_specs import work_of
+from aedefense.plan.names import AUTO
 from aedefense.plan.params import final_settings
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
     settings = dict(snakemake.params.settings)
-    dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
+    dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.defence
     with timer.phase("load"):
         test = load_prepared(snakemake.input.test, dataset=dataset, split="test")
         indices = attacked_indices(dataset, len(test["labels"]), settings["images"], settings.get("subset_seed", 0))
@@ -28,7 +29,8 @@ with job(snakemake) as timer:
         defence = load_defence(
             dict(snakemake.input.items()), dataset, cell, settings.get("defence"), snakemake.params.models
         )
-        settings = final_settings(settings, defence.samples_at(settings.get("scale", 0.0)))
+        if settings.get("stochastic") == AUTO:  # planned before anyone knew: its contract check says
+            settings = final_settings(settings, defence.samples_at(settings.get("scale", 0.0)))
         seed = settings.get("seed", 0)
         if "scale" in settings:  # adaptive: the latent draws get their own stream, apart from PGD's start
             latent_generator = torch.Generator(device=device).manual_seed(seed + 1)

@@ -18,7 +18,7 @@ TIME_LIMIT_S = snakemake.config["defence_time_limit_s"]
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
-    entry, name, dataset = dict(snakemake.params.entry), snakemake.wildcards.ae, snakemake.wildcards.dataset
+    entry, name, dataset = dict(snakemake.params.entry), snakemake.wildcards.defence, snakemake.wildcards.dataset
     where = f"defence {name} on {dataset} ({entry['callable']})"
     with timer.phase("load"):
         test = load_prepared(snakemake.input.test, dataset=dataset, split="test")

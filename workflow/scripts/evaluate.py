@@ -18,7 +18,7 @@ from aedefense.report.results import accuracy_row, write_rows
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
     settings = dict(snakemake.params.settings)
-    dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.ae
+    dataset, cell = snakemake.wildcards.dataset, snakemake.wildcards.defence
     with timer.phase("load"):
         defence = load_defence(
             dict(snakemake.input.items()), dataset, cell, settings.get("defence"), snakemake.params.models

@@ -32,7 +32,7 @@ def accuracy_at_scale(path, scale):
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
     settings = dict(snakemake.params.settings)
-    dataset, cell, scale = snakemake.wildcards.dataset, snakemake.wildcards.ae, settings["scale"]
+    dataset, cell, scale = snakemake.wildcards.dataset, snakemake.wildcards.defence, settings["scale"]
     attack = settings["attack"]
     with timer.phase("load"):
         defence = load_defence(

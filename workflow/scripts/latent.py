@@ -12,7 +12,7 @@ from aedefense.report.results import cell_columns, write_rows
 
 with job(snakemake) as timer:
     device = timer.device(snakemake.resources.device)
-    dataset, cell, attack = snakemake.wildcards.dataset, snakemake.wildcards.ae, snakemake.wildcards.attack
+    dataset, cell, attack = snakemake.wildcards.dataset, snakemake.wildcards.defence, snakemake.wildcards.attack
     eps = float(snakemake.wildcards.eps)
     with timer.phase("load"):
         test_sha256 = sha256_of(snakemake.input.test)

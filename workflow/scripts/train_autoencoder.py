@@ -1,4 +1,4 @@
-"""Rule train_autoencoder: prepared data -> results/{dataset}/ae/{ae}/model.pt, metrics.json
+"""Rule train_autoencoder: prepared data -> results/{dataset}/ae/{defence}/model.pt, metrics.json
 and a reconstruction grid (clean, noisy input, reconstruction; a VAE adds one sampled row)."""
 
 from aedefense.cost import work
@@ -10,10 +10,10 @@ from aedefense.plan.cells import Cell
 from aedefense.report.plots import save_reconstruction_grid
 
 with job(snakemake) as timer:
-    device, data, identity, settings = training_job_inputs(snakemake, timer, snakemake.wildcards.ae)
+    device, data, identity, settings = training_job_inputs(snakemake, timer, snakemake.wildcards.defence)
     # what the model is comes from its settings (params), not from its file name
     cell = Cell(settings["family"], bool(settings["denoising"]), settings["stp"], settings["alpha"])
-    print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.ae} on {device}: {settings}")
+    print(f"training {snakemake.wildcards.dataset}/{snakemake.wildcards.defence} on {device}: {settings}")
     with timer.phase("compute"):
         model, metrics = train_autoencoder(
             data, cell, settings, device, resume=resume_path(snakemake.output.model), inputs=identity

@@ -3,16 +3,18 @@
     python -m aedefense.cost.estimate [--cores N] [snakemake options and targets]
 
 Snakemake plans the run in the current directory (a dry run: the jobs left to do), each job's
-work is computed from its settings (aedefense.cost.projection), and this machine's rates are
-measured in about ten seconds on the paper's models at MNIST size: an attack step, a training
-step (plain, and with the exact contractive penalty), an evaluation forward, and the start-up
-of a job (a fresh interpreter importing torch). The estimate is rough (BTSC's 32 x 32 models
-are timed at MNIST size; jobs are assumed to run `cores // threads` at a time), meant to tell
-an hour from a day from a month.
+kind and work are computed from its settings (aedefense.cost.projection.WorkKind: the rule, the
+attack method or training penalty, the image shape, the batch), and this machine's rate of
+each kind in the plan is measured in well under a second on the config's own models at that
+shape (cost.rates.RateModel, the model `make profile` and the cluster's time limits use too),
+with the start-up of a job (a fresh interpreter importing torch). Jobs are assumed to run
+`cores // threads` at a time. On a busy machine (its load average high before measuring) the
+rates come out slow: the estimate then gives a range, from the machine idle to as busy as now.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,106 +23,169 @@ from pathlib import Path
 
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
-from aedefense.cost.projection import EXACT_CONTRACTIVE, PlanError, hours, load_config, planned_jobs, project
+from aedefense.cost.projection import NOT_PROJECTED, PlanError, hours, load_config, planned_jobs, planned_work, shape_of
+from aedefense.cost.rates import RateModel, project
 from aedefense.data.download import unreachable_downloads
-from aedefense.plan.datasets import dataset_info
+from aedefense.plan import grid
+from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.grid import RULE_THREADS
 
-# which config `threads` entry each category's jobs use: the rules', and the exact
-# contractive training of train_autoencoder
-THREADS = {**RULE_THREADS, EXACT_CONTRACTIVE: RULE_THREADS["train_autoencoder"]}
+MEASURE_SECONDS = 0.4  # per kind of work, after one warm-up call
+# images per measured step on a CPU where a kind's batch is larger: an attack's (DeepFool's
+# step is a backward per class), a forward's; a rate per image changes little above these
+CPU_ATTACK_BATCH, CPU_FORWARD_BATCH = 50, 200
+MEASURED_STEPS = 2  # an attack's steps, cut: the rate per image-iteration is the same
+# the rules whose work is measured here (prepare's is a constant; a contract check is seconds)
+MEASURED_RULES = ("attack", "evaluate", "latent", "health", "train_autoencoder", "train_classifier")
 
 
-def rate(step, images: int, seconds: float = 1.0) -> float:
-    """Images per second of `step` (which processes `images`), after one warm-up call."""
-    step()
+def rate(step, work: float, seconds: float = MEASURE_SECONDS, warm_up: bool = True) -> float:
+    """Work units per second of `step` (which does `work` units), after one warm-up call."""
+    if warm_up:
+        step()
     count, start = 0, time.perf_counter()
     while count == 0 or time.perf_counter() - start < seconds:
         step()
         count += 1
-    return count * images / (time.perf_counter() - start)
+    return count * work / (time.perf_counter() - start)
 
 
-def measure(config: dict, device_setting: str) -> tuple[dict, str]:
-    """This machine's rates per category (aedefense.cost.projection units) and the device name."""
+def representative_attack(config: dict, method: str) -> dict:
+    """The settings of the config's attack of `method` (the figure attack where it is one)."""
+    names = [config["figure_attack"], *config["attacks"]]
+    return next(
+        dict(config["attacks"][name], name=name) for name in names if config["attacks"][name]["method"] == method
+    )
+
+
+def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str]:
+    """This machine's rate of each kind of work in `kinds` (cost.projection.WorkKind), each
+    measured briefly on the config's models at the kind's image shape, and the device name.
+    An attack runs a few steps of the config's own settings for its method; a suite is its
+    attacks, each at its own rate; training steps use the kind's penalty."""
     import torch
 
-    from aedefense.core import losses
     from aedefense.core.attacks import run_attack
     from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
     from aedefense.jobs.setup import select_device
-    from aedefense.jobs.training import contracted_code
+    from aedefense.jobs.training import autoencoder_loss, contractive_penalty
     from aedefense.plan.attack_specs import spec_of, work_of
 
     device = select_device(device_setting)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch, aedefense.core.attacks, aedefense.core.models"], check=True)
     startup = time.perf_counter() - start + 0.3  # + Snakemake's script preamble
+    attack_cap, forward_cap = (1000, 1000) if device.type == "cuda" else (CPU_ATTACK_BATCH, CPU_FORWARD_BATCH)
     c, a = config["classifier"], config["autoencoder"]
-    shape = (1, 28, 28)
-    classifier = Classifier(shape, 10, c["blocks"], c["channels"], c["dense"], c["dropout"]).to(device)
-    autoencoder = build_autoencoder(shape, "ae", a).to(device)
-    model = DefendedModel(classifier, autoencoder, "mean").to(device).eval()
-    batch = 1000 if device.type == "cuda" else 100
-    x, y = torch.rand(batch, *shape, device=device), torch.randint(0, 10, (batch,), device=device)
-    rates = {}
+    built = {}
 
-    def threads(category):
-        torch.set_num_threads(max(1, config["threads"][THREADS[category]]))
+    def models(shape: str):
+        if shape not in built:
+            dims = tuple(int(n) for n in shape.split("x"))
+            classes = next(DATASETS[d].classes for d in config["datasets"] if shape_of(d) == shape)
+            classifier = Classifier(dims, classes, c["blocks"], c["channels"], c["dense"], c["dropout"]).to(device)
+            autoencoder = build_autoencoder(dims, "ae", a).to(device)
+            stacked = DefendedModel(classifier, autoencoder, "mean").to(device).eval()
+            built[shape] = dims, classes, classifier, autoencoder, stacked
+        return built[shape]
 
-    threads("attack")
-    # the figure attack as configured, cut to a few steps: the rate per image-iteration is the same
-    settings = {**config["attacks"][config["figure_attack"]], "eps": 0.1}
-    settings[spec_of(settings).steps_setting] = 4
-    attack = rate(lambda: run_attack(model, x, y, settings), work_of(settings, batch))
-    threads("evaluate")
-    with torch.no_grad():
-        evaluate = rate(lambda: model(x), batch)
+    def threads(rule):
+        torch.set_num_threads(max(1, config["threads"][RULE_THREADS[rule]]))
 
-    def training_step(net, loss_of, size):
+    def images(shape, batch):
+        dims, classes, *_ = models(shape)
+        x = torch.rand(batch, *dims, device=device)
+        return x, torch.randint(0, classes, (batch,), device=device)
+
+    pass_rates = {}
+
+    def pass_rate(shape: str, batch: int) -> float:
+        """Images per second of one forward and backward of the stacked model at `batch`: on a
+        CPU a batch whose activations outgrow the cache runs slower per image (about half the
+        rate at 1,000 as at 100 on MNIST), which the attacks' short measurement at a small
+        batch leaves out. A large batch is timed once, the model warm."""
+        if (shape, batch) not in pass_rates:
+            x, y = images(shape, batch)
+            stacked = models(shape)[4]
+
+            def step():
+                inputs = x.clone().requires_grad_(True)
+                torch.nn.functional.cross_entropy(stacked(inputs), y).backward()
+
+            small = batch <= attack_cap
+            pass_rates[shape, batch] = rate(step, batch, MEASURE_SECONDS if small else 0.0, warm_up=small)
+        return pass_rates[shape, batch]
+
+    def attack_rate(settings: dict, shape: str, at_once: int) -> float:
+        """at_once: the images through the model together in the job (a batch times its EOT draws)."""
+        settings = {**settings, "eps": 0.1, "eot_draws": 1}
+        spec = spec_of(settings)
+        settings[spec.steps_setting] = MEASURED_STEPS
+        settings.update({name: 1 for name in spec.runs_settings})
+        batch = min(attack_cap, settings["batch_size"])
+        x, y = images(shape, batch)
+        stacked = models(shape)[4]
+        measured = rate(lambda: run_attack(stacked, x, y, settings), work_of(settings, batch))
+        if at_once > batch:
+            measured *= pass_rate(shape, at_once) / pass_rate(shape, batch)
+        return measured
+
+    def training_rate(net, loss_of, shape, batch, seconds=MEASURE_SECONDS):
         optimiser = torch.optim.Adam(net.parameters(), 1e-3)
-        inputs = torch.rand(size, *shape, device=device)
+        x, y = images(shape, batch)
 
         def step():
-            loss = loss_of(net, inputs)
+            loss = loss_of(net, x, y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
 
-        return step
+        return rate(step, batch, seconds)
 
-    threads("train_autoencoder")
-    size = a["batch_size"]
-    plain = rate(training_step(autoencoder.train(), lambda n, i: (n(i) - i).pow(2).sum(), size), size)
-    small = 10  # the exact penalty is one backward per code unit: a few images say enough
-    exact = rate(
-        training_step(autoencoder, lambda n, i: losses.contractive_exact(contracted_code(n), i), small),
-        small,
-        0.5,
-    )
-    threads("train_classifier")
-    labels = torch.randint(0, 10, (c["batch_size"],), device=device)
-    classify = rate(
-        training_step(
-            classifier.train(), lambda n, i: torch.nn.functional.cross_entropy(n(i), labels), c["batch_size"]
-        ),
-        c["batch_size"],
-    )
-    per_job = {"overhead_per_job_s": startup}
-    for category, value in (
-        ("attack", attack),
-        ("attack_adaptive", attack),
-        ("evaluate", evaluate),
-        ("evaluate_adaptive", evaluate),
-        ("latent", evaluate),
-        ("health", evaluate),
-        ("train_autoencoder", plain),
-        (EXACT_CONTRACTIVE, exact),
-        ("train_classifier", classify),
-    ):
-        rates[category] = {**per_job, "rate": value}
-    rates["prepare"] = {**per_job, "compute_per_job_s": 20.0}  # decoding the archives; not timed here
-    return rates, str(device)
+    def suite_rate(kind):
+        # its attacks in turn, each at its own rate: seconds = sum of work / rate
+        names = kind.what.split(" ", 1)[1].split("+")
+        parts = [dict(config["attacks"][name], name=name) for name in names]
+        work = [work_of(part, 1) for part in parts]
+        at_once = [part["batch_size"] * part.get("eot_draws", 1) for part in parts]
+        seconds = sum(w / attack_rate(part, kind.shape, n) for w, part, n in zip(work, parts, at_once))
+        return sum(work) / seconds
+
+    def forward_rate(kind):
+        x, _ = images(kind.shape, min(forward_cap, kind.batch or forward_cap))
+        stacked = models(kind.shape)[4]
+        with torch.no_grad():
+            return rate(lambda: stacked(x), len(x))
+
+    def autoencoder_rate(kind):
+        settings = {**a, "contractive": kind.what}
+
+        def loss_of(net, x, _):
+            value, _ = autoencoder_loss(net, x, x, kl_scale=1.0)
+            return value if kind.what == "plain" else value + contractive_penalty(net, x, settings)
+
+        # the exact penalty is one backward per code unit: a few images say enough
+        batch = 10 if kind.what == "exact" else kind.batch
+        return training_rate(models(kind.shape)[3].train(), loss_of, kind.shape, batch)
+
+    def classifier_rate(kind):
+        loss_of = lambda net, x, y: torch.nn.functional.cross_entropy(net(x), y)  # noqa: E731
+        return training_rate(models(kind.shape)[2].train(), loss_of, kind.shape, kind.batch)
+
+    def rate_of(kind):
+        threads(kind.rule)
+        if kind.rule == "attack":
+            if kind.what.startswith("suite "):
+                return suite_rate(kind)
+            return attack_rate(representative_attack(config, kind.what), kind.shape, kind.batch)
+        if kind.rule in ("evaluate", "latent", "health"):
+            return forward_rate(kind)
+        return {"train_autoencoder": autoencoder_rate, "train_classifier": classifier_rate}[kind.rule](kind)
+
+    measured = {kind: rate_of(kind) for kind in sorted(set(kinds)) if kind.rule in MEASURED_RULES}
+    overheads = {kind.rule: startup for kind in kinds} | {"prepare": startup}
+    # decoding the archives: not timed here
+    return RateModel(measured, overheads, per_job_s={"prepare": 20.0}), str(device)
 
 
 def training_images_found(config: dict, directory: str | Path = ".") -> dict[str, int]:
@@ -150,6 +215,17 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
 
 
 QUICK_ENOUGH_S = 2 * 3600  # below this estimate, no quicker route is suggested
+BUSY_SHARE = 0.8  # below this share of the cores free for the measurement, the estimate gives a range
+
+
+def idle_share(load: float, cpus: int) -> float:
+    """About the share of an idle machine's speed a measurement gets beside `load` other
+    runnable processes on `cpus` cores (the measurement itself one more).
+
+    >>> idle_share(0.2, 2), round(idle_share(7.0, 2), 2)
+    (1.0, 0.25)
+    """
+    return min(1.0, cpus / (load + 1))
 
 
 def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int, str]:
@@ -199,17 +275,32 @@ def main(arguments: list[str]) -> None:
         )
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
-    rates, device = measure(config, config["device"])
-    projected, _ = project(rates, config, jobs, training_images_found(config, directory))
+    train_images = training_images_found(config, directory)
+    scales_by_cell = grid.evaluation_scales(config)
+    kinds = {
+        planned_work(config, rule, wildcards, train_images, scales_by_cell)[0]
+        for rule, wildcards in jobs
+        if rule not in NOT_PROJECTED
+    }
+    load_before = os.getloadavg()[0]
+    model, device = measure(config, config["device"], kinds)
+    projected, _ = project(model, config, jobs, train_images)
     wall = 0.0
-    slowest = max(projected, key=lambda p: p["compute_s"] + p["overhead_s"])
     for row in projected:
-        at_once = max(1, cores // max(1, config["threads"][THREADS.get(row["rule"], "evaluate")]))
+        at_once = max(1, cores // max(1, config["threads"][RULE_THREADS.get(row["kind"].rule, "evaluate")]))
         wall += (row["overhead_s"] + row["compute_s"]) / at_once
+    largest = projected[0]
     print(
         f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
-        f"about {hours(wall)}; the largest part: {slowest['rule']} ({slowest['jobs']} jobs)."
+        f"about {hours(wall)}; the largest part: {largest['kind']} ({largest['jobs']} jobs)."
     )
+    share = idle_share(load_before, os.cpu_count() or 1)
+    if share < BUSY_SHARE:
+        print(
+            f"This machine is busy (load {load_before:.1f} on {os.cpu_count()} cores): the rates measured "
+            f"now are slower than its own when idle. Between about {hours(wall * share)} (if it is idle "
+            f"while the run goes) and {hours(wall)} (as busy as now)."
+        )
     if wall < QUICK_ENOUGH_S:  # a run this short needs no quicker route
         return
     print(

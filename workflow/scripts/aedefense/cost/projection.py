@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from aedefense.cost import work
@@ -20,6 +20,7 @@ from aedefense.plan.params import (
     at_scale,
     attack_settings,
     autoencoder_settings,
+    classifier_settings,
     defence_stochastic,
     evaluation_settings,
     final_settings,
@@ -27,8 +28,6 @@ from aedefense.plan.params import (
 )
 
 ROOT = Path(__file__).resolve().parents[4]
-# Training images of the official datasets (a mirror may hold fewer; rates are per image).
-EXACT_CONTRACTIVE = "train_autoencoder (exact contractive)"
 # Jobs that cost nothing worth projecting: Snakemake's target, and downloads (network-bound).
 NOT_PROJECTED = ("all", "download")
 
@@ -102,79 +101,97 @@ def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[
     return [(job["rule"], job["wildcards"]) for job in planned_job_records(snakemake_args, directory)]
 
 
-def planned_work(config: dict, rule: str, wildcards: dict, train_images=None, scales_by_cell=None) -> tuple[str, float]:
-    """(category, work) of one planned job, in the units its job's timing file records:
+@dataclass(frozen=True, order=True)
+class WorkKind:
+    """What sets the rate of a job's work, beside the machine: its rule (an adaptive attack or
+    evaluation counts with its plain rule), what it runs within the rule (the attack method,
+    the training's contractive penalty), the images' shape and how many go through the model
+    at once. Jobs of one kind run at one rate per work unit; a rate model has one per kind.
+
+    >>> str(WorkKind("attack", "cw", "1x28x28", 1000))
+    'attack cw 1x28x28 batch 1000'
+    """
+
+    rule: str
+    what: str = ""
+    shape: str = ""
+    batch: int = 0
+
+    def __str__(self) -> str:
+        batch = f"batch {self.batch}" if self.batch else ""
+        return " ".join(part for part in (self.rule, self.what, self.shape, batch) if part)
+
+
+# the rule whose rate an adaptive job's work runs at (EOT draws are counted in its work)
+RATE_RULE = {"attack_adaptive": "attack", "evaluate_adaptive": "evaluate"}
+
+
+def shape_of(dataset: str) -> str:
+    return "x".join(map(str, DATASETS[dataset].shape))
+
+
+def attack_kind(settings: dict, shape: str) -> WorkKind:
+    """An attack's kind: its method (a suite: its protocol) and the images per forward pass
+    (a batch of images times the EOT draws, which go through the model together)."""
+    if settings["method"] == "suite":
+        names = "+".join(component["name"] for component in settings["protocol"])
+        return WorkKind("attack", f"suite {names}", shape)
+    batch = min(settings["batch_size"], settings["images"]) * settings.get("eot_draws", 1)
+    return WorkKind("attack", settings["method"], shape, batch)
+
+
+def training_penalty(settings: dict) -> str:
+    """plain, or the contractive penalty's estimator (projection, exact) of a cell with alpha > 0."""
+    return settings.get("contractive", "plain") if settings.get("alpha", 0) > 0 else "plain"
+
+
+def planned_work(
+    config: dict, rule: str, wildcards: dict, train_images=None, scales_by_cell=None
+) -> tuple[WorkKind, float]:
+    """(kind, work) of one planned job, the work in the units its job's timing file records:
     image-iterations (attacks), image-forwards (evaluations), image-steps (training).
     train_images: dataset -> training images where they differ from the official sets;
     scales_by_cell: grid.evaluation_scales(config), computed once by the caller of many jobs."""
     dataset = wildcards.get("dataset")
+    shape = shape_of(dataset) if dataset in DATASETS else ""
     train_images = {name: info.official_train_images for name, info in DATASETS.items()} | (train_images or {})
     if rule in ("attack", "attack_adaptive"):
         scale = float(wildcards["scale"]) if "scale" in wildcards else None
         settings = attack_settings(
-            config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["ae"], scale
+            config, dataset, wildcards["attack"], float(wildcards["eps"]), wildcards["defence"], scale
         )
         if settings.get("stochastic") == AUTO:  # the contract check decides: counted as sampling
             settings = final_settings(settings, True)
-        return rule, work_of(settings, settings["images"])
+        return attack_kind(settings, shape), work_of(settings, settings["images"])
     if rule in ("evaluate", "evaluate_adaptive"):
         scales = grid.evaluation_job_scales(
             scales_by_cell or grid.evaluation_scales(config),
-            wildcards["ae"],
+            wildcards["defence"],
             wildcards["attack"],
             wildcards.get("scale"),
         )
-        settings = evaluation_settings(config, dataset, wildcards["ae"], scales)
-        stochastic = [bool(defence_stochastic(config, wildcards["ae"], s)) for s in scales]  # auto counts as True
+        settings = evaluation_settings(config, dataset, wildcards["defence"], scales)
+        stochastic = [bool(defence_stochastic(config, wildcards["defence"], s)) for s in scales]  # auto counts as True
         draws = [at_scale(settings, samples, s).get("draws", 1) for samples, s in zip(stochastic, scales)]
         sets = len(config["worst_case_over"]) if wildcards["attack"] == WORST else 1
-        return rule, work.evaluation(settings["images"], draws, sets)
+        # a job of many draws spreads its fixed costs (loading, the clean pass) over more work
+        kind = WorkKind("evaluate", f"{max(draws)} draws", shape, min(settings["batch_size"], settings["images"]))
+        return kind, work.evaluation(settings["images"], draws, sets)
     if rule == "train_autoencoder":
-        settings = autoencoder_settings(config, dataset, wildcards["ae"])  # "contractive" only where alpha > 0
-        kind = EXACT_CONTRACTIVE if settings.get("contractive") == "exact" else rule
+        settings = autoencoder_settings(config, dataset, wildcards["defence"])
+        kind = WorkKind(rule, training_penalty(settings), shape, settings["batch_size"])
         return kind, work.training(settings["epochs"], train_images[dataset])
     if rule == "train_classifier":
-        return rule, work.training(config["data"][dataset]["classifier_epochs"], train_images[dataset])
+        kind = WorkKind(rule, "", shape, classifier_settings(config, dataset)["batch_size"])
+        return kind, work.training(config["data"][dataset]["classifier_epochs"], train_images[dataset])
     if rule == "latent":
-        return rule, work.latent(config["data"][dataset]["attack_images"])
+        return WorkKind(rule, "", shape), work.latent(config["data"][dataset]["attack_images"])
     if rule == "health":
-        settings = health_settings(config, dataset, wildcards["ae"], float(wildcards["scale"]))
-        return rule, work.health(settings["images"], len(settings["eps"]), settings.get("draws", 1))
-    return rule, 0.0
-
-
-def project(rates: dict, config: dict, jobs, train_images=None) -> tuple[list[dict], list[str]]:
-    """Per category: jobs, overhead seconds (jobs x overhead per job) and compute seconds
-    (work / rate, or jobs x compute per job where a category has no work measure). rates:
-    category -> {"overhead_per_job_s", "rate" or "compute_per_job_s"}. Returns the rows and
-    the categories that have no rate (left out)."""
-    counts, work = defaultdict(int), defaultdict(float)
-    scales_by_cell = grid.evaluation_scales(config)  # once, not once per evaluation job
-    for rule, wildcards in jobs:
-        kind, amount = planned_work(config, rule, wildcards, train_images, scales_by_cell)
-        counts[kind] += 1
-        work[kind] += amount
-    projected, missing = [], []
-    for kind in sorted(counts):
-        if kind in NOT_PROJECTED:
-            continue
-        rate = rates.get(kind)
-        if rate is None:
-            missing.append(f"{kind} ({counts[kind]} jobs)")
-            continue
-        if rate.get("rate"):
-            compute = work[kind] / rate["rate"]
-        else:
-            compute = counts[kind] * rate.get("compute_per_job_s", 0.0)
-        projected.append(
-            {
-                "rule": kind,
-                "jobs": counts[kind],
-                "overhead_s": counts[kind] * rate["overhead_per_job_s"],
-                "compute_s": compute,
-            }
-        )
-    return projected, missing
+        settings = health_settings(config, dataset, wildcards["defence"], float(wildcards["scale"]))
+        draws = settings.get("draws", 1)
+        kind = WorkKind(rule, f"{draws} draws", shape, min(settings["batch_size"], settings["images"]))
+        return kind, work.health(settings["images"], len(settings["eps"]), draws)
+    return WorkKind(rule, "", shape), 0.0
 
 
 def hours(seconds: float) -> str:

@@ -17,6 +17,7 @@ import traceback
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
+from aedefense.files.timings import timing_path
 from aedefense.jobs.watchdog import stop_with_parent
 
 PHASES = ("startup", "load", "compute", "save")
@@ -90,11 +91,6 @@ def use_threads(threads: int) -> None:
         os.environ[variable] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-
-
-def timing_path(log_path: str) -> Path:
-    log = Path(log_path)
-    return log.with_name(log.name.removesuffix(".log") + ".timing.json")
 
 
 @contextmanager

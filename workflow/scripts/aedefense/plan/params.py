@@ -63,8 +63,8 @@ def attack_settings(config: dict, dataset: str, attack: str, eps: float, cell: s
             raise ValueError(f"attack {attack!r} is adaptive (eot_draws): its adversarial sets need a scale")
         settings["scale"] = float(scale)
     if settings["method"] == "suite":
-        # each protocol's attacks with their own settings; the cell's is chosen below
-        settings["protocols"] = {
+        # both protocols, each attack with its own settings: the one the defence takes is chosen below
+        settings["protocol_choices"] = {
             key: [dict(config["attacks"][name], name=name) for name in settings.pop(key)]
             for key in ("standard", "rand")
         }
@@ -109,15 +109,15 @@ def defence_stochastic(config: dict, cell: str, scale: float):
 def final_settings(settings: dict, stochastic: bool) -> dict:
     """An attack job's settings for a defence that samples (stochastic) or not: EOT draws
     only where it samples, and the suite's rand protocol there, its standard one elsewhere.
-    Settings already final come back unchanged; the job calls it again for a defence planned
-    as AUTO, with what its contract check found."""
+    Called once per job: by the plan where it knows whether the defence samples, else (a user
+    defence planned as AUTO) by the job, with what the defence's contract check found."""
     settings = dict(settings)
     settings.pop("stochastic", None)
     if "scale" in settings and "eot_draws" in settings and not stochastic:
         settings["eot_draws"] = 1  # every draw is the same forward
-    if "protocols" in settings:
+    if "protocol_choices" in settings:
         # the standard protocol where the defence is deterministic, the rand one (EOT) where it samples
-        settings["protocol"] = settings.pop("protocols")["rand" if stochastic else "standard"]
+        settings["protocol"] = settings.pop("protocol_choices")["rand" if stochastic else "standard"]
     return settings
 
 

@@ -20,18 +20,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from aedefense.files.timings import read_timing_records
 from aedefense.report.build import RUN_SETTINGS, command_line
 
 
 def finished_jobs(directory: Path) -> list[dict]:
     """The timing record of every job that finished in the run."""
-    found = []
-    for path in sorted((directory / "logs").rglob("*.timing.json")):
-        try:
-            found.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue  # a record being written
-    return found
+    return [record for _, record in read_timing_records(directory)]
 
 
 def jobs_left(dry_run_output: str) -> Counter:
