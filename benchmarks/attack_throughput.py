@@ -229,6 +229,7 @@ def main():
         print(f"{peer}: {note}")
     deepfool_table(args, device, config)
     suite_table(args, device, config)
+    pieces_table(args, device, config)
 
 
 def untrained_parts(config, shape, classes, family, batch, device):
@@ -316,6 +317,53 @@ def deepfool_table(args, device, config):
             f"{fooled['ours']:>12.0%} {fooled['theirs']:>14.0%}",
             flush=True,
         )
+
+
+def pieces_table(args, device, config):
+    """Today's path (the whole batch through the model at once) against the forwards in pieces
+    of config.yaml's cpu_forward_batch images (aedefense.core.models.InPieces, what a job on a
+    CPU runs): CW at config.yaml's batch (1,000) and APGD-CE with 4 EOT draws stacked on a VAE
+    sampling at scale 1 (the --batch images x 4 at once). Seconds of each, the ratio, and the
+    largest difference between the two adversarial sets (the same numbers: 0 or rounding)."""
+    from aedefense.core.apgd import apgd_box
+    from aedefense.core.models import InPieces
+
+    size = config["cpu_forward_batch"]
+    if device.type != "cpu" or not size:
+        return
+    cw = {k: config["attacks"]["cw"][k] for k in ("lr", "gamma", "kappa", "distance")}
+    batch = config["attacks"]["cw"]["batch_size"]
+    print(f"\nForwards in pieces of {size} images (cpu_forward_batch) against the whole batch, {args.iterations} steps")
+    print(f"{'model':<22} {'attack':<24} {'whole s':>8} {'pieces s':>9} {'whole / pieces':>15} {'max |diff|':>11}")
+    for data, (shape, classes) in SHAPES.items():
+        x, classifier, vae = untrained_parts(config, shape, classes, "vae", batch, device)
+        labels = torch.randint(0, classes, (batch,), generator=torch.Generator().manual_seed(1)).to(device)
+        plain = DefendedModel(classifier, vae, "mean").to(device).eval()
+
+        def sampling():
+            return DefendedModel(classifier, vae, "sample", 1.0, torch.Generator().manual_seed(2)).to(device).eval()
+
+        apgd = dict(eps=0.1, steps=args.iterations, loss="ce", restarts=1, rho=0.75, eot_draws=4)
+        small = slice(0, args.batch)
+        rows = {
+            f"CW, batch {batch}": lambda model: cw_box(model, x, labels, eps=0.1, iterations=args.iterations, **cw),
+            f"APGD-CE EOT 4, batch {args.batch}": lambda model: apgd_box(
+                model, x[small], labels[small], **apgd, generator=torch.Generator().manual_seed(3)
+            ),
+        }
+        for attack, run in rows.items():
+            base = plain if attack.startswith("CW") else None
+            sets, seconds = [], []
+            for pieces in (False, True):
+                model = base if base is not None else sampling()
+                model = InPieces(model, size) if pieces else model
+                seconds.append(timed(lambda: sets.append(run(model).adversarial), device))  # noqa: B023
+            difference = float((sets[0] - sets[1]).abs().max())
+            print(
+                f"{'VAE+classifier ' + data:<22} {attack:<24} {seconds[0]:>8.1f} {seconds[1]:>9.1f} "
+                f"{seconds[0] / seconds[1]:>15.2f} {difference:>11.1e}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

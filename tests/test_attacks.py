@@ -262,6 +262,25 @@ def test_eot_attacks_on_a_sampling_vae_defence_stay_in_the_box_and_repeat(traine
     assert first.l2.gt(0).any()
 
 
+@pytest.mark.parametrize("settings", [CW, PGD, dict(CW, eot_draws=4)], ids=["cw", "pgd", "cw-eot"])
+def test_forwards_in_pieces_leave_the_adversarial_sets_as_they_are(trained, settings):
+    """config.yaml cpu_forward_batch: a batch (its EOT draws stacked) goes through the model in
+    pieces of a few images; every image's set is what the whole batch gives it, on a VAE
+    that samples too (its noise drawn piece by piece)."""
+    from aedefense.core.models import InPieces
+
+    model, x, y = trained
+    torch.manual_seed(0)
+    vae = Autoencoder((1, 28, 28), "vae", channels=8, latent_dim=8).eval()
+    sets = []
+    for pieces in (None, 16):
+        defended = DefendedModel(model, vae, "sample", 2.0, torch.Generator().manual_seed(1))
+        defended = InPieces(defended, pieces) if pieces else defended
+        sets.append(attack_in_batches(defended, x, y, dict(settings, eps=0.1), seed=0).adversarial)
+    assert (sets[0] - x).abs().max() > 0.01  # the attack moved the images
+    assert torch.allclose(sets[0], sets[1], atol=1e-5), float((sets[0] - sets[1]).abs().max())
+
+
 def test_worst_case_counts_an_image_only_if_it_survives_every_attack(trained):
     model, x, y = trained
     sets = [x, attack_in_batches(model, x, y, dict(PGD, steps=5, eps=0.15), seed=0).adversarial]

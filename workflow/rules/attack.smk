@@ -20,6 +20,7 @@ rule attack:
     threads: grid.rule_threads(config, "attack")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
+        cpu_forward_batch=config["cpu_forward_batch"] or 0,  # nor how it batches its forwards
     params:
         settings=attack_params,
         models=model_params,

@@ -7,6 +7,7 @@ found it (EOT where it samples, BPDA where it is not differentiable)."""
 import torch
 
 from aedefense.core.attacks import attack_in_batches
+from aedefense.core.models import in_pieces_on_cpu
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import save_adversarial_set, set_identity
 from aedefense.jobs.checkpoints import load_defence
@@ -37,7 +38,7 @@ with job(snakemake) as timer:
             model = defence.model(settings["scale"], latent_generator, attack=True)
         else:
             model = defence.model(attack=True)  # a VAE's mean code
-        model = model.to(device)
+        model = in_pieces_on_cpu(model.to(device), device, snakemake.resources.cpu_forward_batch)
     print(f"attacking {dataset}/{cell} on {device}: {settings}")
     with timer.phase("compute"):
         seed_everything(seed, device)

@@ -190,6 +190,35 @@ class DefendedModel(nn.Module):
         return self.classifier(self.reconstruct(x))
 
 
+class InPieces(nn.Module):
+    """`model` on at most `size` images at a time, the outputs joined in order: each image's
+    output is what the whole batch gives it (the models act on each image alone; a model that
+    samples draws its noise piece by piece), at the rate per image of a batch that fits a CPU's
+    cache (config.yaml cpu_forward_batch).
+
+    >>> import torch
+    >>> classifier = Classifier((1, 28, 28), 10, blocks=2, channels=8, dense=16, dropout=0.0).eval()
+    >>> x = torch.rand(10, 1, 28, 28)
+    >>> torch.equal(InPieces(classifier, 4)(x), classifier(x))
+    True
+    """
+
+    def __init__(self, model: nn.Module, size: int) -> None:
+        super().__init__()
+        self.model, self.size = model, int(size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) <= self.size:
+            return self.model(x)
+        return torch.cat([self.model(piece) for piece in x.split(self.size)])
+
+
+def in_pieces_on_cpu(model: nn.Module, device: torch.device, size: int | None) -> nn.Module:
+    """The model a job runs: in pieces of `size` images on a CPU (InPieces), whole elsewhere
+    or where size is None or 0."""
+    return InPieces(model, size) if device.type == "cpu" and size else model
+
+
 def build_autoencoder(in_shape: Sequence[int], family: str, settings: dict) -> Autoencoder:
     """The autoencoder of `family` ('ae' or 'vae') with a config's settings: channels and
     latent_dim, and for a VAE vae_likelihood and variance_floor where given.

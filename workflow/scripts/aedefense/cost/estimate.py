@@ -126,6 +126,8 @@ def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str]:
         x, y = images(shape, batch)
         stacked = models(shape)[4]
         measured = rate(lambda: run_attack(stacked, x, y, settings), work_of(settings, batch))
+        if device.type == "cpu" and config["cpu_forward_batch"]:  # the job's forwards go in pieces
+            at_once = min(at_once, config["cpu_forward_batch"])
         if at_once > batch:
             measured *= pass_rate(shape, at_once) / pass_rate(shape, batch)
         return measured
