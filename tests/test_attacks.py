@@ -281,6 +281,28 @@ def test_forwards_in_pieces_leave_the_adversarial_sets_as_they_are(trained, sett
     assert torch.allclose(sets[0], sets[1], atol=1e-5), float((sets[0] - sets[1]).abs().max())
 
 
+def test_an_evaluation_in_pieces_counts_the_same_images_correct(trained):
+    """The evaluation job on a CPU passes min(batch_size, cpu_forward_batch): on a VAE that
+    samples, every draw classifies each image as the whole batch does."""
+    from aedefense.jobs.evaluation import correct_over_draws
+
+    model, x, y = trained
+    torch.manual_seed(0)
+    vae = Autoencoder((1, 28, 28), "vae", channels=8, latent_dim=8).eval()
+    defence = Defence(model, {}, vae, {"family": "vae"}, {})
+    whole = correct_over_draws(defence, x, y, 2.0, 4, 7, batch_size=len(x))
+    pieces = correct_over_draws(defence, x, y, 2.0, 4, 7, batch_size=16)
+    assert whole[0] == pieces[0] and torch.equal(whole[1], pieces[1])
+
+    def logits(scale, batch):  # as correct_over_draws draws them
+        defended = defence.model(scale, torch.Generator().manual_seed(7)).eval()
+        with torch.no_grad():
+            return torch.cat([defended(x[start : start + batch]) for start in range(0, len(x), batch)])
+
+    assert torch.allclose(logits(2.0, len(x)), logits(2.0, 16), atol=1e-6)  # the same draws
+    assert (logits(2.0, len(x)) - logits(0.0, len(x))).abs().max() > 1e-4  # and they are there
+
+
 def test_worst_case_counts_an_image_only_if_it_survives_every_attack(trained):
     model, x, y = trained
     sets = [x, attack_in_batches(model, x, y, dict(PGD, steps=5, eps=0.15), seed=0).adversarial]

@@ -57,6 +57,7 @@ rule evaluate:
     threads: grid.rule_threads(config, "evaluate")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
+        cpu_forward_batch=config["cpu_forward_batch"] or 0,  # nor how it batches its forwards
     params:
         settings=evaluate_params,
         models=model_params,

@@ -49,6 +49,9 @@ with job(snakemake) as timer:
         image_sets = [images.to(device) for images in image_sets]
         defence.to(device)
     rows, draws_per_scale = [], []
+    batch_size = settings["batch_size"]
+    if device.type == "cpu" and snakemake.resources.cpu_forward_batch:  # the same numbers, cache-sized
+        batch_size = min(batch_size, snakemake.resources.cpu_forward_batch)
     with timer.phase("compute"):
         seed_everything(settings.get("seed", 0), device)
         for scale in settings["scales"]:
@@ -60,7 +63,7 @@ with job(snakemake) as timer:
                 scale,
                 one.get("draws", 1),
                 draw_seed(one, attack_name, snakemake.wildcards.eps),
-                settings["batch_size"],
+                batch_size,
             )
             draws_per_scale.append(len(accuracies))
             rows.append(
