@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py beside it
 
-from flops import input_gradient_flops, matmul_peak_gflops  # noqa: E402
+from flops import counted_flops, input_gradient_flops, matmul_peak_gflops  # noqa: E402
 
 from aedefense.core.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
 from aedefense.core.models import (  # noqa: E402
@@ -230,6 +230,7 @@ def main():
     deepfool_table(args, device, config)
     suite_table(args, device, config)
     pieces_table(args, device, config)
+    evaluation_table(device, config, peak)
 
 
 def untrained_parts(config, shape, classes, family, batch, device):
@@ -364,6 +365,30 @@ def pieces_table(args, device, config):
                 f"{seconds[0] / seconds[1]:>15.2f} {difference:>11.1e}",
                 flush=True,
             )
+
+
+def evaluation_table(device, config, peak):
+    """The evaluation's forward (config.yaml's evaluation batch, no gradient) of the VAE +
+    classifier sampling at scale 1: images per second, GFLOP/s and share of the peak, the
+    whole batch at once and, on a CPU, in pieces of cpu_forward_batch (what a job runs)."""
+    from aedefense.core.models import InPieces
+
+    batch, size = config["evaluation"]["batch_size"], config["cpu_forward_batch"]
+    ways = {"whole batch": None, **({f"pieces of {size}": size} if device.type == "cpu" and size else {})}
+    print(f"\nThe evaluation's forward, batch {batch}, VAE sampling at scale 1")
+    print(f"{'model':<22} {'forwards':<16} {'img/s':>8} {'GFLOP/s':>8} {'of peak':>8}")
+    for data, (shape, classes) in SHAPES.items():
+        x, classifier, vae = untrained_parts(config, shape, classes, "vae", batch, device)
+        model = DefendedModel(classifier, vae, "sample", 1.0).to(device).eval()
+        with torch.no_grad():
+            flops = counted_flops(lambda: model(x[:8])) / 8  # noqa: B023
+            for way, pieces in ways.items():
+                run = InPieces(model, pieces) if pieces else model
+                run(x)  # warm-up
+                rate = batch * 3 / timed(lambda: [run(x) for _ in range(3)], device)  # noqa: B023
+                gflops = rate * flops / 1e9
+                name = f"VAE+classifier {data}"
+                print(f"{name:<22} {way:<16} {rate:>8.0f} {gflops:>8.1f} {gflops / peak:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":
