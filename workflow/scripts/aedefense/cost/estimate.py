@@ -8,8 +8,9 @@ attack method or training penalty, the image shape, the batch), and this machine
 each kind in the plan is measured in well under a second on the config's own models at that
 shape (cost.rates.RateModel, the model `make profile` and the cluster's time limits use too),
 with the start-up of a job (a fresh interpreter importing torch). Jobs are assumed to run
-`cores // threads` at a time. On a busy machine (its load average high before measuring) the
-rates come out slow: the estimate then gives a range, from the machine idle to as busy as now.
+`cores // threads` at a time. On a busy machine the rates come out slow: where the measurement
+got less than 80% of its threads' time (its CPU time over their wall time), the estimate gives
+a range, from the machine idle (the rates divided by that share) to as busy as now.
 """
 
 from __future__ import annotations
@@ -184,10 +185,20 @@ def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str]:
             return forward_rate(kind)
         return {"train_autoencoder": autoencoder_rate, "train_classifier": classifier_rate}[kind.rule](kind)
 
-    measured = {kind: rate_of(kind) for kind in sorted(set(kinds)) if kind.rule in MEASURED_RULES}
+    shares = []
+
+    def rate_with_share(kind):
+        cpu, wall = time.process_time(), time.perf_counter()
+        value = rate_of(kind)
+        used = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        shares.append(min(1.0, used / min(torch.get_num_threads(), os.cpu_count() or 1)))
+        return value
+
+    measured = {kind: rate_with_share(kind) for kind in sorted(set(kinds)) if kind.rule in MEASURED_RULES}
+    share = sorted(shares)[len(shares) // 2] if shares and device.type == "cpu" else 1.0
     overheads = {kind.rule: startup for kind in kinds} | {"prepare": startup}
     # decoding the archives: not timed here
-    return RateModel(measured, overheads, per_job_s={"prepare": 20.0}), str(device)
+    return RateModel(measured, overheads, per_job_s={"prepare": 20.0}), str(device), share
 
 
 def training_images_found(config: dict, directory: str | Path = ".") -> dict[str, int]:
@@ -217,17 +228,8 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
 
 
 QUICK_ENOUGH_S = 2 * 3600  # below this estimate, no quicker route is suggested
-BUSY_SHARE = 0.8  # below this share of the cores free for the measurement, the estimate gives a range
-
-
-def idle_share(load: float, cpus: int) -> float:
-    """About the share of an idle machine's speed a measurement gets beside `load` other
-    runnable processes on `cpus` cores (the measurement itself one more).
-
-    >>> idle_share(0.2, 2), round(idle_share(7.0, 2), 2)
-    (1.0, 0.25)
-    """
-    return min(1.0, cpus / (load + 1))
+# below this share of its threads' time, the measurement was slowed by other work: a range
+BUSY_SHARE = 0.8
 
 
 def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int, str]:
@@ -284,8 +286,7 @@ def main(arguments: list[str]) -> None:
         for rule, wildcards in jobs
         if rule not in NOT_PROJECTED
     }
-    load_before = os.getloadavg()[0]
-    model, device = measure(config, config["device"], kinds)
+    model, device, share = measure(config, config["device"], kinds)
     projected, _ = project(model, config, jobs, train_images)
     wall = 0.0
     for row in projected:
@@ -296,12 +297,11 @@ def main(arguments: list[str]) -> None:
         f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
         f"about {hours(wall)}; the largest part: {largest['kind']} ({largest['jobs']} jobs)."
     )
-    share = idle_share(load_before, os.cpu_count() or 1)
     if share < BUSY_SHARE:
         print(
-            f"This machine is busy (load {load_before:.1f} on {os.cpu_count()} cores): the rates measured "
-            f"now are slower than its own when idle. Between about {hours(wall * share)} (if it is idle "
-            f"while the run goes) and {hours(wall)} (as busy as now)."
+            f"This machine is busy: the measurement got {share:.0%} of its threads' time, so the rates are "
+            f"slower than its own when idle. Between about {hours(wall * share)} (if it is idle while the "
+            f"run goes) and {hours(wall)} (as busy as now)."
         )
     if wall < QUICK_ENOUGH_S:  # a run this short needs no quicker route
         return
