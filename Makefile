@@ -7,7 +7,8 @@
 #   make bench   the benchmarks: attack and training throughput against peers and limits,
 #                workflow overhead (BENCH_ARGS="--device cuda --threads N" go to both throughput
 #                scripts, ATTACK_BENCH_ARGS="--batch N --iterations N" to the attack one,
-#                TRAIN_BENCH_ARGS="--images N --exact-images N" to the training one)
+#                TRAIN_BENCH_ARGS="--images N --exact-images N" to the training one,
+#                LEVER_BENCH_ARGS="--iterations N --compile" to the speed levers against today's path)
 #   make profile where a finished run's time went, per rule, and the whole paper projected
 #                from its rates (PROFILE_ARGS="--directory DIR --parallel N" etc.)
 
@@ -74,6 +75,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(VENV)/bin/python benchmarks/attack_throughput.py $(BENCH_ARGS) $(ATTACK_BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/training_throughput.py $(BENCH_ARGS) $(TRAIN_BENCH_ARGS)
+	$(VENV)/bin/python benchmarks/levers.py $(BENCH_ARGS) $(LEVER_BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/workflow_overhead.py
 
 profile: $(STAMP)
