@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py beside it
 
+from benchmark_setup import start_benchmark  # noqa: E402
 from flops import counted_flops, input_gradient_flops, matmul_peak_gflops  # noqa: E402
 
 from aedefense.core.attacks import cw_box, deepfool_box, frozen, pgd_box  # noqa: E402
@@ -34,7 +34,6 @@ from aedefense.core.models import (  # noqa: E402
     DefendedModel,
     build_autoencoder,  # noqa: E402
 )
-from aedefense.jobs.setup import select_device  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 
 SHAPES = {DATASETS[name].title: (DATASETS[name].shape, DATASETS[name].classes) for name in ("mnist", "btsc")}
@@ -161,10 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main():
-    args = build_parser().parse_args()
-    torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    args, device, config = start_benchmark(build_parser())
     cw = {k: config["attacks"]["cw"][k] for k in ("lr", "gamma", "kappa", "distance")}
     pgd = {k: config["attacks"]["pgd"][k] for k in ("step_size_factor", "random_start")}
     print(

@@ -23,14 +23,15 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmark_setup.py beside it
+
+from benchmark_setup import start_benchmark  # noqa: E402
 
 from aedefense.core.attacks import cw_box  # noqa: E402
 from aedefense.core.models import Classifier, DefendedModel, InPieces, build_autoencoder  # noqa: E402
-from aedefense.jobs.setup import select_device  # noqa: E402
 from aedefense.plan.datasets import DATASETS  # noqa: E402
 
 LEVERS = ("pieces", "channels_last", "tf32", "compile")
@@ -129,10 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main():
-    args = build_parser().parse_args()
-    torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    args, device, config = start_benchmark(build_parser())
     shape, classes = DATASETS[args.shape].shape, DATASETS[args.shape].classes
     print(f"device {device}, {args.threads} threads, {args.iterations} iterations/steps, torch {torch.__version__}")
     print(

@@ -17,19 +17,18 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # flops.py beside it
 
+from benchmark_setup import start_benchmark  # noqa: E402
 from flops import matmul_peak_gflops, training_step_flops  # noqa: E402
 
 from aedefense.core import losses  # noqa: E402
 from aedefense.core.models import Classifier, build_autoencoder  # noqa: E402
 from aedefense.data.prepared import to_unit  # noqa: E402
-from aedefense.jobs.setup import select_device  # noqa: E402
 from aedefense.jobs.training import (  # noqa: E402
     autoencoder_loss,
     contractive_penalty,
@@ -152,10 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main():
-    args = build_parser().parse_args()
-    torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    args, device, config = start_benchmark(build_parser())
     print(f"device {device}, {args.threads} threads, {args.images} images per epoch, torch {torch.__version__}")
     peak = matmul_peak_gflops(device)
     print(f"fp32 matrix product (1024 x 1024) on this machine: {peak:.0f} GFLOP/s, the peak each row is set against")

@@ -46,7 +46,6 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.plan.command_line",
         "aedefense.cost.projection",
         "aedefense.cost.rates",
-        "aedefense.cost.estimate",
         "aedefense.files.timings",
     ],
 )

@@ -278,7 +278,34 @@ def test_forwards_in_pieces_leave_the_adversarial_sets_as_they_are(trained, sett
         defended = InPieces(defended, pieces) if pieces else defended
         sets.append(attack_in_batches(defended, x, y, dict(settings, eps=0.1), seed=0).adversarial)
     assert (sets[0] - x).abs().max() > 0.01  # the attack moved the images
-    assert torch.allclose(sets[0], sets[1], atol=1e-5), float((sets[0] - sets[1]).abs().max())
+    assert torch.equal(sets[0], sets[1]), float((sets[0] - sets[1]).abs().max())
+
+
+def test_pieces_that_would_change_a_vaes_draws_are_not_taken(trained):
+    """A sampling VAE's draws in pieces are the whole batch's only where each piece draws whole
+    16-value blocks (latent_dim 10: pieces of 8 do, pieces of 12 do not); a job takes pieces
+    only then, and never for a user's defence."""
+    from aedefense.core.models import InPieces, in_pieces_on_cpu
+
+    model, x, _ = trained
+    torch.manual_seed(0)
+    vae = Autoencoder((1, 28, 28), "vae", channels=8, latent_dim=10).eval()
+
+    def logits(pieces):
+        defended = DefendedModel(model, vae, "sample", 2.0, torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            return (InPieces(defended, pieces) if pieces else defended)(x)
+
+    assert torch.allclose(logits(8), logits(None), atol=1e-6)
+    assert not torch.allclose(logits(12), logits(None), atol=1e-3)  # other draws: the rule is needed
+    cpu = torch.device("cpu")
+    sampling = DefendedModel(model, vae, "sample", 2.0)
+    assert isinstance(in_pieces_on_cpu(sampling, cpu, 8), InPieces)
+    assert in_pieces_on_cpu(sampling, cpu, 12) is sampling
+    assert isinstance(in_pieces_on_cpu(DefendedModel(model, vae, "mean"), cpu, 12), InPieces)
+    assert in_pieces_on_cpu(sampling, torch.device("meta"), 8) is sampling  # not a CPU: whole
+    stacked = torch.nn.Sequential(torch.nn.Identity(), model)  # a user's model: whole
+    assert in_pieces_on_cpu(stacked, cpu, 8) is stacked
 
 
 def test_an_evaluation_in_pieces_counts_the_same_images_correct(trained):

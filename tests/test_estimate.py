@@ -53,7 +53,8 @@ def test_the_profile_of_one_target_keeps_the_jobs_it_needs(tmp_path, repo_root):
         path.write_text(json.dumps(record | phases | {"work": {"unit": "u", "amount": amount}}))
 
     # in two parts an hour apart: 0-5 s, then 3600-3603 s beside 3601-3610 s
-    timing("train_autoencoder", {"dataset": "mnist", "defence": "ae_d0_stp0.2_a0"}, 4.0, 400, started_at=0.0)
+    # written before the wildcard was named `defence`: read as one, so the target keeps it
+    timing("train_autoencoder", {"dataset": "mnist", "ae": "ae_d0_stp0.2_a0"}, 4.0, 400, started_at=0.0)
     attack = {"dataset": "mnist", "attack": "cw", "eps": "0.3"}
     timing("attack", attack | {"defence": "ae_d0_stp0.2_a0"}, 2.0, 100, started_at=3600.0)
     timing("attack", attack | {"defence": "ae_d1_stp0.2_a0"}, 8.0, 100, started_at=3601.0)

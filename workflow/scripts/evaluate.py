@@ -3,6 +3,7 @@ scale s, averaged over latent draws) on one adversarial set, on the clean attack
 (attack names.CLEAN), or on the per-example worst case over several adversarial sets (attack
 names.WORST); one row per latent scale of settings['scales']."""
 
+from aedefense.core.models import keeps_numbers
 from aedefense.cost import work
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import load_evaluated_sets, set_identity, worst_case
@@ -49,9 +50,14 @@ with job(snakemake) as timer:
         image_sets = [images.to(device) for images in image_sets]
         defence.to(device)
     rows, draws_per_scale = [], []
-    batch_size = settings["batch_size"]
-    if device.type == "cpu" and snakemake.resources.cpu_forward_batch:  # the same numbers, cache-sized
-        batch_size = min(batch_size, snakemake.resources.cpu_forward_batch)
+    pieces = snakemake.resources.cpu_forward_batch
+
+    def batch_size_at(scale):
+        """On a CPU, cache-sized batches where they give each image the same numbers."""
+        if device.type == "cpu" and pieces and keeps_numbers(defence.model(scale), pieces):
+            return min(settings["batch_size"], pieces)
+        return settings["batch_size"]
+
     with timer.phase("compute"):
         seed_everything(settings.get("seed", 0), device)
         for scale in settings["scales"]:
@@ -63,7 +69,7 @@ with job(snakemake) as timer:
                 scale,
                 one.get("draws", 1),
                 draw_seed(one, attack_name, snakemake.wildcards.eps),
-                batch_size,
+                batch_size_at(scale),
             )
             draws_per_scale.append(len(accuracies))
             rows.append(

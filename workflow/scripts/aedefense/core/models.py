@@ -190,11 +190,16 @@ class DefendedModel(nn.Module):
         return self.classifier(self.reconstruct(x))
 
 
+# torch's CPU sampler fills normal draws 16 values at a time (a partial last block is drawn
+# anew), so the draws of consecutive pieces are those of the whole batch, in order, exactly
+# when each piece's draw is a whole number of blocks.
+CPU_NORMAL_BLOCK = 16
+
+
 class InPieces(nn.Module):
-    """`model` on at most `size` images at a time, the outputs joined in order: each image's
-    output is what the whole batch gives it (the models act on each image alone; a model that
-    samples draws its noise piece by piece), at the rate per image of a batch that fits a CPU's
-    cache (config.yaml cpu_forward_batch).
+    """`model` on at most `size` images at a time, the outputs joined in order, at the rate per
+    image of a batch that fits a CPU's cache (config.yaml cpu_forward_batch). Every image gets
+    the numbers the whole batch gives it where keeps_numbers(model, size) holds.
 
     >>> import torch
     >>> classifier = Classifier((1, 28, 28), 10, blocks=2, channels=8, dense=16, dropout=0.0).eval()
@@ -213,10 +218,34 @@ class InPieces(nn.Module):
         return torch.cat([self.model(piece) for piece in x.split(self.size)])
 
 
+def keeps_numbers(model: nn.Module, size: int) -> bool:
+    """Whether `model` in pieces of `size` images gives each image the whole batch's numbers:
+    a model built here that draws nothing (a classifier alone, or behind an AE or a VAE's mean
+    code), or a sampling VAE whose draw for a piece (size x latent_dim values) is whole blocks
+    of CPU_NORMAL_BLOCK. A user's defence need not act on each image alone: no.
+
+    >>> vae = build_autoencoder((1, 28, 28), "vae", {"channels": 8, "latent_dim": 10})
+    >>> classifier = Classifier((1, 28, 28), 10, blocks=2, channels=8, dense=16, dropout=0.0)
+    >>> [keeps_numbers(DefendedModel(classifier, vae, "sample", 1.0), size) for size in (100, 8, 30)]
+    [False, True, False]
+    >>> keeps_numbers(DefendedModel(classifier, vae, "mean"), 30)
+    True
+    """
+    if not isinstance(model, (DefendedModel, Classifier)):
+        return False
+    if isinstance(model, Classifier) or model.autoencoder is None or not model.autoencoder.variational:
+        return True
+    if model.latent_mode == "mean" or model.scale == 0:
+        return True
+    return (size * model.autoencoder.to_mu.out_features) % CPU_NORMAL_BLOCK == 0
+
+
 def in_pieces_on_cpu(model: nn.Module, device: torch.device, size: int | None) -> nn.Module:
-    """The model a job runs: in pieces of `size` images on a CPU (InPieces), whole elsewhere
-    or where size is None or 0."""
-    return InPieces(model, size) if device.type == "cpu" and size else model
+    """The model a job runs: in pieces of `size` images on a CPU where that keeps every image's
+    numbers (keeps_numbers), else whole (and on a GPU, or where size is None or 0)."""
+    if device.type == "cpu" and size and keeps_numbers(model, size):
+        return InPieces(model, size)
+    return model
 
 
 def build_autoencoder(in_shape: Sequence[int], family: str, settings: dict) -> Autoencoder:

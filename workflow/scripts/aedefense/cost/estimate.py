@@ -59,7 +59,7 @@ def representative_attack(config: dict, method: str) -> dict:
     )
 
 
-def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str]:
+def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str, float]:
     """This machine's rate of each kind of work in `kinds` (cost.projection.WorkKind), each
     measured briefly on the config's models at the kind's image shape, and the device name.
     An attack runs a few steps of the config's own settings for its method; a suite is its
@@ -155,7 +155,10 @@ def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str]:
         return sum(work) / seconds
 
     def forward_rate(kind):
-        x, _ = images(kind.shape, min(forward_cap, kind.batch or forward_cap))
+        batch = min(forward_cap, kind.batch or forward_cap)
+        if device.type == "cpu" and config["cpu_forward_batch"]:  # the job's forwards go in pieces
+            batch = min(batch, config["cpu_forward_batch"])
+        x, _ = images(kind.shape, batch)
         stacked = models(kind.shape)[4]
         with torch.no_grad():
             return rate(lambda: stacked(x), len(x))
@@ -292,6 +295,9 @@ def main(arguments: list[str]) -> None:
     for row in projected:
         at_once = max(1, cores // max(1, config["threads"][RULE_THREADS.get(row["kind"].rule, "evaluate")]))
         wall += (row["overhead_s"] + row["compute_s"]) / at_once
+    if not projected:
+        print("Nothing in it computes: tables and figures only, seconds each.")
+        return
     largest = projected[0]
     print(
         f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "

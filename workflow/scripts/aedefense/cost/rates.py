@@ -2,7 +2,7 @@
 and what a job costs beside its work. One model serves every time the workflow states: the
 estimate before a run (rates measured in seconds on the run's own models, cost.estimate), the
 projection of a finished run (rates its jobs recorded, benchmarks/profile_run.py) and a
-cluster's time limits (rates measured on a GPU, cost.projection.cluster_training_minutes).
+cluster's time limits (rates measured on a GPU, cluster_training_minutes below).
 Torch-free."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from aedefense.cost.projection import NOT_PROJECTED, RATE_RULE, WorkKind, planned_work
 from aedefense.plan import grid
+from aedefense.plan.params import autoencoder_settings
 
 
 @dataclass
@@ -103,14 +104,14 @@ def project(model: RateModel, config: dict, jobs, train_images=None) -> tuple[li
         rules[kind] = rule
     projected, missing = [], []
     for kind in sorted(counts):
-        if kind.rule in model.per_job_s:
+        rate, measured_on = model.rate_for(kind)
+        if rate is not None and work[kind] > 0:
+            compute = work[kind] / rate
+        elif kind.rule in model.per_job_s:  # no work measure: seconds per job
             compute, measured_on = counts[kind] * model.per_job_s[kind.rule], None
         else:
-            rate, measured_on = model.rate_for(kind)
-            if rate is None:
-                missing.append(f"{kind} ({counts[kind]} jobs)")
-                continue
-            compute = work[kind] / rate
+            missing.append(f"{kind} ({counts[kind]} jobs)")
+            continue
         projected.append(
             {
                 "kind": kind,
@@ -124,12 +125,11 @@ def project(model: RateModel, config: dict, jobs, train_images=None) -> tuple[li
     return projected, missing
 
 
-# One training step on a GPU (an H200), images per second, per penalty: plain steps and the
-# exact penalty measured; the projection estimate counted as one plain step per projection.
+# One training step on a GPU (an H200), images per second, per penalty, measured: plain steps
+# and the exact penalty. The projection estimate is counted as one plain step per projection.
 GPU_TRAINING = RateModel(
     {
         WorkKind("train_autoencoder", "plain"): 33_000.0,
-        WorkKind("train_autoencoder", "projection"): 33_000.0 / 5,
         WorkKind("train_autoencoder", "exact"): 1_500.0,
     }
 )
@@ -151,5 +151,9 @@ def cluster_training_minutes(config: dict, wildcards: dict) -> int:
     100
     """
     kind, image_steps = planned_work(config, "train_autoencoder", wildcards)
-    rate, _ = GPU_TRAINING.rate_for(kind)
+    if kind.what == "projection":
+        settings = autoencoder_settings(config, wildcards["dataset"], wildcards["defence"])
+        rate = GPU_TRAINING.rates[WorkKind("train_autoencoder", "plain")] / (1 + settings["contractive_projections"])
+    else:
+        rate = GPU_TRAINING.rates[WorkKind("train_autoencoder", kind.what)]
     return max(CLUSTER_MINIMUM_MINUTES, math.ceil(CLUSTER_HEADROOM * image_steps / rate / 60))
