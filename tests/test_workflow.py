@@ -297,6 +297,30 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert "results/mnist/ae/ae_d0_stp0.2_a0/model.pt" in plan.stdout
 
 
+def test_jobs_in_pieces_make_the_sets_and_accuracies_of_whole_batches(repo_root, fixture_overlay):
+    """cpu_forward_batch, a machine setting: on a CPU an attack job's and an evaluation job's
+    forwards go in pieces (16 of the 40 attacked images here), and the adversarial set and the
+    accuracies, a sampling VAE's at scales 1 and 2 among them, are the whole batches' ones."""
+    from aedefense.jobs.adversarial import load_adversarial_set
+
+    workdir, overlay = fixture_overlay
+    cell = workdir / "results" / "mnist" / "ae" / "vae_d1_stp0.2_a0"
+    targets = ["results/mnist/ae/vae_d1_stp0.2_a0/eval/cw_eps0.1.csv"]
+    made = {}
+    for pieces in (16, None):
+        overlay.update(device="cpu", cpu_forward_batch=pieces)
+        snakemake(repo_root, workdir, overlay, *targets, "--forcerun", "attack", "evaluate")
+        log = (workdir / "logs" / "mnist" / "ae" / "vae_d1_stp0.2_a0" / "attack" / "cw_eps0.1.log").read_text()
+        assert ("forwards in pieces of 16 images" in log) == (pieces == 16)
+        table = pd.read_csv(cell / "eval" / "cw_eps0.1.csv")
+        made[pieces] = (load_adversarial_set(cell / "adv" / "cw_eps0.1.pt")["adversarial"], table)
+    (in_pieces, table), (whole, whole_table) = made[16], made[None]
+    assert sorted(table["scale"]) == [1.0, 2.0] and (table["draws"] > 1).all()
+    assert (in_pieces - whole).abs().max() == 0
+    columns = ["scale", "accuracy_mean", "accuracy_std", "n_images", "images_correct"]  # per image too
+    pd.testing.assert_frame_equal(table[columns], whole_table[columns])
+
+
 def test_a_cell_trained_under_another_name_is_refused(repo_root, fixture_overlay):
     workdir, overlay = fixture_overlay
     result = snakemake(

@@ -7,7 +7,7 @@ found it (EOT where it samples, BPDA where it is not differentiable)."""
 import torch
 
 from aedefense.core.attacks import attack_in_batches
-from aedefense.core.models import in_pieces_on_cpu
+from aedefense.core.models import InPieces, in_pieces_on_cpu
 from aedefense.data.prepared import load_prepared, to_unit
 from aedefense.jobs.adversarial import save_adversarial_set, set_identity
 from aedefense.jobs.checkpoints import load_defence
@@ -39,7 +39,8 @@ with job(snakemake) as timer:
         else:
             model = defence.model(attack=True)  # a VAE's mean code
         model = in_pieces_on_cpu(model.to(device), device, snakemake.resources.cpu_forward_batch)
-    print(f"attacking {dataset}/{cell} on {device}: {settings}")
+    pieces = f", forwards in pieces of {model.size} images" if isinstance(model, InPieces) else ""
+    print(f"attacking {dataset}/{cell} on {device}{pieces}: {settings}")
     with timer.phase("compute"):
         seed_everything(seed, device)
         result = attack_in_batches(model, x, y, settings, seed, progress=Progress("attacked images"))
