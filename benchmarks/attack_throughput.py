@@ -242,12 +242,14 @@ def suite_table(args, device, config):
     (the same algorithm and random draws): seconds for the batch at eps 0.1, `iterations`
     steps (APGD) and 10 x `iterations` queries (Square), labels the model's own predictions
     (so every image starts correct). Plain and with EOT: a VAE sampling at scale 1, 4 draws
-    (ours: one batch of draws; torchattacks: one draw after another)."""
+    (ours: one batch of draws, in pieces of cpu_forward_batch on a CPU as a job runs it;
+    torchattacks: one draw after another)."""
     try:
         import torchattacks
     except ImportError:
         return
     from aedefense.core.apgd import apgd_box
+    from aedefense.core.models import in_pieces_on_cpu
     from aedefense.core.square import square_box
 
     steps, queries, draws = args.iterations, 10 * args.iterations, 4
@@ -259,18 +261,20 @@ def suite_table(args, device, config):
         sampling = DefendedModel(classifier, vae, "sample", 1.0).to(device).eval()
         with torch.no_grad():
             labels = plain(x).argmax(1)
+        # ours as a job runs it: on a CPU, forwards in pieces of cpu_forward_batch images
+        plain_job, sampling_job = (in_pieces_on_cpu(m, device, config["cpu_forward_batch"]) for m in (plain, sampling))
         apgd = dict(eps=0.1, steps=steps, loss="ce", restarts=1, rho=0.75)
         rows = {
             "APGD-CE": (
-                lambda: apgd_box(plain, x, labels, **apgd),
+                lambda: apgd_box(plain_job, x, labels, **apgd),
                 lambda: torchattacks.APGD(plain, eps=0.1, steps=steps, loss="ce")(x, labels),
             ),
             f"APGD-CE, EOT {draws}": (
-                lambda: apgd_box(sampling, x, labels, **apgd, eot_draws=draws),
+                lambda: apgd_box(sampling_job, x, labels, **apgd, eot_draws=draws),
                 lambda: torchattacks.APGD(sampling, eps=0.1, steps=steps, loss="ce", eot_iter=draws)(x, labels),
             ),
             "Square": (
-                lambda: square_box(plain, x, labels, eps=0.1, queries=queries, p_init=0.8, restarts=1),
+                lambda: square_box(plain_job, x, labels, eps=0.1, queries=queries, p_init=0.8, restarts=1),
                 lambda: torchattacks.Square(plain, eps=0.1, n_queries=queries, p_init=0.8)(x, labels),
             ),
         }
