@@ -231,6 +231,7 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
 
 
 QUICK_ENOUGH_S = 2 * 3600  # below this estimate, no quicker route is suggested
+PART_SHOWN = 0.05  # the kinds of work shown under the estimate: each this share of it or more
 # below this share of its threads' time, the measurement was slowed by other work: a range
 BUSY_SHARE = 0.8
 
@@ -291,18 +292,21 @@ def main(arguments: list[str]) -> None:
     }
     model, device, share = measure(config, config["device"], kinds)
     projected, _ = project(model, config, jobs, train_images)
-    wall = 0.0
-    for row in projected:
-        at_once = max(1, cores // max(1, config["threads"][RULE_THREADS.get(row["kind"].rule, "evaluate")]))
-        wall += (row["overhead_s"] + row["compute_s"]) / at_once
     if not projected:
         print("Nothing in it computes: tables and figures only, seconds each.")
         return
-    largest = projected[0]
+    for row in projected:
+        at_once = max(1, cores // max(1, config["threads"][RULE_THREADS.get(row["kind"].rule, "evaluate")]))
+        row["wall_s"] = (row["overhead_s"] + row["compute_s"]) / at_once
+    wall = sum(row["wall_s"] for row in projected)
     print(
         f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
-        f"about {hours(wall)}; the largest part: {largest['kind']} ({largest['jobs']} jobs)."
+        f"about {hours(wall)}, most of it in"
     )
+    for row in sorted(projected, key=lambda row: -row["wall_s"]):
+        if row["wall_s"] < PART_SHOWN * wall:
+            break
+        print(f"  {row['kind']}: {row['jobs']:,} jobs, {hours(row['wall_s'])}")
     if share < BUSY_SHARE:
         print(
             f"This machine is busy: the measurement got {share:.0%} of its threads' time, so the rates are "
