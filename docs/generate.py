@@ -28,7 +28,7 @@ README_COLUMNS = {
 REPRODUCTION_BLOCKS = {
     "protocol-mnist": REPRODUCTION / "paper-mnist" / "claims.csv",
     "quick": REPRODUCTION / "quick" / "claims.csv",
-    "one-run-fig1": REPRODUCTION / "paper-mnist-one-run" / "claims_fig1.csv",
+    "one-run-so-far": REPRODUCTION / "paper-mnist-one-run" / "claims_figs134.csv",
 }
 
 

@@ -37,7 +37,7 @@ RUNS = {
     },
     "paper-mnist-one-run": {  # the one-directory protocol run, figure by figure as it lands
         "configfiles": ["presets/paper-mnist.yaml", "presets/no-longer-attack.yaml"],
-        "figures": {"fig1": "accuracy_fig1.csv"},
+        "figures": {"fig1": "accuracy_fig1.csv", "fig4": "accuracy_fig4.csv"},
         "defences": None,
     },
 }
