@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.cost.projection import hours, load_config, planned_jobs  # noqa: E402
-from aedefense.cost.rates import project, rates_of_run  # noqa: E402
+from aedefense.cost.rates import planned_kinds, project, rates_of_run  # noqa: E402
 from aedefense.files.timings import read_timing_records  # noqa: E402
 
 
@@ -176,7 +176,7 @@ def main():
         sizes = {
             j["wildcards"]["dataset"]: j["work"]["train_images"] for j in jobs if "train_images" in j.get("work", {})
         }
-    projected, missing = project(model, config, planned_jobs(plan_args), sizes)
+    projected, missing = project(model, planned_kinds(config, planned_jobs(plan_args), sizes))
     # the machine's concurrency, from every job of the run: a target's jobs alone may have
     # shared the machine with other targets' jobs
     parallel = args.parallel or concurrency(everything)[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from aedefense.cost.projection import WorkKind, load_config, planned_work
-from aedefense.cost.rates import RateModel, project, rates_of_run
+from aedefense.cost.rates import RateModel, planned_kinds, project, rates_of_run
 
 FIXTURE_CONFIG = Path(__file__).resolve().parent / "fixture_config.yaml"
 PLAIN, CONTRACTIVE = "ae_d0_stp0.2_a0", "ae_d0_stp0.2_a0.1"  # Fig. 4 of the fixture grid
@@ -66,7 +66,7 @@ def test_two_runs_of_different_mixes_project_one_plan_alike(config):
     plan = [("train_autoencoder", {"dataset": "mnist", "defence": cell}) for cell in (PLAIN, CONTRACTIVE)]
     totals = []
     for records in (mostly_plain, mostly_contractive):
-        rows, missing = project(rates_of_run(records, config), config, plan)
+        rows, missing = project(rates_of_run(records, config), planned_kinds(config, plan))
         assert missing == [] and [row["measured_on"] for row in rows] == [None, None]
         totals.append(sum(row["compute_s"] for row in rows))
     _, image_steps = planned_work(config, "train_autoencoder", plan[0][1])
@@ -83,7 +83,7 @@ def test_a_kind_the_run_lacks_takes_the_closest_rate_of_its_rule_and_says_so(con
         ("attack_adaptive", {"dataset": "mnist", "defence": VAE, "attack": "cweot", "eps": "0.1", "scale": "1.0"}),
         ("latent", {"dataset": "mnist", "defence": PLAIN, "attack": "cw", "eps": "0.1"}),
     ]
-    rows, missing = project(model, config, plan)
+    rows, missing = project(model, planned_kinds(config, plan))
     # cweot on a VAE that samples: CW with 2 EOT draws of 40 images, 80 at once: the same
     # method, a larger batch
     kind, work = planned_work(config, *plan[0])

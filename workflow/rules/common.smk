@@ -199,9 +199,8 @@ def defence_inputs(wildcards, classifier_always=False):
             del inputs["classifier"]
         return inputs
     if base != UNDEFENDED:
-        grid.trained_cell(
-            wildcards.defence
-        )  # a clear error for a cell trained elsewhere
+        # a clear error for a cell trained elsewhere
+        grid.trained_cell(wildcards.defence)
         inputs["autoencoder"] = (
             f"results/{wildcards.dataset}/ae/{wildcards.defence}/model.pt"
         )

@@ -24,10 +24,9 @@ from pathlib import Path
 
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
-from aedefense.cost.projection import NOT_PROJECTED, PlanError, hours, load_config, planned_jobs, planned_work, shape_of
-from aedefense.cost.rates import RateModel, project
+from aedefense.cost.projection import PlanError, hours, load_config, planned_jobs, shape_of
+from aedefense.cost.rates import RateModel, planned_kinds, project
 from aedefense.data.download import unreachable_downloads
-from aedefense.plan import grid
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.grid import RULE_THREADS
 
@@ -284,14 +283,9 @@ def main(arguments: list[str]) -> None:
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     train_images = training_images_found(config, directory)
-    scales_by_cell = grid.evaluation_scales(config)
-    kinds = {
-        planned_work(config, rule, wildcards, train_images, scales_by_cell)[0]
-        for rule, wildcards in jobs
-        if rule not in NOT_PROJECTED
-    }
-    model, device, share = measure(config, config["device"], kinds)
-    projected, _ = project(model, config, jobs, train_images)
+    planned = planned_kinds(config, jobs, train_images)
+    model, device, share = measure(config, config["device"], {kind for _, kind, _ in planned})
+    projected, _ = project(model, planned)
     if not projected:
         print("Nothing in it computes: tables and figures only, seconds each.")
         return

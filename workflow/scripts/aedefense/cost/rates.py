@@ -87,18 +87,26 @@ def rates_of_run(records: list[dict], config: dict) -> RateModel:
     )
 
 
-def project(model: RateModel, config: dict, jobs, train_images=None) -> tuple[list[dict], list[str]]:
-    """Per kind of work of the planned `jobs` ((rule, wildcards) pairs): jobs, overhead seconds
-    (jobs x the rule's overhead per job), compute seconds (work / rate, or jobs x compute per
-    job where the kind's work has no measure) and `measured_on`, the kind whose rate stood in
-    where the model has none of its own (None where it has). Returns the rows, largest first,
-    and the kinds that nothing measured stands in for (left out)."""
-    counts, work, rules = defaultdict(int), defaultdict(float), {}
+def planned_kinds(config: dict, jobs, train_images=None) -> list[tuple[str, WorkKind, float]]:
+    """(rule, kind, work) of each planned job ((rule, wildcards) pairs) that costs anything to
+    project, computed once for the plan: the estimate reads the kinds to measure from it, and
+    project() sums it."""
     scales_by_cell = grid.evaluation_scales(config)  # once, not once per evaluation job
-    for rule, wildcards in jobs:
-        if rule in NOT_PROJECTED:
-            continue
-        kind, amount = planned_work(config, rule, wildcards, train_images, scales_by_cell)
+    return [
+        (rule, *planned_work(config, rule, wildcards, train_images, scales_by_cell))
+        for rule, wildcards in jobs
+        if rule not in NOT_PROJECTED
+    ]
+
+
+def project(model: RateModel, planned: list[tuple[str, WorkKind, float]]) -> tuple[list[dict], list[str]]:
+    """Per kind of work of the `planned` jobs (planned_kinds): jobs, overhead seconds (jobs x
+    the rule's overhead per job), compute seconds (work / rate, or jobs x compute per job where
+    the kind's work has no measure) and `measured_on`, the kind whose rate stood in where the
+    model has none of its own (None where it has). Returns the rows, largest first, and the
+    kinds that nothing measured stands in for (left out)."""
+    counts, work, rules = defaultdict(int), defaultdict(float), {}
+    for rule, kind, amount in planned:
         counts[kind] += 1
         work[kind] += amount
         rules[kind] = rule
