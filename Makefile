@@ -51,7 +51,7 @@ report: $(STAMP)
 
 # where the run in this directory stands: jobs done, jobs left, time left (works while it runs)
 status: $(STAMP)
-	$(VENV)/bin/python -m aedefense.report.status --cores $(CORES)
+	$(VENV)/bin/python -m aedefense.cost.status --cores $(CORES)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

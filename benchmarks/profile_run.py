@@ -30,8 +30,6 @@ are measured; the projection is arithmetic on them.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -39,23 +37,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from aedefense.cost.projection import hours, load_config, planned_jobs  # noqa: E402
+from aedefense.cost.projection import config_of_run, hours, load_config, planned_jobs  # noqa: E402
 from aedefense.cost.rates import planned_kinds, project, rates_of_run  # noqa: E402
-from aedefense.files.timings import read_timing_records  # noqa: E402
+from aedefense.files.timings import read_job_times  # noqa: E402
 
 
 def read_jobs(directory: Path) -> list[dict]:
-    jobs = []
-    for path, record in read_timing_records(directory):
-        benchmark = path.with_name(path.name.removesuffix(".timing.json") + ".benchmark.tsv")
-        phases = sum(record[f"{p}_s"] for p in ("startup", "load", "compute", "save", "other"))
-        record["wall_s"] = phases
-        if benchmark.exists():  # Snakemake's own measure of the whole job process
-            with open(benchmark) as handle:
-                row = next(csv.DictReader(handle, delimiter="\t"))
-            record["wall_s"] = max(float(row["s"]), phases)
+    jobs = read_job_times(directory)
+    for record in jobs:
         record["category"] = record["rule"]
-        jobs.append(record)
     return jobs
 
 
@@ -165,7 +155,10 @@ def main():
     if args.no_projection:
         return
     config = load_config(args.plan_configfile)
-    run_config, whose = run_config_of(Path(args.directory), config)
+    run_config = config_of_run(Path(args.directory))
+    whose = "the jobs' kinds from the run's own config"
+    if run_config is None:
+        run_config, whose = config, "the jobs' kinds from the projected config: the run's config files are not there"
     model = rates_of_run(jobs, run_config)
     print(f"\nRates by kind of work ({whose}):")
     for kind, value in sorted(model.rates.items(), key=lambda item: str(item[0])):
@@ -195,18 +188,6 @@ def main():
     print(f"  summed job time {hours(serial)}; at {parallel:.2f} jobs at once: {hours(serial / parallel)} wall")
     if missing:
         print("  not projected (no job of their rule in the run): " + ", ".join(missing))
-
-
-def run_config_of(directory: Path, plan_config: dict) -> tuple[dict, str]:
-    """The config the run was made with (logs/run_settings.json, written as its jobs start), which
-    says each timed job's kind of work; the plan's where the run's files are gone."""
-    settings = directory / "logs" / "run_settings.json"
-    if settings.exists():
-        recorded = json.loads(settings.read_text())
-        paths = [entry["path"] for entry in recorded.get("configfiles", [])]
-        if all(Path(path).exists() for path in paths):
-            return load_config(paths, recorded.get("config", {})), "the jobs' kinds from the run's own config"
-    return plan_config, "the jobs' kinds from the projected config: the run's config files are not there"
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_the_packages_public_names_import_and_its_example_runs():
         "aedefense.api",
         "aedefense.report.claims",
         "aedefense.report.summary",
-        "aedefense.report.status",
+        "aedefense.cost.status",
         "aedefense.report.results",
         "aedefense.plan.command_line",
         "aedefense.cost.projection",

@@ -1,6 +1,8 @@
 """The rate model: rates per kind of work from a run's timing records, and the projection of a
 plan at those rates. Two runs with different mixes of the same kinds project one plan alike."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,4 +99,35 @@ def test_a_kind_the_run_lacks_takes_the_closest_rate_of_its_rule_and_says_so(con
             "measured_on": WorkKind("attack", "cw", "1x28x28", 40),
         }
     ]
-    assert missing == ["latent 1x28x28 (1 jobs)"]  # no latent analysis was measured
+    assert missing == ["latent 1x28x28 (1 job)"]  # no latent analysis was measured
+
+
+def test_status_times_the_jobs_left_at_the_rate_of_their_own_kind(config):
+    """make status: a plain training left runs at the plain rate the run measured, not at the
+    rule's mean, which a contractive cell of 10x the time pulls up; a kind with no job of its
+    own takes the closest kind's rate and is counted; a rule with none is named."""
+    from aedefense.cost.status import time_left
+
+    done = [training(config, PLAIN, rate=1000.0), training(config, CONTRACTIVE, rate=100.0)]
+    plain_left = ("train_autoencoder", {"dataset": "mnist", "defence": "ae_d1_stp0.2_a0"})
+    _, image_steps = planned_work(config, *plain_left)
+    threads = config["threads"]["train_autoencoder"]
+    seconds, stood_in, missing = time_left(config, [plain_left], done, cores=threads)
+    assert seconds == pytest.approx(image_steps / 1000.0 + 1.0) and stood_in == 0 and missing == []
+    # on twice the cores two trainings run at once
+    two = [plain_left, ("train_autoencoder", {"dataset": "mnist", "defence": PLAIN})]
+    assert time_left(config, two, done, cores=2 * threads)[0] == pytest.approx(image_steps / 1000.0 + 1.0)
+    latent = ("latent", {"dataset": "mnist", "defence": VAE})
+    other_shape = ("train_autoencoder", {"dataset": "btsc", "defence": "ae_d1_stp0.2_a0"})  # 3x32x32
+    seconds, stood_in, missing = time_left(config, [latent, other_shape], done, cores=threads)
+    assert stood_in == 1 and missing == ["latent 1x28x28 (1 job)"]
+
+
+def test_status_without_a_recorded_run_says_so(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "aedefense.cost.status", "--directory", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "no run was recorded in" in done.stderr and "Traceback" not in done.stderr

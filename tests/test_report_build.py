@@ -64,32 +64,3 @@ def test_a_report_without_a_run_or_with_other_options_is_refused_with_the_fix(tm
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--config mirror: the run used None, this report '/elsewhere'" in done.stderr
     assert f"Build it with the run's: make report ARGS='--configfile {preset}'" in done.stderr
-
-
-def test_status_counts_the_jobs_left_and_their_time_at_the_runs_rates(tmp_path):
-    from collections import Counter
-
-    from aedefense.report.status import finished_jobs, jobs_left, time_left
-
-    for index, (rule, wall) in enumerate([("attack", 100), ("attack", 300), ("evaluate", 10)]):
-        path = tmp_path / "logs" / f"{rule}{index}.timing.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"rule": rule, "started_at": 1000.0, "finished_at": 1000.0 + wall}))
-    done = finished_jobs(tmp_path)
-    assert len(done) == 3
-    plan = "Building DAG\nJob stats:\njob  count\n---  ---\nattack  3\nevaluate  4\nlatent  2\nall  1\ntotal  10\n"
-    left = jobs_left(plan)
-    assert left == Counter({"attack": 3, "evaluate": 4, "latent": 2, "all": 1})
-    seconds, unmeasured = time_left(left, done, cores=2)
-    assert seconds == (3 * 200 + 4 * 10) / 2 and unmeasured == ["latent"]
-    assert jobs_left("Nothing to be done (all requested files are present and up to date).") == Counter()
-
-
-def test_status_without_a_recorded_run_says_so(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "aedefense.report.status", "--directory", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 2 and "no run was recorded in" in done.stderr and "Traceback" not in done.stderr

@@ -25,7 +25,7 @@ from pathlib import Path
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
 from aedefense.cost.projection import PlanError, hours, load_config, planned_jobs, shape_of
-from aedefense.cost.rates import RateModel, planned_kinds, project
+from aedefense.cost.rates import RateModel, planned_kinds, project, spread_over_cores
 from aedefense.data.download import unreachable_downloads
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.grid import RULE_THREADS
@@ -289,10 +289,7 @@ def main(arguments: list[str]) -> None:
     if not projected:
         print("Nothing in it computes: tables and figures only, seconds each.")
         return
-    for row in projected:
-        at_once = max(1, cores // max(1, config["threads"][RULE_THREADS.get(row["kind"].rule, "evaluate")]))
-        row["wall_s"] = (row["overhead_s"] + row["compute_s"]) / at_once
-    wall = sum(row["wall_s"] for row in projected)
+    wall = spread_over_cores(projected, config, cores)
     print(
         f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
         f"about {hours(wall)}, most of it in"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aedefense.cost import work
+from aedefense.files.timings import with_todays_names
 from aedefense.plan import grid
 from aedefense.plan.attack_specs import work_of
 from aedefense.plan.datasets import DATASETS
@@ -32,19 +33,37 @@ ROOT = Path(__file__).resolve().parents[4]
 NOT_PROJECTED = ("all", "download")
 
 
-def load_config(configfiles=(), overrides: dict | None = None) -> dict:
-    """config.yaml with the given files, then --config values (as snakemake.cli.parse_config
-    reads them), laid on top by Snakemake's own merge."""
+def load_config(configfiles=(), overrides: dict | None = None, base: Path = ROOT / "config.yaml") -> dict:
+    """`base` (config.yaml) with the given files, then --config values (as
+    snakemake.cli.parse_config reads them), laid on top by Snakemake's own merge."""
     import yaml
     from snakemake.utils import update_config
 
     from aedefense.plan.config import as_plain
 
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load(Path(base).read_text())
     for path in configfiles:
         update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     update_config(config, overrides or {})
     return as_plain(config)
+
+
+def config_of_run(directory: Path) -> dict | None:
+    """The config a run was made with, from the options it recorded as its jobs started
+    (logs/run_settings.json) laid over the config.yaml beside its Snakefile; None where it
+    recorded none or its config files are gone."""
+    from aedefense.report.build import RUN_SETTINGS
+
+    settings = Path(directory) / RUN_SETTINGS
+    if not settings.exists():
+        return None
+    recorded = json.loads(settings.read_text())
+    paths = [entry["path"] for entry in recorded.get("configfiles", [])]
+    snakefile = Path(recorded.get("snakefile") or ROOT / "Snakefile")
+    base = snakefile.parent / "config.yaml"
+    if not all(Path(path).exists() for path in [*paths, base]):
+        return None
+    return load_config(paths, recorded.get("config", {}), base)
 
 
 class PlanError(RuntimeError):
@@ -78,14 +97,16 @@ main(sys.argv[1:])
 """
 
 
-def planned_job_records(snakemake_args=(), directory: str | None = None, params: bool = False) -> list[dict]:
+def planned_job_records(
+    snakemake_args=(), directory: str | None = None, params: bool = False, snakefile: str | None = None
+) -> list[dict]:
     """Every job a dry run plans, as {rule, wildcards} (and output and params where `params`):
     in `directory` (what is left to do there), or in an empty one with --forceall (the whole
-    config)."""
+    config), of `snakefile` (this checkout's by default)."""
     with tempfile.TemporaryDirectory() as scratch:
         planned = Path(scratch) / "jobs.jsonl"
         recorder = [sys.executable, "-c", PLAN_RECORDER, str(planned), "params" if params else "plan"]
-        command = [*recorder, "-n", "-s", str(ROOT / "Snakefile"), "--cores", "8"]
+        command = [*recorder, "-n", "-s", str(snakefile or ROOT / "Snakefile"), "--cores", "8"]
         command += ["-d", directory] if directory else ["-d", scratch, "--forceall"]
         result = subprocess.run([*command, *snakemake_args], capture_output=True, text=True)
         if result.returncode != 0:
@@ -96,9 +117,10 @@ def planned_job_records(snakemake_args=(), directory: str | None = None, params:
     return [json.loads(line) for line in lines]
 
 
-def planned_jobs(snakemake_args=(), directory: str | None = None) -> list[tuple[str, dict]]:
+def planned_jobs(snakemake_args=(), directory: str | None = None, snakefile: str | None = None) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job a dry run plans (planned_job_records)."""
-    return [(job["rule"], job["wildcards"]) for job in planned_job_records(snakemake_args, directory)]
+    records = planned_job_records(snakemake_args, directory, snakefile=snakefile)
+    return [(job["rule"], with_todays_names(job["wildcards"])) for job in records]
 
 
 @dataclass(frozen=True, order=True)

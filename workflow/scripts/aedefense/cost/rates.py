@@ -118,7 +118,7 @@ def project(model: RateModel, planned: list[tuple[str, WorkKind, float]]) -> tup
         elif kind.rule in model.per_job_s:  # no work measure: seconds per job
             compute, measured_on = counts[kind] * model.per_job_s[kind.rule], None
         else:
-            missing.append(f"{kind} ({counts[kind]} jobs)")
+            missing.append(f"{kind} ({counts[kind]} job{'s' if counts[kind] != 1 else ''})")
             continue
         projected.append(
             {
@@ -131,6 +131,16 @@ def project(model: RateModel, planned: list[tuple[str, WorkKind, float]]) -> tup
         )
     projected.sort(key=lambda row: -(row["overhead_s"] + row["compute_s"]))
     return projected, missing
+
+
+def spread_over_cores(projected: list[dict], config: dict, cores: int) -> float:
+    """Sets each projected row's `wall_s`, its job time over the jobs of its rule that run at
+    once on `cores` (cores // the rule's threads), and returns their sum: the run's wall time."""
+    for row in projected:
+        threads = grid.RULE_THREADS.get(row["kind"].rule, "evaluate")
+        at_once = max(1, cores // max(1, config["threads"][threads]))
+        row["wall_s"] = (row["overhead_s"] + row["compute_s"]) / at_once
+    return sum(row["wall_s"] for row in projected)
 
 
 # One training step on a GPU (an H200), images per second, per penalty, measured: plain steps

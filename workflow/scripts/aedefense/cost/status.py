@@ -1,0 +1,107 @@
+"""Where a run stands, running or stopped: `make status` (in the run's directory).
+
+    python -m aedefense.cost.status [--directory DIR] [--cores N]
+
+The jobs done are those that wrote their timing (logs/**/*.timing.json); the jobs left come
+from a dry run with the run's own options (logs/run_settings.json, which every run records),
+without taking the directory's lock, so it answers while a run goes. The time left is the
+rate model's (cost.rates, as `make profile` projects): each job left has a kind of work
+(rule, attack method or training penalty, image shape, batch) and an amount of it from the
+run's own config; its time is the work over the rate this run measured for that kind (the
+closest kind of its rule where none of its own ran yet, said so), plus the rule's overhead per
+job, at `--cores` cores shared as the run's threads per rule share them. Rules that have no
+finished job here are named, not guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections import Counter
+from pathlib import Path
+
+from aedefense.cost.estimate import training_images_found
+from aedefense.cost.projection import PlanError, config_of_run, hours, planned_jobs
+from aedefense.cost.rates import planned_kinds, project, rates_of_run, spread_over_cores
+from aedefense.files.timings import read_job_times
+from aedefense.report.build import RUN_SETTINGS, command_line
+
+
+def dry_run_arguments(options: dict) -> list[str]:
+    """The snakemake arguments that plan what is left of a recorded run, without its lock."""
+    arguments = ["--nolock", *options.get("targets", [])]  # targets before the options that take every word after them
+    if options.get("rerun_triggers"):
+        arguments += ["--rerun-triggers", *options["rerun_triggers"]]
+    return arguments + shlex.split(command_line(options))
+
+
+def time_left(config: dict, left: list[tuple[str, dict]], done: list[dict], cores: int, directory: Path = Path(".")):
+    """(seconds, jobs at a stand-in rate, kinds not counted) of the `left` jobs ((rule,
+    wildcards) pairs) at the rates of the `done` ones (timing records with wall_s)."""
+    model = rates_of_run(done, config)
+    projected, missing = project(model, planned_kinds(config, left, training_images_found(config, directory)))
+    seconds = spread_over_cores(projected, config, cores)
+    stood_in = sum(row["jobs"] for row in projected if row["measured_on"])
+    return seconds, stood_in, missing
+
+
+def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
+    settings_path = directory / RUN_SETTINGS
+    if not settings_path.exists():
+        raise FileNotFoundError(f"no run was recorded in {directory} ({settings_path} is missing): start one first")
+    options = json.loads(settings_path.read_text())
+    config = config_of_run(directory)
+    if config is None:
+        raise FileNotFoundError(f"the config files the run in {directory} recorded are gone: {command_line(options)}")
+    done = read_job_times(directory)
+    try:
+        left = planned_jobs(dry_run_arguments(options), str(directory), snakefile or options.get("snakefile"))
+    except PlanError as error:
+        raise RuntimeError(f"the dry run with the run's options failed:\n{error}") from None
+    left = [(rule, wildcards) for rule, wildcards in left if rule != "all"]
+    lines = [f"Run in {directory.resolve()}", f"  options: {command_line(options) or '(config.yaml alone)'}"]
+    job_time = sum(record["wall_s"] for record in done)
+    lines.append(f"  done: {len(done)} job{'s' if len(done) != 1 else ''}, {hours(job_time)} of job time")
+    locks = directory / ".snakemake" / "locks"
+    if locks.is_dir() and any(locks.iterdir()):
+        lines.append("  a run holds this directory (running now, or stopped without unlocking: snakemake --unlock)")
+    if not left:
+        lines.append("  left: nothing; every target of these options is built")
+        return "\n".join(lines)
+    by_rule = ", ".join(f"{rule} {n}" for rule, n in Counter(rule for rule, _ in left).most_common())
+    lines.append(f"  left: {len(left)} jobs ({by_rule})")
+    seconds, stood_in, missing = time_left(config, left, done, cores, directory)
+    if not seconds:  # no job left has a rate measured here
+        lines.append(
+            "  time left: not known until a job of each rule has finished here; before that, the estimate "
+            f"measures this machine: python -m aedefense.cost.estimate --cores {cores} "
+            + shlex.join(options.get("targets", []))
+            + f" {command_line(options)}"
+        )
+        return "\n".join(lines)
+    estimate = f"  time left: about {hours(seconds)} on {cores} cores, at this run's rates per kind of work"
+    if stood_in:
+        estimate += f" ({stood_in} jobs at the rate of the closest kind that ran)"
+    if missing:
+        estimate += f"; not counted (no job of their rule ran here yet): {', '.join(missing)}"
+    lines.append(estimate)
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--directory", "-d", type=Path, default=Path("."), help="the run's directory (default: here)")
+    parser.add_argument("--cores", type=int, default=2, help="jobs at once for the time left (default 2)")
+    parser.add_argument("--snakefile", "-s", help="the run's Snakefile where it is not the directory's")
+    args = parser.parse_args(argv)
+    try:
+        print(status(args.directory, args.cores, args.snakefile))
+    except (FileNotFoundError, RuntimeError) as error:
+        parser.exit(2, f"error: {error}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
