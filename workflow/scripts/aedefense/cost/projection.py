@@ -117,7 +117,9 @@ def planned_job_records(
     return [json.loads(line) for line in lines]
 
 
-def planned_jobs(snakemake_args=(), directory: str | None = None, snakefile: str | None = None) -> list[tuple[str, dict]]:
+def planned_jobs(
+    snakemake_args=(), directory: str | None = None, snakefile: str | None = None
+) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job a dry run plans (planned_job_records)."""
     records = planned_job_records(snakemake_args, directory, snakefile=snakefile)
     return [(job["rule"], with_todays_names(job["wildcards"])) for job in records]

@@ -30,7 +30,12 @@ from aedefense.report.build import RUN_SETTINGS, command_line
 
 
 def dry_run_arguments(options: dict) -> list[str]:
-    """The snakemake arguments that plan what is left of a recorded run, without its lock."""
+    """The snakemake arguments that plan what is left of a recorded run, without its lock.
+
+    >>> dry_run_arguments({"targets": ["results/figures/fig3.pdf"], "rerun_triggers": ["mtime"],
+    ...                    "configfiles": [{"path": "presets/quick.yaml"}], "config": {}})
+    ['--nolock', 'results/figures/fig3.pdf', '--rerun-triggers', 'mtime', '--configfile', 'presets/quick.yaml']
+    """
     arguments = ["--nolock", *options.get("targets", [])]  # targets before the options that take every word after them
     if options.get("rerun_triggers"):
         arguments += ["--rerun-triggers", *options["rerun_triggers"]]

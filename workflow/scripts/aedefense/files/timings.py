@@ -45,7 +45,7 @@ def read_timing_records(directory: Path) -> list[tuple[Path, dict]]:
 
 
 def read_job_times(directory: Path) -> list[dict]:
-    """Every finished job's timing record with `wall_s`, its whole wall time: Snakemake's
+    r"""Every finished job's timing record with `wall_s`, its whole wall time: Snakemake's
     benchmark file beside the record where there is one (it also holds what the job's process
     spent before Python ran its first line), else the phases the job timed itself (else its
     start to its finish).
