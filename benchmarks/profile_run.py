@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.cost.projection import config_of_run, hours, load_config, planned_jobs  # noqa: E402
 from aedefense.cost.rates import planned_kinds, project, rates_of_run  # noqa: E402
+from aedefense.cost.status import against_estimate, busy_seconds  # noqa: E402
 from aedefense.files.timings import read_job_times  # noqa: E402
 
 
@@ -53,16 +54,6 @@ def needed_by(jobs: list[dict], planned: list[tuple[str, dict]]) -> list[dict]:
     """The jobs (timing records) that are in the plan: the same rule and wildcards."""
     wanted = {(rule, tuple(sorted(wildcards.items()))) for rule, wildcards in planned}
     return [j for j in jobs if (j["rule"], tuple(sorted(j.get("wildcards", {}).items()))) in wanted]
-
-
-def busy_seconds(jobs: list[dict]) -> float:
-    """The time during which at least one of the jobs ran: the union of their intervals."""
-    busy, busy_until = 0.0, float("-inf")
-    for start, finish in sorted((j["started_at"], j["finished_at"]) for j in jobs):
-        if finish > busy_until:
-            busy += finish - max(start, busy_until)
-            busy_until = finish
-    return busy
 
 
 def concurrency(jobs: list[dict]) -> tuple[float, float]:
@@ -152,6 +143,9 @@ def main():
         f"{'all jobs':40} {len(jobs):>5} {total / len(jobs):>9.2f}s {'':>9} {compute / total:>8.0%} "
         f"{1 - compute / total:>9.0%}  summed job time {hours(total)}"
     )
+    compared = against_estimate(Path(args.directory), everything)
+    if compared and not args.target:
+        print(f"The last estimate made for a run in this directory: {compared}")
     if args.no_projection:
         return
     config = load_config(args.plan_configfile)

@@ -1,6 +1,7 @@
 """The profiles plan what they promise: few cluster submissions for the whole paper, several
 GPU jobs at once on one workstation."""
 
+import json
 import re
 import subprocess
 import sys
@@ -90,6 +91,10 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
     assert re.search(r"Estimated wall time on this machine \(cpu, 2 cores; .*\): about \d+", result.stdout)
     assert "Quicker:" not in result.stdout  # minutes on the fixture grid: no quicker route to offer
     assert not (workdir / "results").exists()  # nothing ran
+    kept = json.loads((workdir / "logs" / "estimate.json").read_text())  # for make status to compare
+    printed = re.search(r"about (\d+) min", result.stdout)
+    assert printed and round(kept["wall_s"] / 60) == int(printed[1]) and kept["cores"] == 2
+    assert kept["options"]["configfiles"][0]["path"] == str(config.resolve()) and kept["targets"] == []
     assert not (workdir / ".snakemake").exists()  # planned in a scratch directory: nothing left behind
 
 

@@ -131,3 +131,35 @@ def test_status_without_a_recorded_run_says_so(tmp_path):
         timeout=120,
     )
     assert done.returncode == 2 and "no run was recorded in" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_status_sets_the_run_against_the_estimate_made_before_it(tmp_path):
+    """logs/estimate.json (the estimate make paper printed) against the union of the job
+    intervals since it was made, plus the time left; an estimate for other options is not
+    the run's."""
+    import json
+
+    from aedefense.cost.status import against_estimate
+
+    options = {"targets": ["results/figures/fig4.pdf"], "configfiles": [{"path": "/p/paper.yaml"}], "config": {}}
+    estimate = {
+        "made_at": 1000.0,
+        "targets": ["results/figures/fig4.pdf"],
+        "options": {"configfiles": [{"path": "/p/paper.yaml", "sha256": None}], "config": {}},
+        "cores": 2,
+        "wall_s": 7200.0,
+        "idle_wall_s": 3600.0,
+    }
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "estimate.json").write_text(json.dumps(estimate))
+    done = [
+        {"started_at": 500.0, "finished_at": 900.0},  # before the estimate: another run's
+        {"started_at": 1000.0, "finished_at": 4600.0},
+        {"started_at": 2000.0, "finished_at": 5800.0},  # overlaps: 4,800 s in all
+    ]
+    said = against_estimate(tmp_path, done, left_s=600.0, options=options)
+    assert "1.0 h to 2.0 h (the machine was busy)" in said
+    assert "1.3 h of jobs since + about 10 min left, 0.75x the estimate" in said
+    other = dict(options, targets=["results/figures/fig1.pdf"])
+    assert against_estimate(tmp_path, done, options=other) is None
+    assert against_estimate(tmp_path / "elsewhere", done) is None

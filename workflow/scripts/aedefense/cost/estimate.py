@@ -15,6 +15,7 @@ a range, from the machine idle (the rates divided by that share) to as busy as n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,11 +25,12 @@ from pathlib import Path
 
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
-from aedefense.cost.projection import PlanError, hours, load_config, planned_jobs, shape_of
+from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, hours, load_config, planned_jobs, shape_of
 from aedefense.cost.rates import RateModel, planned_kinds, project, spread_over_cores
 from aedefense.data.download import unreachable_downloads
 from aedefense.plan.datasets import DATASETS, dataset_info
 from aedefense.plan.grid import RULE_THREADS
+from aedefense.report.build import options_of
 
 MEASURE_SECONDS = 0.4  # per kind of work, after one warm-up call
 # images per measured step on a CPU where a kind's batch is larger: an attack's (DeepFool's
@@ -229,6 +231,16 @@ def training_images_found(config: dict, directory: str | Path = ".") -> dict[str
     return found
 
 
+def record_estimate(path: Path, **estimate) -> None:
+    """Keep the estimate beside the run it is for (logs/estimate.json), stamped with the time it
+    was made: make status and make profile set the run's measured time against it."""
+    from aedefense.files.io import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps({"made_at": time.time(), **estimate}, indent=1) + "\n")
+
+
 QUICK_ENOUGH_S = 2 * 3600  # below this estimate, no quicker route is suggested
 PART_SHOWN = 0.05  # the kinds of work shown under the estimate: each this share of it or more
 # below this share of its threads' time, the measurement was slowed by other work: a range
@@ -298,6 +310,17 @@ def main(arguments: list[str]) -> None:
         if row["wall_s"] < PART_SHOWN * wall:
             break
         print(f"  {row['kind']}: {row['jobs']:,} jobs, {hours(row['wall_s'])}")
+    idle_wall = wall * share if share < BUSY_SHARE else wall
+    record_estimate(
+        Path(directory) / ESTIMATE_RECORD,
+        targets=get_argument_parser().parse_args(arguments).target or [],
+        options=options_of(configfiles, overrides),
+        cores=cores,
+        device=device,
+        wall_s=wall,
+        idle_wall_s=idle_wall,
+        jobs=sum(counts.values()),
+    )
     if share < BUSY_SHARE:
         print(
             f"This machine is busy: the measurement got {share:.0%} of its threads' time, so the rates are "

@@ -29,6 +29,8 @@ from aedefense.plan.params import (
 )
 
 ROOT = Path(__file__).resolve().parents[4]
+# The last estimate made for the run in a directory (cost.estimate), beside its timing records
+ESTIMATE_RECORD = Path("logs") / "estimate.json"
 # Jobs that cost nothing worth projecting: Snakemake's target, and downloads (network-bound).
 NOT_PROJECTED = ("all", "download")
 

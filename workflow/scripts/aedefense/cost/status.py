@@ -20,10 +20,11 @@ import json
 import shlex
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from aedefense.cost.estimate import training_images_found
-from aedefense.cost.projection import PlanError, config_of_run, hours, planned_jobs
+from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, config_of_run, hours, planned_jobs
 from aedefense.cost.rates import planned_kinds, project, rates_of_run, spread_over_cores
 from aedefense.files.timings import read_job_times
 from aedefense.report.build import RUN_SETTINGS, command_line
@@ -52,6 +53,58 @@ def time_left(config: dict, left: list[tuple[str, dict]], done: list[dict], core
     return seconds, stood_in, missing
 
 
+def busy_seconds(jobs: list[dict]) -> float:
+    """The time during which at least one of the jobs (timing records) ran: the union of
+    their intervals, so that pauses between parts of a run do not count.
+
+    >>> busy_seconds([{"started_at": 0, "finished_at": 10}, {"started_at": 5, "finished_at": 12},
+    ...               {"started_at": 100, "finished_at": 101}])
+    13.0
+    """
+    busy, busy_until = 0.0, float("-inf")
+    for start, finish in sorted((j["started_at"], j["finished_at"]) for j in jobs):
+        if finish > busy_until:
+            busy += finish - max(start, busy_until)
+            busy_until = finish
+    return busy
+
+
+def same_run(estimate: dict, options: dict) -> bool:
+    """Whether an estimate was made for the run of these recorded options: its targets,
+    config files and --config values."""
+    paths = [entry["path"] for entry in options.get("configfiles", [])]
+    return (
+        sorted(estimate.get("targets", [])) == sorted(options.get("targets", []))
+        and [entry["path"] for entry in estimate["options"]["configfiles"]] == paths
+        and estimate["options"]["config"] == options.get("config", {})
+    )
+
+
+def against_estimate(
+    directory: Path, done: list[dict], left_s: float | None = 0.0, options: dict | None = None
+) -> str | None:
+    """The run's time set against the estimate made before it (logs/estimate.json): the wall
+    time its jobs have run since the estimate (busy_seconds) plus `left_s` (None: jobs left
+    whose time is not known), over the estimate. None where no estimate was kept, or it was
+    for other options than `options`."""
+    path = Path(directory) / ESTIMATE_RECORD
+    if not path.exists():
+        return None
+    estimate = json.loads(path.read_text())
+    if options is not None and not same_run(estimate, options):
+        return None
+    ran = busy_seconds([record for record in done if record["started_at"] >= estimate["made_at"]])
+    made = datetime.fromtimestamp(estimate["made_at"]).strftime("%Y-%m-%d %H:%M")
+    said = hours(estimate["wall_s"])
+    if estimate["idle_wall_s"] < estimate["wall_s"]:
+        said = f"{hours(estimate['idle_wall_s'])} to {said} (the machine was busy)"
+    head = f"estimated at {made} ({estimate['cores']} cores): {said}; measured: {hours(ran)} of jobs since"
+    if left_s is None:
+        return f"{head}, and jobs left that cannot be timed yet"
+    left = f" + about {hours(left_s)} left" if left_s else ""
+    return f"{head}{left}, {(ran + left_s) / estimate['wall_s']:.2f}x the estimate"
+
+
 def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
     settings_path = directory / RUN_SETTINGS
     if not settings_path.exists():
@@ -74,6 +127,9 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
         lines.append("  a run holds this directory (running now, or stopped without unlocking: snakemake --unlock)")
     if not left:
         lines.append("  left: nothing; every target of these options is built")
+        compared = against_estimate(directory, done, 0.0, options)
+        if compared:
+            lines.append(f"  {compared}")
         return "\n".join(lines)
     by_rule = ", ".join(f"{rule} {n}" for rule, n in Counter(rule for rule, _ in left).most_common())
     lines.append(f"  left: {len(left)} jobs ({by_rule})")
@@ -86,12 +142,16 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
             + f" {command_line(options)}"
         )
         return "\n".join(lines)
-    estimate = f"  time left: about {hours(seconds)} on {cores} cores, at this run's rates per kind of work"
+    at_least = "at least " if missing else ""
+    estimate = f"  time left: {at_least}about {hours(seconds)} on {cores} cores, at this run's rates per kind of work"
     if stood_in:
         estimate += f" ({stood_in} jobs at the rate of the closest kind that ran)"
     if missing:
         estimate += f"; not counted (no job of their rule ran here yet): {', '.join(missing)}"
     lines.append(estimate)
+    compared = against_estimate(directory, done, None if missing else seconds, options)
+    if compared:
+        lines.append(f"  {compared}")
     return "\n".join(lines)
 
 
