@@ -1,5 +1,7 @@
-"""Job timing: the phases a job records for `make profile`."""
+"""Job timing (the phases a job records for `make profile`) and what a job's set-up costs."""
 
+import subprocess
+import sys
 import time
 
 from aedefense.files.timings import timing_path
@@ -31,3 +33,18 @@ def test_phases_add_up_and_the_rest_is_other():
 
 def test_the_timing_file_sits_beside_the_log():
     assert timing_path("logs/mnist/ae/none/attack/cw_eps0.1.log").name == "cw_eps0.1.timing.json"
+
+
+def test_seeding_a_job_makes_torch_deterministic_without_loading_its_compiler():
+    """seed_everything sets torch's deterministic flag (warnings only) as the public call does,
+    but leaves torch._inductor unloaded: its import costs an evaluation job 1-2 s."""
+    script = (
+        "import sys, torch\n"
+        "from aedefense.jobs.setup import seed_everything\n"
+        "seed_everything(0, torch.device('cpu'))\n"
+        "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
+        " 'torch._inductor' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "False"]

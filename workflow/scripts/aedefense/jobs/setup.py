@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -27,4 +28,15 @@ def seed_everything(seed: int, device: torch.device) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_algorithms()
+
+
+def deterministic_algorithms() -> None:
+    """torch.use_deterministic_algorithms(True, warn_only=True), without its import of torch's
+    compiler (torch._inductor, 1-2 s on a CPU: a tenth of an evaluation job) to set a flag of
+    the compiler's, which no job uses; the public call where the compiler is loaded already."""
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None or "torch._inductor" in sys.modules:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        set_flag(True, warn_only=True)
