@@ -309,7 +309,8 @@ def main(arguments: list[str]) -> None:
     for row in sorted(projected, key=lambda row: -row["wall_s"]):
         if row["wall_s"] < PART_SHOWN * wall:
             break
-        print(f"  {row['kind']}: {row['jobs']:,} jobs, {hours(row['wall_s'])}")
+        plural = "s" if row["jobs"] != 1 else ""
+        print(f"  {row['kind']}: {row['jobs']:,} job{plural}, {hours(row['wall_s'])}")
     idle_wall = wall * share if share < BUSY_SHARE else wall
     record_estimate(
         Path(directory) / ESTIMATE_RECORD,
