@@ -314,7 +314,7 @@ def main(arguments: list[str]) -> None:
     idle_wall = wall * share if share < BUSY_SHARE else wall
     record_estimate(
         Path(directory) / ESTIMATE_RECORD,
-        targets=get_argument_parser().parse_args(arguments).target or [],
+        targets=get_argument_parser().parse_args(arguments).targets or [],
         options=options_of(configfiles, overrides),
         cores=cores,
         device=device,
