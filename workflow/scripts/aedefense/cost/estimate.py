@@ -25,7 +25,7 @@ from pathlib import Path
 
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
-from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, hours, load_config, planned_jobs, shape_of
+from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, counted, hours, load_config, planned_jobs, shape_of
 from aedefense.cost.rates import RateModel, planned_kinds, project, spread_over_cores
 from aedefense.data.download import unreachable_downloads
 from aedefense.plan.datasets import DATASETS, dataset_info
@@ -303,14 +303,13 @@ def main(arguments: list[str]) -> None:
         return
     wall = spread_over_cores(projected, config, cores)
     print(
-        f"Estimated wall time on this machine ({device}, {cores} cores; rates measured just now): "
+        f"Estimated wall time on this machine ({device}, {counted(cores, 'core')}; rates measured just now): "
         f"about {hours(wall)}, most of it in"
     )
     for row in sorted(projected, key=lambda row: -row["wall_s"]):
         if row["wall_s"] < PART_SHOWN * wall:
             break
-        plural = "s" if row["jobs"] != 1 else ""
-        print(f"  {row['kind']}: {row['jobs']:,} job{plural}, {hours(row['wall_s'])}")
+        print(f"  {row['kind']}: {counted(row['jobs'], 'job')}, {hours(row['wall_s'])}")
     idle_wall = wall * share if share < BUSY_SHARE else wall
     record_estimate(
         Path(directory) / ESTIMATE_RECORD,

@@ -225,3 +225,12 @@ def hours(seconds: float) -> str:
     if seconds >= 48 * 3600:
         return f"{seconds / 86400:.0f} days"
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def counted(number: int, noun: str) -> str:
+    """'1 core', '2 cores'.
+
+    >>> counted(1, "core"), counted(2, "job")
+    ('1 core', '2 jobs')
+    """
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aedefense.cost.estimate import training_images_found
-from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, config_of_run, hours, planned_jobs
+from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, config_of_run, counted, hours, planned_jobs
 from aedefense.cost.rates import planned_kinds, project, rates_of_run, spread_over_cores
 from aedefense.files.timings import read_job_times
 from aedefense.report.build import RUN_SETTINGS, command_line
@@ -53,20 +53,29 @@ def time_left(config: dict, left: list[tuple[str, dict]], done: list[dict], core
     return seconds, stood_in, missing
 
 
-def busy_seconds(jobs: list[dict]) -> float:
+def busy_seconds(jobs: list[dict], gap_s: float = 0.0) -> float:
     """The time during which at least one of the jobs (timing records) ran: the union of
-    their intervals, so that pauses between parts of a run do not count.
+    their intervals, so that pauses between parts of a run do not count; a gap between jobs
+    of up to `gap_s` counts as run time (Snakemake starting the next job).
 
     >>> busy_seconds([{"started_at": 0, "finished_at": 10}, {"started_at": 5, "finished_at": 12},
     ...               {"started_at": 100, "finished_at": 101}])
     13.0
+    >>> busy_seconds([{"started_at": 0, "finished_at": 10}, {"started_at": 15, "finished_at": 20}], gap_s=30)
+    20.0
     """
     busy, busy_until = 0.0, float("-inf")
     for start, finish in sorted((j["started_at"], j["finished_at"]) for j in jobs):
         if finish > busy_until:
+            start = busy_until if 0 < start - busy_until <= gap_s else start
             busy += finish - max(start, busy_until)
             busy_until = finish
     return busy
+
+
+# Between two jobs of a run a gap this long or shorter is Snakemake at work (choosing and
+# starting the next job), and counts as the run's time; a longer one is a pause.
+SCHEDULING_GAP_S = 120.0
 
 
 def same_run(estimate: dict, options: dict) -> bool:
@@ -93,12 +102,12 @@ def against_estimate(
     estimate = json.loads(path.read_text())
     if options is not None and not same_run(estimate, options):
         return None
-    ran = busy_seconds([record for record in done if record["started_at"] >= estimate["made_at"]])
+    ran = busy_seconds([record for record in done if record["started_at"] >= estimate["made_at"]], SCHEDULING_GAP_S)
     made = datetime.fromtimestamp(estimate["made_at"]).strftime("%Y-%m-%d %H:%M")
     said = hours(estimate["wall_s"])
     if estimate["idle_wall_s"] < estimate["wall_s"]:
         said = f"{hours(estimate['idle_wall_s'])} to {said} (the machine was busy)"
-    head = f"estimated at {made} ({estimate['cores']} cores): {said}; measured: {hours(ran)} of jobs since"
+    head = f"estimated at {made} ({counted(estimate['cores'], 'core')}): {said}; measured: {hours(ran)} of jobs since"
     if left_s is None:
         return f"{head}, and jobs left that cannot be timed yet"
     left = f" + about {hours(left_s)} left" if left_s else ""
@@ -121,7 +130,7 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
     left = [(rule, wildcards) for rule, wildcards in left if rule != "all"]
     lines = [f"Run in {directory.resolve()}", f"  options: {command_line(options) or '(config.yaml alone)'}"]
     job_time = sum(record["wall_s"] for record in done)
-    lines.append(f"  done: {len(done)} job{'s' if len(done) != 1 else ''}, {hours(job_time)} of job time")
+    lines.append(f"  done: {counted(len(done), 'job')}, {hours(job_time)} of job time")
     locks = directory / ".snakemake" / "locks"
     if locks.is_dir() and any(locks.iterdir()):
         lines.append("  a run holds this directory (running now, or stopped without unlocking: snakemake --unlock)")
@@ -143,7 +152,8 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
         )
         return "\n".join(lines)
     at_least = "at least " if missing else ""
-    estimate = f"  time left: {at_least}about {hours(seconds)} on {cores} cores, at this run's rates per kind of work"
+    on = counted(cores, "core")
+    estimate = f"  time left: {at_least}about {hours(seconds)} on {on}, at this run's rates per kind of work"
     if stood_in:
         estimate += f" ({stood_in} jobs at the rate of the closest kind that ran)"
     if missing:
