@@ -26,10 +26,9 @@ from pathlib import Path
 from snakemake.cli import get_argument_parser, parse_config, parse_cores
 
 from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, counted, hours, load_config, planned_jobs, shape_of
-from aedefense.cost.rates import RateModel, planned_kinds, project, spread_over_cores
+from aedefense.cost.rates import RateModel, job_threads, planned_kinds, project, spread_over_cores
 from aedefense.data.download import unreachable_downloads
 from aedefense.plan.datasets import DATASETS, dataset_info
-from aedefense.plan.grid import RULE_THREADS
 from aedefense.report.build import options_of
 
 MEASURE_SECONDS = 0.4  # per kind of work, after one warm-up call
@@ -60,11 +59,13 @@ def representative_attack(config: dict, method: str) -> dict:
     )
 
 
-def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str, float]:
+def measure(config: dict, device_setting: str, kinds, cores: int | None = None) -> tuple[RateModel, str, float]:
     """This machine's rate of each kind of work in `kinds` (cost.projection.WorkKind), each
     measured briefly on the config's models at the kind's image shape, and the device name.
     An attack runs a few steps of the config's own settings for its method; a suite is its
-    attacks, each at its own rate; training steps use the kind's penalty."""
+    attacks, each at its own rate; training steps use the kind's penalty. Each kind runs on
+    the threads its job will get: its rule's threads, at most `cores` (Snakemake gives a job
+    no more than the run's cores; this machine's where None)."""
     import torch
 
     from aedefense.core.attacks import run_attack
@@ -92,7 +93,7 @@ def measure(config: dict, device_setting: str, kinds) -> tuple[RateModel, str, f
         return built[shape]
 
     def threads(rule):
-        torch.set_num_threads(max(1, config["threads"][RULE_THREADS[rule]]))
+        torch.set_num_threads(job_threads(config, rule, cores or os.cpu_count() or 1))
 
     def images(shape, batch):
         dims, classes, *_ = models(shape)
@@ -296,7 +297,7 @@ def main(arguments: list[str]) -> None:
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     train_images = training_images_found(config, directory)
     planned = planned_kinds(config, jobs, train_images)
-    model, device, share = measure(config, config["device"], {kind for _, kind, _ in planned})
+    model, device, share = measure(config, config["device"], {kind for _, kind, _ in planned}, cores)
     projected, _ = project(model, planned)
     if not projected:
         print("Nothing in it computes: tables and figures only, seconds each.")

@@ -133,12 +133,21 @@ def project(model: RateModel, planned: list[tuple[str, WorkKind, float]]) -> tup
     return projected, missing
 
 
+def job_threads(config: dict, rule: str, cores: int) -> int:
+    """The threads a job of `rule` runs on: its rule's threads (config.yaml `threads`), at most
+    the run's cores, as Snakemake gives them.
+
+    >>> job_threads({"threads": {"attack": 8}}, "attack", 2), job_threads({"threads": {"attack": 1}}, "attack", 2)
+    (2, 1)
+    """
+    return max(1, min(cores, config["threads"][grid.RULE_THREADS.get(rule, "evaluate")]))
+
+
 def spread_over_cores(projected: list[dict], config: dict, cores: int) -> float:
     """Sets each projected row's `wall_s`, its job time over the jobs of its rule that run at
-    once on `cores` (cores // the rule's threads), and returns their sum: the run's wall time."""
+    once on `cores` (cores // its jobs' threads), and returns their sum: the run's wall time."""
     for row in projected:
-        threads = grid.RULE_THREADS.get(row["kind"].rule, "evaluate")
-        at_once = max(1, cores // max(1, config["threads"][threads]))
+        at_once = max(1, cores // job_threads(config, row["kind"].rule, cores))
         row["wall_s"] = (row["overhead_s"] + row["compute_s"]) / at_once
     return sum(row["wall_s"] for row in projected)
 
