@@ -168,7 +168,7 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--directory", "-d", type=Path, default=Path("."), help="the run's directory (default: here)")
-    parser.add_argument("--cores", type=int, default=2, help="jobs at once for the time left (default 2)")
+    parser.add_argument("--cores", type=int, default=2, help="the cores the run has, for the time left (default 2)")
     parser.add_argument("--snakefile", "-s", help="the run's Snakefile where it is not the directory's")
     args = parser.parse_args(argv)
     try:
