@@ -95,6 +95,7 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
     printed = re.search(r"about (\d+) min", result.stdout)
     assert printed and round(kept["wall_s"] / 60) == int(printed[1]) and kept["cores"] == 2
     assert kept["options"]["configfiles"][0]["path"] == str(config.resolve()) and kept["targets"] == []
+    assert 0 < kept["share"] <= 1 and kept["load"] >= 0  # how busy the machine was, beside the figure
     assert not (workdir / ".snakemake").exists()  # planned in a scratch directory: nothing left behind
 
 

@@ -246,6 +246,9 @@ QUICK_ENOUGH_S = 2 * 3600  # below this estimate, no quicker route is suggested
 PART_SHOWN = 0.05  # the kinds of work shown under the estimate: each this share of it or more
 # below this share of its threads' time, the measurement was slowed by other work: a range
 BUSY_SHARE = 0.8
+# a load average this far above the machine's cores is named even where the measurement got
+# its threads' time (Linux shares the CPU between sessions before processes)
+LOAD_MARGIN = 1.0
 
 
 def config_overlays(arguments: list[str]) -> tuple[list[str], dict, int, str]:
@@ -312,6 +315,7 @@ def main(arguments: list[str]) -> None:
             break
         print(f"  {row['kind']}: {counted(row['jobs'], 'job')}, {hours(row['wall_s'])}")
     idle_wall = wall * share if share < BUSY_SHARE else wall
+    load, machine_cores = os.getloadavg()[0], os.cpu_count() or 1
     record_estimate(
         Path(directory) / ESTIMATE_RECORD,
         targets=get_argument_parser().parse_args(arguments).targets or [],
@@ -321,12 +325,20 @@ def main(arguments: list[str]) -> None:
         wall_s=wall,
         idle_wall_s=idle_wall,
         jobs=sum(counts.values()),
+        share=share,
+        load=load,
     )
     if share < BUSY_SHARE:
         print(
             f"This machine is busy: the measurement got {share:.0%} of its threads' time, so the rates are "
             f"slower than its own when idle. Between about {hours(wall * share)} (if it is idle while the "
             f"run goes) and {hours(wall)} (as busy as now)."
+        )
+    elif load > machine_cores + LOAD_MARGIN:
+        print(
+            f"The load average is {load:.1f} on this machine's {counted(machine_cores, 'core')}, though the "
+            f"measurement got {share:.0%} of its threads' time: work started from another session gets a "
+            "share of its own. If that work goes on, the run takes longer than this."
         )
     if wall < QUICK_ENOUGH_S:  # a run this short needs no quicker route
         return
