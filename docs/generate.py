@@ -22,13 +22,12 @@ REPRODUCTION = ROOT / "docs" / "reproduction"
 # The README's columns: a label (what was run) -> its claims.csv.
 README_COLUMNS = {
     "the quick preset (100 images, eps 0.1-0.3, one training)": REPRODUCTION / "quick" / "claims.csv",
-    "the paper's protocol on MNIST (1,000 images, six eps)": REPRODUCTION / "paper-mnist" / "claims.csv",
+    "the paper's protocol on MNIST (1,000 images, six eps, one run)": REPRODUCTION / "paper-mnist" / "claims.csv",
 }
 # docs/reproduction.md's verdict tables: a block name -> its claims.csv.
 REPRODUCTION_BLOCKS = {
     "protocol-mnist": REPRODUCTION / "paper-mnist" / "claims.csv",
     "quick": REPRODUCTION / "quick" / "claims.csv",
-    "one-run-so-far": REPRODUCTION / "paper-mnist-one-run" / "claims_figs134.csv",
 }
 
 

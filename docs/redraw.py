@@ -30,14 +30,14 @@ RUNS = {
         "figures": {f"fig{n}": "accuracy.csv" for n in range(1, 5)} | {"suite": "accuracy_suite.csv"},
         "defences": ["docs/reproduction/quick/defences.yaml"],
     },
-    "paper-mnist": {
-        "configfiles": ["presets/paper-mnist.yaml"],
+    "paper-mnist": {  # the protocol in one run directory, with training seeds
+        "configfiles": ["presets/paper-mnist.yaml", "presets/no-longer-attack.yaml"],
         "figures": {f"fig{n}": f"accuracy_fig{n}.csv" for n in range(1, 5)},
         "defences": None,
     },
-    "paper-mnist-one-run": {  # the one-directory protocol run, figure by figure as it lands
-        "configfiles": ["presets/paper-mnist.yaml", "presets/no-longer-attack.yaml"],
-        "figures": {"fig1": "accuracy_fig1.csv", "fig4": "accuracy_fig4.csv"},
+    "paper-mnist-by-figure": {  # the earlier protocol runs, one run directory per figure
+        "configfiles": ["presets/paper-mnist.yaml"],
+        "figures": {f"fig{n}": f"accuracy_fig{n}.csv" for n in range(1, 5)},
         "defences": None,
     },
 }
