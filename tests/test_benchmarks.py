@@ -68,3 +68,20 @@ def test_the_flop_counts_and_the_peak_are_those_of_the_arithmetic(repo_root, mon
     assert flops.input_gradient_flops(layer, torch.rand(8, 30)) == 2 * (2 * 30 * 50)
     assert all(p.requires_grad for p in layer.parameters())  # the weights' flags are restored
     assert flops.matmul_peak_gflops(torch.device("cpu"), size=128, repeats=2) > 0
+
+
+def test_the_estimate_check_row_sets_the_run_against_its_estimate(repo_root):
+    """benchmarks/estimate_check.py's row: jobs since the estimate (gaps of scheduling counted,
+    an earlier run's job left out) and Snakemake's wall, each over the estimate."""
+    check = load_script(repo_root / "benchmarks" / "estimate_check.py")
+    estimate = {"made_at": 100.0, "wall_s": 1000.0, "idle_wall_s": 500.0, "cores": 2, "load": 3.0, "share": 0.5}
+    jobs = [
+        {"started_at": 10.0, "finished_at": 90.0},  # before the estimate
+        {"started_at": 120.0, "finished_at": 500.0},
+        {"started_at": 530.0, "finished_at": 800.0},  # 30 s after the last: Snakemake at work
+        {"started_at": 2000.0, "finished_at": 2100.0},  # after a pause of 20 minutes
+    ]
+    row = check.table_row(estimate, jobs, run_wall_s=2100.0, load_after=0.5)
+    assert row["measured_s"] == 780.0 and row["measured_over_estimate"] == 0.78
+    assert row["snakemake_over_estimate"] == 2.1 and row["estimate_idle_s"] == 500.0
+    assert row["load_at_estimate"] == 3.0 and row["share_at_estimate"] == 0.5
