@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -28,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+SCRIPTS = str(ROOT / "workflow" / "scripts")
+sys.path.insert(0, SCRIPTS)
 
-from aedefense.cost.projection import ESTIMATE_RECORD, hours  # noqa: E402
-from aedefense.cost.status import SCHEDULING_GAP_S, busy_seconds  # noqa: E402
+from aedefense.cost.projection import hours  # noqa: E402
+from aedefense.cost.status import SCHEDULING_GAP_S, busy_seconds, estimate_of_run  # noqa: E402
 from aedefense.files.timings import read_job_times  # noqa: E402
 
 
@@ -71,18 +71,25 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.directory.mkdir(parents=True, exist_ok=True)
     command = ["--cores", str(args.cores), *args.snakemake_args]
-    estimate = subprocess.run([sys.executable, "-m", "aedefense.cost.estimate", *command], cwd=args.directory)
-    record = args.directory / ESTIMATE_RECORD
-    if estimate.returncode != 0 or not record.exists():
+    # this checkout's package, installed or not
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [SCRIPTS, os.environ.get("PYTHONPATH")])))
+    asked_at = time.time()
+    estimate = subprocess.run(
+        [sys.executable, "-m", "aedefense.cost.estimate", *command], cwd=args.directory, env=environment
+    )
+    kept = estimate_of_run(args.directory)
+    if estimate.returncode != 0 or kept is None or kept["made_at"] < asked_at:  # none, or an earlier one
         parser.exit(1, "error: the estimate gave no figure (its message is above); nothing was run\n")
     start = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *command], cwd=args.directory
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *command],
+        cwd=args.directory,
+        env=environment,
     )
     run_wall = time.perf_counter() - start
     if run.returncode != 0:
         parser.exit(1, f"error: the run failed (exit status {run.returncode}); no row\n")
-    row = table_row(json.loads(record.read_text()), read_job_times(args.directory), run_wall, os.getloadavg()[0])
+    row = table_row(kept, read_job_times(args.directory), run_wall, os.getloadavg()[0])
     print(
         f"estimate {hours(row['estimate_s'])} (idle end {hours(row['estimate_idle_s'])}); measured "
         f"{hours(row['measured_s'])}, {row['measured_over_estimate']:.2f}x; Snakemake's wall "

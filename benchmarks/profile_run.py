@@ -30,6 +30,7 @@ are measured; the projection is arithmetic on them.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -39,8 +40,9 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from aedefense.cost.projection import config_of_run, hours, load_config, planned_jobs  # noqa: E402
 from aedefense.cost.rates import planned_kinds, project, rates_of_run  # noqa: E402
-from aedefense.cost.status import against_estimate, busy_seconds  # noqa: E402
+from aedefense.cost.status import against_estimate, busy_seconds, estimate_of_run  # noqa: E402
 from aedefense.files.timings import read_job_times  # noqa: E402
+from aedefense.report.build import RUN_SETTINGS  # noqa: E402
 
 
 def read_jobs(directory: Path) -> list[dict]:
@@ -143,9 +145,11 @@ def main():
         f"{'all jobs':40} {len(jobs):>5} {total / len(jobs):>9.2f}s {'':>9} {compute / total:>8.0%} "
         f"{1 - compute / total:>9.0%}  summed job time {hours(total)}"
     )
-    compared = against_estimate(Path(args.directory), everything)
-    if compared and not args.target:
-        print(f"The last estimate made for a run in this directory: {compared}")
+    estimate = estimate_of_run(Path(args.directory), recorded_options(Path(args.directory)))
+    if estimate and not args.target:  # the whole run: what is left of it is not known here
+        print(
+            f"Against the estimate made before it (if the run has finished): {against_estimate(estimate, everything)}"
+        )
     if args.no_projection:
         return
     config = load_config(args.plan_configfile)
@@ -182,6 +186,12 @@ def main():
     print(f"  summed job time {hours(serial)}; at {parallel:.2f} jobs at once: {hours(serial / parallel)} wall")
     if missing:
         print("  not projected (no job of their rule in the run): " + ", ".join(missing))
+
+
+def recorded_options(directory: Path) -> dict:
+    """The options the run recorded as it started (logs/run_settings.json); {} where none."""
+    path = directory / RUN_SETTINGS
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_status_sets_the_run_against_the_estimate_made_before_it(tmp_path):
     the run's."""
     import json
 
-    from aedefense.cost.status import against_estimate
+    from aedefense.cost.status import against_estimate, estimate_of_run
 
     options = {"targets": ["results/figures/fig4.pdf"], "configfiles": [{"path": "/p/paper.yaml"}], "config": {}}
     estimate = {
@@ -157,9 +157,10 @@ def test_status_sets_the_run_against_the_estimate_made_before_it(tmp_path):
         {"started_at": 1000.0, "finished_at": 4600.0},
         {"started_at": 2000.0, "finished_at": 5800.0},  # overlaps: 4,800 s in all
     ]
-    said = against_estimate(tmp_path, done, left_s=600.0, options=options)
+    said = against_estimate(estimate_of_run(tmp_path, options), done, left_s=600.0)
     assert "1.0 h to 2.0 h (the machine was busy)" in said
     assert "1.3 h of jobs since + about 10 min left, 0.75x the estimate" in said
     other = dict(options, targets=["results/figures/fig1.pdf"])
-    assert against_estimate(tmp_path, done, options=other) is None
-    assert against_estimate(tmp_path / "elsewhere", done) is None
+    assert estimate_of_run(tmp_path, other) is None and estimate_of_run(tmp_path / "elsewhere") is None
+    (tmp_path / "logs" / "estimate.json").write_text('{"made_at": 1000.0, "wall_s": 0}')  # not one to divide by
+    assert estimate_of_run(tmp_path, options) is None

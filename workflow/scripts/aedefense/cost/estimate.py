@@ -267,6 +267,8 @@ def main(arguments: list[str]) -> None:
         return
     from aedefense.plan.command_line import command_line_problems
 
+    # the machine's load before the estimate's own work adds to it
+    load, machine_cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
     problems = command_line_problems(arguments)
     if problems:  # what Snakemake would report with a traceback, before reading the Snakefile
         sys.exit("\n".join(f"error: {p}" for p in problems))
@@ -315,7 +317,6 @@ def main(arguments: list[str]) -> None:
             break
         print(f"  {row['kind']}: {counted(row['jobs'], 'job')}, {hours(row['wall_s'])}")
     idle_wall = wall * share if share < BUSY_SHARE else wall
-    load, machine_cores = os.getloadavg()[0], os.cpu_count() or 1
     record_estimate(
         Path(directory) / ESTIMATE_RECORD,
         targets=get_argument_parser().parse_args(arguments).targets or [],

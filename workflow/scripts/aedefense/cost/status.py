@@ -89,23 +89,27 @@ def same_run(estimate: dict, options: dict) -> bool:
     )
 
 
-def against_estimate(
-    directory: Path, done: list[dict], left_s: float | None = 0.0, options: dict | None = None
-) -> str | None:
-    """The run's time set against the estimate made before it (logs/estimate.json): the wall
-    time its jobs have run since the estimate (busy_seconds) plus `left_s` (None: jobs left
-    whose time is not known), over the estimate. None where no estimate was kept, or it was
-    for other options than `options`."""
-    path = Path(directory) / ESTIMATE_RECORD
-    if not path.exists():
-        return None
-    estimate = json.loads(path.read_text())
-    if options is not None and not same_run(estimate, options):
-        return None
+def estimate_of_run(directory: Path, options: dict | None = None) -> dict | None:
+    """The estimate kept in `directory` (logs/estimate.json), where it is readable, states a
+    time, and was made for the run of `options` (same_run; None: any run); else None."""
+    try:
+        estimate = json.loads((Path(directory) / ESTIMATE_RECORD).read_text())
+        usable = estimate["wall_s"] > 0 and estimate["made_at"] > 0 and estimate["cores"] >= 1
+        if usable and (options is None or same_run(estimate, options)):
+            return estimate
+    except (OSError, ValueError, KeyError, TypeError):  # absent, or not one the estimate wrote
+        pass
+    return None
+
+
+def against_estimate(estimate: dict, done: list[dict], left_s: float | None = 0.0) -> str:
+    """The run's time set against the estimate made before it (estimate_of_run): the wall time
+    its jobs have run since the estimate (busy_seconds) plus `left_s`, the time left on the
+    estimate's cores (None: jobs left whose time is not known), over the estimate."""
     ran = busy_seconds([record for record in done if record["started_at"] >= estimate["made_at"]], SCHEDULING_GAP_S)
     made = datetime.fromtimestamp(estimate["made_at"]).strftime("%Y-%m-%d %H:%M")
     said = hours(estimate["wall_s"])
-    if estimate["idle_wall_s"] < estimate["wall_s"]:
+    if estimate.get("idle_wall_s", estimate["wall_s"]) < estimate["wall_s"]:
         said = f"{hours(estimate['idle_wall_s'])} to {said} (the machine was busy)"
     head = f"estimated at {made} ({counted(estimate['cores'], 'core')}): {said}; measured: {hours(ran)} of jobs since"
     if left_s is None:
@@ -134,11 +138,11 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
     locks = directory / ".snakemake" / "locks"
     if locks.is_dir() and any(locks.iterdir()):
         lines.append("  a run holds this directory (running now, or stopped without unlocking: snakemake --unlock)")
+    estimate = estimate_of_run(directory, options)
     if not left:
         lines.append("  left: nothing; every target of these options is built")
-        compared = against_estimate(directory, done, 0.0, options)
-        if compared:
-            lines.append(f"  {compared}")
+        if estimate:
+            lines.append(f"  {against_estimate(estimate, done, 0.0)}")
         return "\n".join(lines)
     by_rule = ", ".join(f"{rule} {n}" for rule, n in Counter(rule for rule, _ in left).most_common())
     lines.append(f"  left: {len(left)} jobs ({by_rule})")
@@ -153,15 +157,17 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
         return "\n".join(lines)
     at_least = "at least " if missing else ""
     on = counted(cores, "core")
-    estimate = f"  time left: {at_least}about {hours(seconds)} on {on}, at this run's rates per kind of work"
+    said = f"  time left: {at_least}about {hours(seconds)} on {on}, at this run's rates per kind of work"
     if stood_in:
-        estimate += f" ({stood_in} jobs at the rate of the closest kind that ran)"
+        said += f" ({stood_in} jobs at the rate of the closest kind that ran)"
     if missing:
-        estimate += f"; not counted (no job of their rule ran here yet): {', '.join(missing)}"
-    lines.append(estimate)
-    compared = against_estimate(directory, done, None if missing else seconds, options)
-    if compared:
-        lines.append(f"  {compared}")
+        said += f"; not counted (no job of their rule ran here yet): {', '.join(missing)}"
+    lines.append(said)
+    if estimate:  # the time left on the cores the estimate was made for
+        left_s = (
+            seconds if estimate["cores"] == cores else time_left(config, left, done, estimate["cores"], directory)[0]
+        )
+        lines.append(f"  {against_estimate(estimate, done, None if missing else left_s)}")
     return "\n".join(lines)
 
 

@@ -36,7 +36,10 @@ def deterministic_algorithms() -> None:
     compiler (torch._inductor, 1-2 s on a CPU: a tenth of an evaluation job) to set a flag of
     the compiler's, which no job uses; the public call where the compiler is loaded already."""
     set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
-    if set_flag is None or "torch._inductor" in sys.modules:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    else:
-        set_flag(True, warn_only=True)
+    if set_flag is not None and "torch._inductor" not in sys.modules:
+        try:
+            set_flag(True, warn_only=True)
+            return
+        except TypeError:  # a torch whose private setter changed: the public call
+            pass
+    torch.use_deterministic_algorithms(True, warn_only=True)
