@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from aedefense.cost.projection import NOT_PROJECTED, RATE_RULE, WorkKind, planned_work
+from aedefense.cost.projection import NOT_PROJECTED, RATE_RULE, WorkKind, counted, planned_work
 from aedefense.plan import grid
 from aedefense.plan.params import autoencoder_settings
 
@@ -118,7 +118,7 @@ def project(model: RateModel, planned: list[tuple[str, WorkKind, float]]) -> tup
         elif kind.rule in model.per_job_s:  # no work measure: seconds per job
             compute, measured_on = counts[kind] * model.per_job_s[kind.rule], None
         else:
-            missing.append(f"{kind} ({counts[kind]} job{'s' if counts[kind] != 1 else ''})")
+            missing.append(f"{kind} ({counted(counts[kind], 'job')})")
             continue
         projected.append(
             {

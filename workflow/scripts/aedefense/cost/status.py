@@ -145,7 +145,7 @@ def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
             lines.append(f"  {against_estimate(estimate, done, 0.0)}")
         return "\n".join(lines)
     by_rule = ", ".join(f"{rule} {n}" for rule, n in Counter(rule for rule, _ in left).most_common())
-    lines.append(f"  left: {len(left)} jobs ({by_rule})")
+    lines.append(f"  left: {counted(len(left), 'job')} ({by_rule})")
     seconds, stood_in, missing = time_left(config, left, done, cores, directory)
     if not seconds:  # no job left has a rate measured here
         lines.append(
