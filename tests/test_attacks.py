@@ -401,3 +401,52 @@ def test_an_attack_leaves_every_module_in_the_mode_it_found_it():
     attack_in_batches(wrapper, x, y, dict(PGD, steps=2, eps=0.1), seed=0)
     assert wrapper.training and not classifier.training and not classifier[2].training
     assert all(p.requires_grad for p in wrapper.parameters())
+
+
+def test_the_folded_classifier_is_the_trained_one_to_float_rounding(trained):
+    """config.yaml fast_forward: BatchNorm folded into the convolutions, max-pool before ReLU,
+    channels-last memory: the logits within 1e-5 of the classifier as trained, which is left
+    unchanged, and each image's input gradient within 0.1% of its norm."""
+    from aedefense.core.models import fast_forward_form, folded
+
+    model, x, y = trained
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    fast, _ = fast_forward_form(model, None, "cpu")
+    kinds = [type(layer).__name__ for layer in fast.features]
+    assert "BatchNorm2d" not in kinds and kinds[:3] == ["Conv2d", "MaxPool2d", "ReLU"]
+    assert any("BatchNorm2d" in type(layer).__name__ for layer in model.features)
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+
+    def logits_and_gradient(net):
+        inputs = x.clone().requires_grad_(True)
+        logits = net(inputs)
+        (gradient,) = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, y, reduction="sum"), inputs)
+        return logits.detach(), gradient
+
+    (logits, gradient), (fast_logits, fast_gradient) = logits_and_gradient(model), logits_and_gradient(fast)
+    assert (logits - fast_logits).abs().max() < 1e-5
+    per_image = (gradient - fast_gradient).flatten(1).norm(dim=1) / gradient.flatten(1).norm(dim=1)
+    assert per_image.max() < 1e-3
+    assert (logits - folded(model.train()).eval()(x)).abs().max() < 1e-5  # folds at eval, whatever its mode
+    model.eval()
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.1])
+@pytest.mark.parametrize("settings", [CW, PGD], ids=["cw", "pgd"])
+def test_attacks_on_the_folded_classifier_find_the_same_accuracy(trained, settings, eps):
+    """The stated tolerance of fast_forward on the fixture: the accuracy on each model's own
+    adversarial set within one image of 64, and at most one image in eight whose set moved by
+    more than 1e-3 (rounding can keep another iterate of CW, or flip the sign of PGD's step)."""
+    model, x, y = trained
+    sets, accuracies = [], []
+    for fast in (False, True):
+        defence = Defence(model, {}, None, None, {})
+        defended = (defence.fast_forward("cpu") if fast else defence).model(attack=True)
+        adversarial = attack_in_batches(defended, x, y, dict(settings, eps=eps), seed=0).adversarial
+        sets.append(adversarial)
+        accuracies.append(accuracy_on(defended, adversarial, y))
+    assert accuracies[0] < 0.99  # the attack found something to agree on
+    assert abs(accuracies[0] - accuracies[1]) <= 1 / len(y) + 1e-9
+    moved = (sets[0] - sets[1]).flatten(1).abs().max(1).values > 1e-3
+    assert int(moved.sum()) <= len(y) // 8
+    assert float((sets[1] - x).abs().max()) <= eps + 1e-6

@@ -297,28 +297,39 @@ def test_the_whole_grid_then_incremental_rebuilds(repo_root, fixture_overlay):
     assert "results/mnist/ae/ae_d0_stp0.2_a0/model.pt" in plan.stdout
 
 
-def test_jobs_in_pieces_make_the_sets_and_accuracies_of_whole_batches(repo_root, fixture_overlay):
-    """cpu_forward_batch, a machine setting: on a CPU an attack job's and an evaluation job's
-    forwards go in pieces (16 of the 40 attacked images here), and the adversarial set and the
-    accuracies, a sampling VAE's at scales 1 and 2 among them, are the whole batches' ones."""
+def test_jobs_in_pieces_or_folded_make_the_sets_and_accuracies_of_the_trained_model(repo_root, fixture_overlay):
+    """Two machine settings of attack and evaluation jobs on a CPU, neither a reason to rerun.
+    cpu_forward_batch: forwards in pieces (16 of the 40 attacked images here) give the whole
+    batches' adversarial set and accuracies exactly, a sampling VAE's at scales 1 and 2 among
+    them. fast_forward: the classifier folded gives accuracies within one image of 40 of the
+    models as trained (config.yaml's stated tolerance: float rounding)."""
     from aedefense.jobs.adversarial import load_adversarial_set
 
     workdir, overlay = fixture_overlay
     cell = workdir / "results" / "mnist" / "ae" / "vae_d1_stp0.2_a0"
     targets = ["results/mnist/ae/vae_d1_stp0.2_a0/eval/cw_eps0.1.csv"]
     made = {}
-    for pieces in (16, None):
-        overlay.update(device="cpu", cpu_forward_batch=pieces)
+    for pieces, fast in ((16, True), (None, True), (16, False)):
+        overlay.update(device="cpu", cpu_forward_batch=pieces, fast_forward=fast)
+        if made:
+            assert scheduled(snakemake(repo_root, workdir, overlay, "-n", *targets)) == []
         snakemake(repo_root, workdir, overlay, *targets, "--forcerun", "attack", "evaluate")
-        log = (workdir / "logs" / "mnist" / "ae" / "vae_d1_stp0.2_a0" / "attack" / "cw_eps0.1.log").read_text()
+        log_dir = workdir / "logs" / "mnist" / "ae" / "vae_d1_stp0.2_a0" / "attack"
+        log = (log_dir / "cw_eps0.1.log").read_text()
         assert ("forwards in pieces of 16 images" in log) == (pieces == 16)
+        assert ("the classifier folded" in log) == fast
+        timing = json.loads((log_dir / "cw_eps0.1.timing.json").read_text())
+        assert timing["machine"] == {"fast_forward": fast, "cpu_forward_batch": pieces or 0}
         table = pd.read_csv(cell / "eval" / "cw_eps0.1.csv")
-        made[pieces] = (load_adversarial_set(cell / "adv" / "cw_eps0.1.pt")["adversarial"], table)
-    (in_pieces, table), (whole, whole_table) = made[16], made[None]
+        made[pieces, fast] = (load_adversarial_set(cell / "adv" / "cw_eps0.1.pt")["adversarial"], table)
+    (in_pieces, table), (whole, whole_table) = made[16, True], made[None, True]
     assert sorted(table["scale"]) == [1.0, 2.0] and (table["draws"] > 1).all()
     assert (in_pieces - whole).abs().max() == 0
     columns = ["scale", "accuracy_mean", "accuracy_std", "n_images", "images_correct"]  # per image too
     pd.testing.assert_frame_equal(table[columns], whole_table[columns])
+    as_trained = made[16, False][1]
+    assert (as_trained["n_images"] == 40).all()
+    assert (table["accuracy_mean"] - as_trained["accuracy_mean"]).abs().max() <= 1 / 40 + 1e-9
 
 
 def test_a_cell_trained_under_another_name_is_refused(repo_root, fixture_overlay):

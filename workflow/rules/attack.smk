@@ -21,6 +21,7 @@ rule attack:
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
         cpu_forward_batch=config["cpu_forward_batch"] or 0,  # nor how it batches its forwards
+        fast_forward=int(config["fast_forward"]),  # nor whether it runs the classifier folded
     params:
         settings=attack_params,
         models=model_params,
@@ -58,6 +59,7 @@ rule evaluate:
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
         cpu_forward_batch=config["cpu_forward_batch"] or 0,  # nor how it batches its forwards
+        fast_forward=int(config["fast_forward"]),  # nor whether it runs the classifier folded
     params:
         settings=evaluate_params,
         models=model_params,

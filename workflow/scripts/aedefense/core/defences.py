@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from aedefense.core.models import Classifier, DefendedModel
+from aedefense.core.models import Classifier, DefendedModel, fast_forward_form
 from aedefense.plan.cells import is_stochastic
 from aedefense.plan.names import AUTO
 
@@ -513,6 +513,14 @@ class Defence:
         for part in (self.classifier, self.autoencoder, user and user.function, user and user.approximation):
             if isinstance(part, torch.nn.Module):
                 part.to(device)
+        return self
+
+    def fast_forward(self, device) -> Defence:
+        """The defence as attack and evaluation jobs run it where config.yaml's fast_forward is
+        on (models.fast_forward_form). A user's own modules are left as they are (a model of the user's that
+        wraps the classifier keeps the classifier it was built with); a purifier is stacked on
+        the folded classifier. Call it after to(device)."""
+        self.classifier, self.autoencoder = fast_forward_form(self.classifier, self.autoencoder, device)
         return self
 
     def columns(self) -> dict | None:

@@ -66,10 +66,12 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
     attacks, each at its own rate; training steps use the kind's penalty. Each kind runs on
     the threads its job will get: its rule's threads, at most `cores` (Snakemake gives a job
     no more than the run's cores; this machine's where None)."""
+    from copy import deepcopy
+
     import torch
 
     from aedefense.core.attacks import run_attack
-    from aedefense.core.models import Classifier, DefendedModel, build_autoencoder
+    from aedefense.core.models import Classifier, DefendedModel, build_autoencoder, fast_forward_form
     from aedefense.jobs.setup import select_device
     from aedefense.jobs.training import autoencoder_loss, contractive_penalty
     from aedefense.plan.attack_specs import spec_of, work_of
@@ -88,7 +90,10 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
             classes = next(DATASETS[d].classes for d in config["datasets"] if shape_of(d) == shape)
             classifier = Classifier(dims, classes, c["blocks"], c["channels"], c["dense"], c["dropout"]).to(device)
             autoencoder = build_autoencoder(dims, "ae", a).to(device)
-            stacked = DefendedModel(classifier, autoencoder, "mean").to(device).eval()
+            inference = (classifier, autoencoder)  # the form attack and evaluation jobs run
+            if config["fast_forward"]:
+                inference = fast_forward_form(classifier, deepcopy(autoencoder), device)
+            stacked = DefendedModel(*inference, "mean").eval()
             built[shape] = dims, classes, classifier, autoencoder, stacked
         return built[shape]
 

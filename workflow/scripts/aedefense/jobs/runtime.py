@@ -44,6 +44,7 @@ class JobTimer:
         self.seconds["startup"] = self.before_job
         self.startup_measured = before_job is not None
         self.work: dict = {}
+        self.machine: dict = {}  # the machine settings the job ran with (fast_forward, pieces)
 
     @contextmanager
     def phase(self, name: str):
@@ -77,6 +78,7 @@ class JobTimer:
             "wildcards": wildcards,
             "threads": threads,
             "device": getattr(self, "device_name", "cpu"),
+            "machine": self.machine,
             "startup_measured": self.startup_measured,
             **{f"{name}_s": round(value, 4) for name, value in self.seconds.items()},
             "other_s": round(max(0.0, in_job - accounted), 4),
