@@ -30,7 +30,6 @@ are measured; the projection is arithmetic on them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -42,7 +41,7 @@ from aedefense.cost.projection import config_of_run, hours, load_config, planned
 from aedefense.cost.rates import planned_kinds, project, rates_of_run  # noqa: E402
 from aedefense.cost.status import against_estimate, busy_seconds, estimate_of_run  # noqa: E402
 from aedefense.files.timings import read_job_times  # noqa: E402
-from aedefense.report.build import RUN_SETTINGS  # noqa: E402
+from aedefense.report.build import recorded_run  # noqa: E402
 
 
 def read_jobs(directory: Path) -> list[dict]:
@@ -145,7 +144,7 @@ def main():
         f"{'all jobs':40} {len(jobs):>5} {total / len(jobs):>9.2f}s {'':>9} {compute / total:>8.0%} "
         f"{1 - compute / total:>9.0%}  summed job time {hours(total)}"
     )
-    estimate = estimate_of_run(Path(args.directory), recorded_options(Path(args.directory)))
+    estimate = estimate_of_run(Path(args.directory), recorded_run(args.directory) or {})
     if estimate and not args.target:  # the whole run: what is left of it is not known here
         print(
             f"Against the estimate made before it (if the run has finished): {against_estimate(estimate, everything)}"
@@ -186,12 +185,6 @@ def main():
     print(f"  summed job time {hours(serial)}; at {parallel:.2f} jobs at once: {hours(serial / parallel)} wall")
     if missing:
         print("  not projected (no job of their rule in the run): " + ", ".join(missing))
-
-
-def recorded_options(directory: Path) -> dict:
-    """The options the run recorded as it started (logs/run_settings.json); {} where none."""
-    path = directory / RUN_SETTINGS
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 if __name__ == "__main__":

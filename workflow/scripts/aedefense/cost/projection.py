@@ -54,12 +54,11 @@ def config_of_run(directory: Path) -> dict | None:
     """The config a run was made with, from the options it recorded as its jobs started
     (logs/run_settings.json) laid over the config.yaml beside its Snakefile; None where it
     recorded none or its config files are gone."""
-    from aedefense.report.build import RUN_SETTINGS
+    from aedefense.report.build import recorded_run
 
-    settings = Path(directory) / RUN_SETTINGS
-    if not settings.exists():
+    recorded = recorded_run(directory)
+    if recorded is None:
         return None
-    recorded = json.loads(settings.read_text())
     paths = [entry["path"] for entry in recorded.get("configfiles", [])]
     snakefile = Path(recorded.get("snakefile") or ROOT / "Snakefile")
     base = snakefile.parent / "config.yaml"

@@ -27,7 +27,7 @@ from aedefense.cost.estimate import training_images_found
 from aedefense.cost.projection import ESTIMATE_RECORD, PlanError, config_of_run, counted, hours, planned_jobs
 from aedefense.cost.rates import planned_kinds, project, rates_of_run, spread_over_cores
 from aedefense.files.timings import read_job_times
-from aedefense.report.build import RUN_SETTINGS, command_line
+from aedefense.report.build import RUN_SETTINGS, command_line, recorded_run
 
 
 def dry_run_arguments(options: dict) -> list[str]:
@@ -119,10 +119,11 @@ def against_estimate(estimate: dict, done: list[dict], left_s: float | None = 0.
 
 
 def status(directory: Path, cores: int, snakefile: str | None = None) -> str:
-    settings_path = directory / RUN_SETTINGS
-    if not settings_path.exists():
-        raise FileNotFoundError(f"no run was recorded in {directory} ({settings_path} is missing): start one first")
-    options = json.loads(settings_path.read_text())
+    options = recorded_run(directory)
+    if options is None:
+        raise FileNotFoundError(
+            f"no run was recorded in {directory} ({directory / RUN_SETTINGS} is missing): start one first"
+        )
     config = config_of_run(directory)
     if config is None:
         raise FileNotFoundError(f"the config files the run in {directory} recorded are gone: {command_line(options)}")

@@ -22,6 +22,13 @@ from pathlib import Path
 RUN_SETTINGS = Path("logs") / "run_settings.json"  # how the run was made, not a result
 
 
+def recorded_run(directory) -> dict | None:
+    """The options the run in `directory` recorded as its jobs started (RUN_SETTINGS); None
+    where it recorded none."""
+    path = Path(directory) / RUN_SETTINGS
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def options_of(configfiles, overrides) -> dict:
     """A run's options as recorded: each config file's absolute path and sha256, and the
     --config values."""
@@ -109,12 +116,13 @@ def main(argv=None) -> int:
 
     for problem in command_line_problems(rest):
         parser.exit(2, f"error: {problem}\n")
-    settings = args.directory / RUN_SETTINGS
-    if not settings.exists():
+    recorded = recorded_run(args.directory)
+    if recorded is None:
         parser.exit(
-            2, f"error: no run was recorded in {args.directory} ({settings} is missing): run the workflow first\n"
+            2,
+            f"error: no run was recorded in {args.directory} ({args.directory / RUN_SETTINGS} is missing): run the "
+            "workflow first\n",
         )
-    recorded = json.loads(settings.read_text())
     from snakemake.cli import parse_config
 
     files, entries = split_options(rest)
