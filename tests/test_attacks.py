@@ -406,7 +406,8 @@ def test_an_attack_leaves_every_module_in_the_mode_it_found_it():
 def test_the_folded_classifier_is_the_trained_one_to_float_rounding(trained):
     """config.yaml fast_forward: BatchNorm folded into the convolutions, max-pool before ReLU,
     channels-last memory: the logits within 1e-5 of the classifier as trained, which is left
-    unchanged, and each image's input gradient within 0.1% of its norm."""
+    unchanged (its weights, their memory layout), and each image's input gradient within 0.01%
+    of its norm."""
     from aedefense.core.models import fast_forward_form, folded
 
     model, x, y = trained
@@ -416,6 +417,8 @@ def test_the_folded_classifier_is_the_trained_one_to_float_rounding(trained):
     assert "BatchNorm2d" not in kinds and kinds[:3] == ["Conv2d", "MaxPool2d", "ReLU"]
     assert any("BatchNorm2d" in type(layer).__name__ for layer in model.features)
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert all(parameter.is_contiguous() for parameter in model.parameters())  # not made channels-last
+    assert fast.features[3].weight.is_contiguous(memory_format=torch.channels_last)  # the second conv
 
     def logits_and_gradient(net):
         inputs = x.clone().requires_grad_(True)
@@ -426,7 +429,7 @@ def test_the_folded_classifier_is_the_trained_one_to_float_rounding(trained):
     (logits, gradient), (fast_logits, fast_gradient) = logits_and_gradient(model), logits_and_gradient(fast)
     assert (logits - fast_logits).abs().max() < 1e-5
     per_image = (gradient - fast_gradient).flatten(1).norm(dim=1) / gradient.flatten(1).norm(dim=1)
-    assert per_image.max() < 1e-3
+    assert per_image.max() < 1e-4
     assert (logits - folded(model.train()).eval()(x)).abs().max() < 1e-5  # folds at eval, whatever its mode
     model.eval()
 

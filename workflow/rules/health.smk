@@ -16,6 +16,7 @@ rule health:
     threads: grid.rule_threads(config, "health")
     resources:
         device=config["device"],  # where a job runs is no reason to rerun it
+        fast_forward=int(config["fast_forward"]),  # nor whether it runs the classifier folded
     params:
         settings=health_params,
         models=model_params,

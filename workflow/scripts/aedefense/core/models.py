@@ -72,8 +72,8 @@ def folded(classifier: Classifier) -> Classifier:
     >>> import torch
     >>> classifier = Classifier((1, 28, 28), 10, blocks=2, channels=8, dense=16, dropout=0.0).eval()
     >>> fast = folded(classifier)
-    >>> [type(layer).__name__ for layer in fast.features][:3]
-    ['Conv2d', 'MaxPool2d', 'ReLU']
+    >>> [type(layer).__name__ for layer in fast.features][:3], fast.features.training
+    (['Conv2d', 'MaxPool2d', 'ReLU'], False)
     >>> x = torch.rand(5, 1, 28, 28)
     >>> bool((fast(x) - classifier(x)).abs().max() < 1e-5)
     True
@@ -94,7 +94,7 @@ def folded(classifier: Classifier) -> Classifier:
         else:
             kept.append(layer)
     fast.features = nn.Sequential(*kept)
-    return fast
+    return fast.eval()
 
 
 def fast_forward_form(classifier: Classifier | None, autoencoder: nn.Module | None, device) -> tuple:

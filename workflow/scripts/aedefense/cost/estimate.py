@@ -90,11 +90,12 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
             classes = next(DATASETS[d].classes for d in config["datasets"] if shape_of(d) == shape)
             classifier = Classifier(dims, classes, c["blocks"], c["channels"], c["dense"], c["dropout"]).to(device)
             autoencoder = build_autoencoder(dims, "ae", a).to(device)
-            inference = (classifier, autoencoder)  # the form attack and evaluation jobs run
+            # copies: the training measurements put the originals in training mode
+            as_trained = DefendedModel(deepcopy(classifier), deepcopy(autoencoder), "mean").eval()
+            stacked = as_trained  # the form attack, evaluation and health jobs run
             if config["fast_forward"]:
-                inference = fast_forward_form(classifier, deepcopy(autoencoder), device)
-            stacked = DefendedModel(*inference, "mean").eval()
-            built[shape] = dims, classes, classifier, autoencoder, stacked
+                stacked = DefendedModel(*fast_forward_form(classifier, deepcopy(autoencoder), device)).eval()
+            built[shape] = dims, classes, classifier, autoencoder, stacked, as_trained
         return built[shape]
 
     def threads(rule):
@@ -166,7 +167,7 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
         if device.type == "cpu" and config["cpu_forward_batch"]:  # the job's forwards go in pieces
             batch = min(batch, config["cpu_forward_batch"])
         x, _ = images(kind.shape, batch)
-        stacked = models(kind.shape)[4]
+        stacked = models(kind.shape)[5 if kind.rule == "latent" else 4]  # latent jobs do not fold
         with torch.no_grad():
             return rate(lambda: stacked(x), len(x))
 
