@@ -30,9 +30,7 @@ with job(snakemake) as timer:
         defence = load_defence(
             dict(snakemake.input.items()), dataset, cell, settings.get("defence"), snakemake.params.models
         )
-        defence.to(device)
-        if snakemake.resources.fast_forward:
-            defence.fast_forward(device)
+        folded = timer.place(defence, device, snakemake.resources)
         if settings.get("stochastic") == AUTO:  # planned before anyone knew: its contract check says
             settings = final_settings(settings, defence.samples_at(settings.get("scale", 0.0)))
         seed = settings.get("seed", 0)
@@ -43,11 +41,6 @@ with job(snakemake) as timer:
             model = defence.model(attack=True)  # a VAE's mean code
         model = in_pieces_on_cpu(model.to(device), device, snakemake.resources.cpu_forward_batch)
     pieces = f", forwards in pieces of {model.size} images" if isinstance(model, InPieces) else ""
-    folded = ", the classifier folded (fast_forward)" if snakemake.resources.fast_forward else ""
-    timer.machine = {
-        "fast_forward": bool(snakemake.resources.fast_forward),
-        "cpu_forward_batch": snakemake.resources.cpu_forward_batch,
-    }
     print(f"attacking {dataset}/{cell} on {device}{pieces}{folded}: {settings}")
     with timer.phase("compute"):
         seed_everything(seed, device)

@@ -48,14 +48,7 @@ with job(snakemake) as timer:
             attack = worst_case(records) if attack_name == WORST else records[attack_name]
         labels = test["labels"][indices].to(device)
         image_sets = [images.to(device) for images in image_sets]
-        defence.to(device)
-        if snakemake.resources.fast_forward:
-            defence.fast_forward(device)
-    folded = ", the classifier folded (fast_forward)" if snakemake.resources.fast_forward else ""
-    timer.machine = {
-        "fast_forward": bool(snakemake.resources.fast_forward),
-        "cpu_forward_batch": snakemake.resources.cpu_forward_batch,
-    }
+        folded = timer.place(defence, device, snakemake.resources)
     print(f"evaluating {dataset}/{cell} on {device}{folded}")
     rows, draws_per_scale = [], []
     pieces = snakemake.resources.cpu_forward_batch

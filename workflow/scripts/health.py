@@ -62,10 +62,7 @@ with job(snakemake) as timer:
         longer = None
         if LONGER_ATTACK in inputs:
             longer = {key: accuracy_at_scale(inputs[key], scale) for key in (FIGURE_ATTACK, LONGER_ATTACK)}
-        defence.to(device)
-        if snakemake.resources.fast_forward:  # the form the attacks and evaluations ran
-            defence.fast_forward(device)
-        timer.machine = {"fast_forward": bool(snakemake.resources.fast_forward)}
+        timer.place(defence, device, snakemake.resources)  # the form the attacks and evaluations ran
     unbounded = settings["unbounded_eps"]
     grid = {eps: records[eps] for eps in settings["eps"]}
     with timer.phase("compute"):

@@ -67,6 +67,19 @@ class JobTimer:
         self.device_name = str(device)
         return device
 
+    def place(self, defence, device, resources) -> str:
+        """Move the defence to the device in the form the job's machine settings ask for (the
+        rule's resources: fast_forward runs the classifier folded), record those settings in the
+        timing file, and return the log's phrase for them."""
+        defence.to(device)
+        fast_forward = bool(resources.fast_forward)
+        if fast_forward:
+            defence.fast_forward(device)
+        self.machine = {"fast_forward": fast_forward}
+        if hasattr(resources, "cpu_forward_batch"):
+            self.machine["cpu_forward_batch"] = resources.cpu_forward_batch
+        return ", the classifier folded (fast_forward)" if fast_forward else ""
+
     def record(self, rule: str, wildcards: dict, threads: int) -> dict:
         in_job = time.perf_counter() - self.entered
         accounted = sum(v for k, v in self.seconds.items() if k != "startup")
