@@ -59,9 +59,13 @@ def representative_attack(config: dict, method: str) -> dict:
     )
 
 
-def measure(config: dict, device_setting: str, kinds, cores: int | None = None) -> tuple[RateModel, str, float]:
+def measure(
+    config: dict, device_setting: str, kinds, cores: int | None = None
+) -> tuple[RateModel, str, float, RateModel]:
     """This machine's rate of each kind of work in `kinds` (cost.projection.WorkKind), each
-    measured briefly on the config's models at the kind's image shape, and the device name.
+    measured briefly on the config's models at the kind's image shape, the device name, the
+    median share of their threads' time the measurements got, and the rates the machine would
+    give idle (the same where the measurements got at least BUSY_SHARE).
     An attack runs a few steps of the config's own settings for its method; a suite is its
     attacks, each at its own rate; training steps use the kind's penalty. Each kind runs on
     the threads its job will get: its rule's threads, at most `cores` (Snakemake gives a job
@@ -98,8 +102,8 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
             built[shape] = dims, classes, classifier, autoencoder, stacked, as_trained
         return built[shape]
 
-    def threads(rule):
-        torch.set_num_threads(job_threads(config, rule, cores or os.cpu_count() or 1))
+    def threads(rule, only=None):
+        torch.set_num_threads(only or job_threads(config, rule, cores or os.cpu_count() or 1))
 
     def images(shape, batch):
         dims, classes, *_ = models(shape)
@@ -112,7 +116,9 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
         """Images per second of one forward and backward of the stacked model at `batch`: on a
         CPU a batch whose activations outgrow the cache runs slower per image (about half the
         rate at 1,000 as at 100 on MNIST), which the attacks' short measurement at a small
-        batch leaves out. A large batch is timed once, the model warm."""
+        batch leaves out. A large batch is timed once, after one warm-up pass at its size: the
+        first pass at a new batch size builds the backend's kernels for it, and timed alone it
+        took 0.1-0.7x a warm pass's rate."""
         if (shape, batch) not in pass_rates:
             x, y = images(shape, batch)
             stacked = models(shape)[4]
@@ -122,7 +128,7 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
                 torch.nn.functional.cross_entropy(stacked(inputs), y).backward()
 
             small = batch <= attack_cap
-            pass_rates[shape, batch] = rate(step, batch, MEASURE_SECONDS if small else 0.0, warm_up=small)
+            pass_rates[shape, batch] = rate(step, batch, MEASURE_SECONDS if small else 0.0)
         return pass_rates[shape, batch]
 
     def attack_rate(settings: dict, shape: str, at_once: int) -> float:
@@ -131,12 +137,14 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
         spec = spec_of(settings)
         settings[spec.steps_setting] = MEASURED_STEPS
         settings.update({name: 1 for name in spec.runs_settings})
-        batch = min(attack_cap, settings["batch_size"])
+        cap = attack_cap
+        if device.type == "cpu" and config["cpu_forward_batch"]:  # the job's forwards go in pieces
+            at_once = min(at_once, config["cpu_forward_batch"])
+            cap = max(cap, min(at_once, CPU_FORWARD_BATCH))  # the attack itself at the job's piece
+        batch = min(cap, settings["batch_size"])
         x, y = images(shape, batch)
         stacked = models(shape)[4]
         measured = rate(lambda: run_attack(stacked, x, y, settings), work_of(settings, batch))
-        if device.type == "cpu" and config["cpu_forward_batch"]:  # the job's forwards go in pieces
-            at_once = min(at_once, config["cpu_forward_batch"])
         if at_once > batch:
             measured *= pass_rate(shape, at_once) / pass_rate(shape, batch)
         return measured
@@ -186,8 +194,8 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
         loss_of = lambda net, x, y: torch.nn.functional.cross_entropy(net(x), y)  # noqa: E731
         return training_rate(models(kind.shape)[2].train(), loss_of, kind.shape, kind.batch)
 
-    def rate_of(kind):
-        threads(kind.rule)
+    def rate_of(kind, only_threads=None):
+        threads(kind.rule, only_threads)
         if kind.rule == "attack":
             if kind.what.startswith("suite "):
                 return suite_rate(kind)
@@ -196,20 +204,38 @@ def measure(config: dict, device_setting: str, kinds, cores: int | None = None) 
             return forward_rate(kind)
         return {"train_autoencoder": autoencoder_rate, "train_classifier": classifier_rate}[kind.rule](kind)
 
-    shares = []
-
-    def rate_with_share(kind):
+    def rate_with_share(kind, only_threads=None):
+        """(rate, the share of its threads' time the measurement got)."""
         cpu, wall = time.process_time(), time.perf_counter()
-        value = rate_of(kind)
+        value = rate_of(kind, only_threads)
         used = (time.process_time() - cpu) / (time.perf_counter() - wall)
-        shares.append(min(1.0, used / min(torch.get_num_threads(), os.cpu_count() or 1)))
-        return value
+        return value, min(1.0, used / min(torch.get_num_threads(), os.cpu_count() or 1))
 
-    measured = {kind: rate_with_share(kind) for kind in sorted(set(kinds)) if kind.rule in MEASURED_RULES}
+    measured, idle, shares = {}, {}, []
+    for kind in sorted(set(kinds)):
+        if kind.rule not in MEASURED_RULES:
+            continue
+        measured[kind], share = rate_with_share(kind)
+        shares.append(share)
+        busy = device.type == "cpu" and share < BUSY_SHARE
+        idle[kind] = measured[kind] / share if busy else measured[kind]
+        if busy and torch.get_num_threads() > 1:
+            # threads that wait for each other at every operation lose far more than their
+            # share on a busy machine (2 threads beside two busy jobs on 2 cores: a tenth of
+            # one thread's rate): one thread's rate over its own share bounds the idle rate
+            one, share_one = rate_with_share(kind, only_threads=1)
+            idle[kind] = max(idle[kind], one / share_one)
     share = sorted(shares)[len(shares) // 2] if shares and device.type == "cpu" else 1.0
     overheads = {kind.rule: startup for kind in kinds} | {"prepare": startup}
     # decoding the archives: not timed here
-    return RateModel(measured, overheads, per_job_s={"prepare": 20.0}), str(device), share
+    per_job = {"prepare": 20.0}
+    idle_overheads = {rule: seconds * share for rule, seconds in overheads.items()}
+    return (
+        RateModel(measured, overheads, per_job_s=per_job),
+        str(device),
+        share,
+        RateModel(idle, idle_overheads, per_job_s=per_job),
+    )
 
 
 def training_images_found(config: dict, directory: str | Path = ".") -> dict[str, int]:
@@ -308,7 +334,7 @@ def main(arguments: list[str]) -> None:
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     train_images = training_images_found(config, directory)
     planned = planned_kinds(config, jobs, train_images)
-    model, device, share = measure(config, config["device"], {kind for _, kind, _ in planned}, cores)
+    model, device, share, idle_model = measure(config, config["device"], {kind for _, kind, _ in planned}, cores)
     projected, _ = project(model, planned)
     if not projected:
         print("Nothing in it computes: tables and figures only, seconds each.")
@@ -322,7 +348,7 @@ def main(arguments: list[str]) -> None:
         if row["wall_s"] < PART_SHOWN * wall:
             break
         print(f"  {row['kind']}: {counted(row['jobs'], 'job')}, {hours(row['wall_s'])}")
-    idle_wall = wall * share if share < BUSY_SHARE else wall
+    idle_wall = spread_over_cores(project(idle_model, planned)[0], config, cores) if share < BUSY_SHARE else wall
     record_estimate(
         Path(directory) / ESTIMATE_RECORD,
         targets=get_argument_parser().parse_args(arguments).targets or [],
@@ -338,7 +364,7 @@ def main(arguments: list[str]) -> None:
     if share < BUSY_SHARE:
         print(
             f"This machine is busy: the measurement got {share:.0%} of its threads' time, so the rates are "
-            f"slower than its own when idle. Between about {hours(wall * share)} (if it is idle while the "
+            f"slower than its own when idle. Between about {hours(idle_wall)} (if it is idle while the "
             f"run goes) and {hours(wall)} (as busy as now)."
         )
     elif load > machine_cores + LOAD_MARGIN:
