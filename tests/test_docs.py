@@ -84,6 +84,9 @@ def test_every_number_of_the_readme_claims_table_is_in_its_claims_csv():
         claim = row[0].lstrip("| ").split(":")[0]
         for index, table in columns.items():
             for part in row[index].rstrip(" |").split("<br>"):
+                if part == "not judged":  # a run in progress: its claims.csv has no row of the claim yet
+                    assert not (table["claim"] == claim).any(), claim
+                    continue
                 match = re.match(
                     r"([a-z-]+): \*\*([a-z ]+)\*\*: (\d+) of (\d+) .*effects ([-+0-9.]+)(?: to ([-+0-9.]+))?", part
                 )
