@@ -98,6 +98,22 @@ def test_the_main_job_says_what_it_will_build_and_how_long_before_it_starts(repo
     assert 0 < kept["share"] <= 1 and kept["load"] >= 0  # how busy the machine was, beside the figure
     assert not (workdir / ".snakemake").exists()  # planned in a scratch directory: nothing left behind
 
+    # a download that cannot be had from here: the estimate still says how long, then refuses
+    (workdir / "empty-mirror").mkdir()
+    refused = subprocess.run(
+        [sys.executable, "-m", "aedefense.cost.estimate", "--cores", "2", "--configfile", str(config)]
+        + ["--config", f"mirror={workdir / 'empty-mirror'}", "mirror_checksums=mirror"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert re.search(r"Estimated wall time on this machine .*: about \d+", refused.stdout)
+    assert "This run downloads files it cannot get from here:" in refused.stderr
+    assert f"mnist/train-images-idx3-ubyte.gz: not in the mirror {workdir / 'empty-mirror'}" in refused.stderr
+    assert not (workdir / "results").exists()
+
 
 def test_the_estimate_explains_itself_and_says_why_snakemake_would_not_plan(repo_root, tmp_path):
     def estimate(*args):

@@ -323,13 +323,23 @@ def main(arguments: list[str]) -> None:
         return
     downloads = sorted({(w["dataset"], w["filename"]) for rule, w in jobs if rule == "download"})
     unreachable = unreachable_downloads(downloads, config.get("mirror"))
+    # the estimate first (a missing download's training set at its published size): how long
+    # the run would take is worth knowing before arranging the files
+    print_estimate(arguments, jobs, counts, config, (configfiles, overrides), cores, directory, (load, machine_cores))
     if unreachable:
         sys.exit(
-            "This run downloads files it cannot get from here:\n  "
+            "\nThis run downloads files it cannot get from here:\n  "
             + "\n  ".join(unreachable)
             + "\nGive a mirror that holds them (--config mirror=DIR, laid out as DIR/<dataset>/<file>; "
             "docs/data.md), run where there is network, or leave those datasets out (--config 'datasets=[...]')."
         )
+
+
+def print_estimate(arguments, jobs, counts, config, overlays, cores, directory, machine) -> None:
+    """Print what the run builds and its estimated wall time; keep the estimate in ESTIMATE_RECORD.
+    overlays: (configfiles, overrides) of the command line; machine: (load average, cores)."""
+    configfiles, overrides = overlays
+    load, machine_cores = machine
     print(f"This run builds {sum(counts.values()):,} jobs for the datasets {', '.join(config['datasets'])}:")
     print("  " + ", ".join(f"{rule} {count:,}" for rule, count in counts.most_common()))
     train_images = training_images_found(config, directory)
