@@ -117,8 +117,8 @@ def measure(
         CPU a batch whose activations outgrow the cache runs slower per image (about half the
         rate at 1,000 as at 100 on MNIST), which the attacks' short measurement at a small
         batch leaves out. A large batch is timed once, after one warm-up pass at its size: the
-        first pass at a new batch size builds the backend's kernels for it, and timed alone it
-        took 0.1-0.7x a warm pass's rate."""
+        first pass at a new batch size builds the backend's kernels for it (timed alone, it put
+        the scale anywhere from 0.1 to 0.9)."""
         if (shape, batch) not in pass_rates:
             x, y = images(shape, batch)
             stacked = models(shape)[4]
