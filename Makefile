@@ -76,6 +76,7 @@ bench: $(BENCH_STAMP)
 	$(VENV)/bin/python benchmarks/attack_throughput.py $(BENCH_ARGS) $(ATTACK_BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/training_throughput.py $(BENCH_ARGS) $(TRAIN_BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/levers.py $(BENCH_ARGS) $(LEVER_BENCH_ARGS)
+	$(VENV)/bin/python benchmarks/thread_mix.py
 	$(VENV)/bin/python benchmarks/workflow_overhead.py
 
 profile: $(STAMP)

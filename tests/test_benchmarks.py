@@ -34,7 +34,7 @@ def test_every_documented_make_bench_command_parses_in_each_script(repo_root):
             "benchmarks/training_throughput.py",
         }, printed
         for path, *arguments in scripts:
-            if path == "benchmarks/workflow_overhead.py":  # takes no options from make bench
+            if path in ("benchmarks/workflow_overhead.py", "benchmarks/thread_mix.py"):  # no options from make bench
                 assert arguments == [], f"`{command}` hands {path} {arguments}"
                 continue
             try:
@@ -85,3 +85,26 @@ def test_the_estimate_check_row_sets_the_run_against_its_estimate(repo_root):
     assert row["measured_s"] == 780.0 and row["measured_over_estimate"] == 0.78
     assert row["snakemake_over_estimate"] == 2.1 and row["estimate_idle_s"] == 500.0
     assert row["load_at_estimate"] == 3.0 and row["share_at_estimate"] == 0.5
+
+
+def test_the_thread_mix_fills_the_cores_and_times_each_mix(repo_root):
+    """One job on every core, then more jobs of fewer threads; each row a positive rate and its
+    ratio to the first (1.00 for the first itself)."""
+    import doctest
+    import sys
+
+    mix = load_script(repo_root / "benchmarks" / "thread_mix.py")
+    failed, tried = doctest.testmod(mix)
+    assert tried == 1 and failed == 0
+    printed = subprocess.run(
+        [sys.executable, "benchmarks/thread_mix.py", "--cores", "2", "--iterations", "1", "--workloads", "training"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    rows = re.findall(r"^training +(\d) x (\d) +([\d,]+) +([\d.]+)  image-steps$", printed, re.MULTILINE)
+    assert [(jobs, threads) for jobs, threads, _, _ in rows] == [("1", "2"), ("2", "1")], printed
+    assert all(int(rate.replace(",", "")) > 0 for _, _, rate, _ in rows)
+    assert rows[0][3] == "1.00"
