@@ -68,6 +68,17 @@ def test_the_flop_counts_and_the_peak_are_those_of_the_arithmetic(repo_root, mon
     assert flops.input_gradient_flops(layer, torch.rand(8, 30)) == 2 * (2 * 30 * 50)
     assert all(p.requires_grad for p in layer.parameters())  # the weights' flags are restored
     assert flops.matmul_peak_gflops(torch.device("cpu"), size=128, repeats=2) > 0
+    # a gradient inside the loss (the contractive penalty's projection): its products counted too
+    x = torch.rand(8, 30, requires_grad=True)
+
+    def penalised():
+        code = layer(x)
+        (gradient,) = torch.autograd.grad(code, x, grad_outputs=torch.ones_like(code), create_graph=True)
+        return gradient.pow(2).sum()
+
+    # the forward, the gradient to x (ones @ W) and that product's backward to W; a linear
+    # layer's input gradient does not depend on x, so nothing flows back through the forward
+    assert flops.training_step_flops(penalised, 8) == 3 * (2 * 30 * 50)
 
 
 def test_the_estimate_check_row_sets_the_run_against_its_estimate(repo_root):
